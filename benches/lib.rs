@@ -1,0 +1,1 @@
+//! Criterion benches for coco (see `benches/`). Run: `cargo bench -p coco-benches`.

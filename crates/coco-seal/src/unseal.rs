@@ -1,0 +1,116 @@
+//! Parallel unseal into a caller's buffer or a file (positional writes).
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use rayon::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::error::{Result, SealError};
+use crate::key::Dek;
+use crate::output::AtomicFile;
+use crate::parallel::{Counter, Progress, pool};
+use crate::reader::{ReadAt, SealedFile};
+
+/// How to unseal.
+#[derive(Clone, Default)]
+pub struct UnsealOptions {
+    /// Decryption threads; `0` means all cores.
+    pub threads: usize,
+    /// Called with the plaintext bytes done so far.
+    pub progress: Option<Progress>,
+}
+
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buf.len() {
+            let k =
+                std::os::windows::fs::FileExt::seek_write(file, &buf[done..], offset + done as u64)?;
+            if k == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            done += k;
+        }
+        Ok(())
+    }
+}
+
+impl<R: ReadAt + Sync> SealedFile<R> {
+    /// Decrypts the whole file into `dst` (exactly [`plaintext_len`](Self::plaintext_len)
+    /// bytes) on `opts.threads` threads, each chunk straight into its place. On failure `dst`
+    /// is zeroed: no partial plaintext survives.
+    pub fn unseal_into(&self, dst: &mut [u8], opts: &UnsealOptions) -> Result<()> {
+        if dst.len() as u64 != self.plaintext_len() {
+            return Err(SealError::InvalidArgument(format!(
+                "destination is {} bytes, the plaintext is {}",
+                dst.len(),
+                self.plaintext_len()
+            )));
+        }
+        let chunk = self.header().chunk_size() as usize;
+        let counter = Counter::new(opts.progress.as_ref());
+        let r = pool(opts.threads)?.install(|| {
+            dst.par_chunks_mut(chunk)
+                .enumerate()
+                .try_for_each(|(i, c)| {
+                    self.decrypt_chunk(i as u64, c)?;
+                    counter.add(c.len() as u64);
+                    Ok(())
+                })
+        });
+        if r.is_err() {
+            dst.fill(0);
+        }
+        r
+    }
+
+    /// Decrypts the whole file into `out` with positional writes on `opts.threads` threads,
+    /// holding at most one chunk per thread in memory. `out` is resized to the plaintext
+    /// length. On failure the caller must discard `out` (see [`unseal_file`]).
+    pub fn unseal_to_file(&self, out: &File, opts: &UnsealOptions) -> Result<()> {
+        out.set_len(self.plaintext_len())?;
+        let chunk = self.header().chunk_size();
+        let counter = Counter::new(opts.progress.as_ref());
+        pool(opts.threads)?.install(|| {
+            (0..self.header().n_chunks())
+                .into_par_iter()
+                .try_for_each_init(
+                    || Zeroizing::new(vec![0u8; chunk as usize]),
+                    |buf, i| {
+                        let part = &mut buf[..self.chunk_len(i)];
+                        self.decrypt_chunk(i, part)?;
+                        write_all_at(out, part, i * chunk)?;
+                        counter.add(part.len() as u64);
+                        Ok(())
+                    },
+                )
+        })
+    }
+}
+
+/// Unseals the file at `input` into `output`. The output appears only if every chunk
+/// verified; on any failure nothing is left at `output`.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// use coco_seal::{Dek, SealOptions, Sealer, UnsealOptions, unseal_file};
+/// let dek = Dek::generate().unwrap();
+/// let (plain, sealed, back) = (dir.path().join("p"), dir.path().join("s"), dir.path().join("b"));
+/// std::fs::write(&plain, b"tensor bytes").unwrap();
+/// Sealer::new(&dek, SealOptions::default()).seal_file(&plain, &sealed).unwrap();
+/// unseal_file(&dek, &sealed, &back, &UnsealOptions::default()).unwrap();
+/// assert_eq!(std::fs::read(&back).unwrap(), b"tensor bytes");
+/// ```
+pub fn unseal_file(dek: &Dek, input: &Path, output: &Path, opts: &UnsealOptions) -> Result<()> {
+    let sealed = SealedFile::open_path(input, dek)?;
+    let mut out = AtomicFile::create(output)?;
+    sealed.unseal_to_file(out.file(), opts)?;
+    out.commit()
+}

@@ -1,0 +1,250 @@
+//! The streaming writer.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use coco_core::Sha256Digest;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::chunk::{ChunkCipher, TAG};
+use crate::error::{Result, SealError};
+use crate::header::{DEFAULT_CHUNK_LOG2, Header, Metadata};
+use crate::key::Dek;
+use crate::output::AtomicFile;
+use crate::parallel::{Counter, Progress, pool};
+
+/// Most plaintext held in memory per batch while sealing.
+const MAX_BATCH_BYTES: u64 = 64 << 20;
+
+/// How to seal a file.
+#[derive(Clone)]
+pub struct SealOptions {
+    /// `log2` of the chunk size, 16..=24 (default 20: 1 MiB).
+    pub chunk_log2: u8,
+    /// The key id written to the header (e.g. the key-release resource name); may be empty.
+    pub key_id: String,
+    /// Metadata written (and authenticated) in the header.
+    pub metadata: Metadata,
+    /// Encryption threads; `0` means all cores.
+    pub threads: usize,
+    /// Also compute the plaintext's SHA-256 in the same pass (for the manifest).
+    pub hash_plaintext: bool,
+    /// A fixed salt. Leave `None` (a fresh random salt per file): a fixed salt exists only
+    /// for known-answer vectors.
+    pub salt: Option<[u8; 32]>,
+    /// Called with the plaintext bytes sealed so far.
+    pub progress: Option<Progress>,
+}
+
+impl Default for SealOptions {
+    fn default() -> Self {
+        Self {
+            chunk_log2: DEFAULT_CHUNK_LOG2,
+            key_id: String::new(),
+            metadata: Metadata::default(),
+            threads: 0,
+            hash_plaintext: false,
+            salt: None,
+            progress: None,
+        }
+    }
+}
+
+impl SealOptions {
+    /// Sets the chunk size in bytes (a power of two from 64 KiB to 16 MiB).
+    pub fn with_chunk_size(mut self, bytes: u64) -> Result<Self> {
+        if !bytes.is_power_of_two() {
+            return Err(SealError::InvalidArgument(format!(
+                "chunk size {bytes} is not a power of two"
+            )));
+        }
+        self.chunk_log2 = bytes.trailing_zeros() as u8;
+        Ok(self)
+    }
+}
+
+/// What sealing produced.
+#[derive(Debug, Clone)]
+pub struct SealSummary {
+    /// The header as written (commitment included).
+    pub header: Header,
+    /// SHA-256 of the header bytes `[0, H)`: what the manifest pins.
+    pub header_sha256: Sha256Digest,
+    /// SHA-256 of the plaintext, when [`SealOptions::hash_plaintext`] was set.
+    pub plaintext_sha256: Option<Sha256Digest>,
+    /// Size of the sealed file in bytes.
+    pub sealed_len: u64,
+}
+
+/// The streaming writer: one pass over the plaintext into a seekable sink.
+///
+/// The header authenticates the plaintext length, so the length is given up front (for a
+/// file, its size). The tag table is reserved after the header and written at the end.
+///
+/// ```
+/// use coco_seal::{Dek, SealOptions, SealedFile, Sealer};
+/// let dek = Dek::generate().unwrap();
+/// let plaintext = b"weights".repeat(1000);
+/// let mut sealed = std::io::Cursor::new(Vec::new());
+/// Sealer::new(&dek, SealOptions::default())
+///     .seal(&plaintext[..], plaintext.len() as u64, &mut sealed)
+///     .unwrap();
+/// let file = SealedFile::open(sealed.into_inner(), &dek).unwrap();
+/// let mut buf = [0u8; 7];
+/// file.read_at(7 * 500, &mut buf).unwrap();
+/// assert_eq!(&buf, b"weights");
+/// ```
+pub struct Sealer<'k> {
+    dek: &'k Dek,
+    opts: SealOptions,
+}
+
+impl<'k> Sealer<'k> {
+    /// A sealer for one DEK.
+    pub fn new(dek: &'k Dek, opts: SealOptions) -> Self {
+        Self { dek, opts }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &SealOptions {
+        &self.opts
+    }
+
+    /// Seals exactly `plaintext_len` bytes from `input` into `out`, which must be empty and
+    /// seekable. Fails if `input` holds fewer or more bytes.
+    pub fn seal<R: Read, W: Write + Seek>(
+        &self,
+        mut input: R,
+        plaintext_len: u64,
+        mut out: W,
+    ) -> Result<SealSummary> {
+        let salt = match self.opts.salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                getrandom::fill(&mut s)
+                    .map_err(|e| io::Error::other(format!("getrandom: {e}")))?;
+                s
+            }
+        };
+        let mut header = Header::new(
+            self.opts.chunk_log2,
+            plaintext_len,
+            salt,
+            self.dek.key_check(),
+            self.opts.key_id.clone(),
+            self.opts.metadata.clone(),
+        )?;
+        let prefix = header.encode_prefix();
+        let digest: [u8; 32] = Sha256::digest(&prefix).into();
+        let (file_key, commitment) = self.dek.derive_file_keys(&salt, &digest);
+        header.commitment = commitment;
+        let header_bytes = header.encode();
+        let layout = header.layout()?;
+        let n = header.n_chunks();
+        let chunk = header.chunk_size();
+
+        out.seek(SeekFrom::Start(0))?;
+        out.write_all(&header_bytes)?;
+        write_zeros(&mut out, layout.data_offset - layout.header_len)?;
+
+        let cipher = ChunkCipher::new(&file_key, n);
+        let mut tags = vec![[0u8; TAG]; n as usize];
+        let mut hasher = self.opts.hash_plaintext.then(Sha256::new);
+        let counter = Counter::new(self.opts.progress.as_ref());
+        let threads = crate::parallel::resolve_threads(self.opts.threads);
+        let batch_chunks = ((threads as u64) * 2).clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
+        let pool = pool(threads)?;
+        let mut buf = vec![0u8; (batch_chunks * chunk).min(plaintext_len.max(1)) as usize];
+
+        if plaintext_len == 0 {
+            tags[0] = cipher.seal(0, &mut []);
+        }
+        let mut first = 0u64;
+        while first * chunk < plaintext_len {
+            let start = first * chunk;
+            let len = (batch_chunks * chunk).min(plaintext_len - start) as usize;
+            let batch = &mut buf[..len];
+            read_exact_or(&mut input, batch, start, plaintext_len)?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(&*batch);
+            }
+            let batch_tags: Vec<[u8; TAG]> = pool.install(|| {
+                batch
+                    .par_chunks_mut(chunk as usize)
+                    .enumerate()
+                    .map(|(j, c)| cipher.seal(first + j as u64, c))
+                    .collect()
+            });
+            let k = batch_tags.len();
+            tags[first as usize..first as usize + k].copy_from_slice(&batch_tags);
+            out.write_all(batch)?;
+            counter.add(len as u64);
+            first += k as u64;
+        }
+        buf.fill(0);
+        let mut probe = [0u8; 1];
+        if read_some(&mut input, &mut probe)? != 0 {
+            return Err(SealError::InvalidArgument(format!(
+                "input is longer than the declared {plaintext_len} bytes"
+            )));
+        }
+        out.seek(SeekFrom::Start(layout.tag_table_offset))?;
+        out.write_all(tags.as_flattened())?;
+        out.seek(SeekFrom::Start(layout.file_len))?;
+        out.flush()?;
+        Ok(SealSummary {
+            header,
+            header_sha256: Sha256Digest::of(&header_bytes),
+            plaintext_sha256: hasher.map(|h| Sha256Digest(h.finalize().into())),
+            sealed_len: layout.file_len,
+        })
+    }
+
+    /// Seals the file at `input` into `output`. The output appears only when sealing
+    /// succeeded (it is written under a temporary name in the same directory and renamed).
+    pub fn seal_file(&self, input: &Path, output: &Path) -> Result<SealSummary> {
+        let src = File::open(input)?;
+        let len = src.metadata()?.len();
+        let mut out = AtomicFile::create(output)?;
+        let summary = self.seal(io::BufReader::with_capacity(1 << 20, src), len, out.file())?;
+        out.commit()?;
+        Ok(summary)
+    }
+}
+
+fn write_zeros<W: Write>(out: &mut W, mut n: u64) -> io::Result<()> {
+    let zeros = [0u8; 4096];
+    while n > 0 {
+        let k = n.min(zeros.len() as u64) as usize;
+        out.write_all(&zeros[..k])?;
+        n -= k as u64;
+    }
+    Ok(())
+}
+
+fn read_some<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+fn read_exact_or<R: Read>(input: &mut R, buf: &mut [u8], at: u64, declared: u64) -> Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let k = read_some(input, &mut buf[filled..])?;
+        if k == 0 {
+            return Err(SealError::InvalidArgument(format!(
+                "input ended after {} bytes, {declared} were declared",
+                at + filled as u64
+            )));
+        }
+        filled += k;
+    }
+    Ok(())
+}
