@@ -115,10 +115,16 @@ mod tests {
             d.to_string(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(Sha256Digest::from_hex(&d.to_string().to_uppercase()).unwrap(), d);
+        assert_eq!(
+            Sha256Digest::from_hex(&d.to_string().to_uppercase()).unwrap(),
+            d
+        );
         assert_eq!(
             Sha256Digest::from_hex("abcd"),
-            Err(DigestError::Length { expected: 64, found: 4 })
+            Err(DigestError::Length {
+                expected: 64,
+                found: 4
+            })
         );
         assert!(matches!(
             Sha256Digest::from_hex(&"zz".repeat(32)),

@@ -258,7 +258,8 @@ impl Header {
     /// The region offsets; fails if they overflow `u64`.
     pub fn layout(&self) -> Result<Layout> {
         let overflow = |field| SealError::malformed(field, 16, "file layout overflows 64 bits");
-        let header_len = round_up(self.prefix_len(), 32).ok_or_else(|| overflow("plaintext_len"))?
+        let header_len = round_up(self.prefix_len(), 32)
+            .ok_or_else(|| overflow("plaintext_len"))?
             + COMMITMENT_LEN as u64;
         let tags_end = self
             .n_chunks
@@ -310,6 +311,14 @@ impl Header {
     /// Given the first [`FIXED_LEN`] bytes of a file, returns the full header length `H`
     /// after checking magic, version, suite and the two length fields.
     pub fn header_len_from_fixed(fixed: &[u8]) -> Result<u64> {
+        let n = fixed.len().min(MAGIC.len());
+        if fixed[..n] != MAGIC[..n] {
+            return Err(SealError::malformed(
+                "magic",
+                0,
+                "not a coco sealed file (magic is not \"COCOSEAL\")",
+            ));
+        }
         let fixed: &[u8; FIXED_LEN] = fixed
             .get(..FIXED_LEN)
             .and_then(|s| s.try_into().ok())
@@ -317,13 +326,6 @@ impl Header {
                 expected: FIXED_LEN as u64,
                 found: fixed.len() as u64,
             })?;
-        if &fixed[0..8] != MAGIC {
-            return Err(SealError::malformed(
-                "magic",
-                0,
-                "not a coco sealed file (magic is not \"COCOSEAL\")",
-            ));
-        }
         let version = u16::from_le_bytes([fixed[8], fixed[9]]);
         if version != VERSION {
             return Err(SealError::UnsupportedVersion(version));
@@ -402,7 +404,9 @@ impl Header {
         let k = u16::from_le_bytes([bytes[80], bytes[81]]) as usize;
         let m = u16::from_le_bytes([bytes[82], bytes[83]]) as usize;
         let key_id = std::str::from_utf8(&bytes[FIXED_LEN..FIXED_LEN + k])
-            .map_err(|e| SealError::malformed("key_id", FIXED_LEN as u64, format!("not UTF-8: {e}")))?
+            .map_err(|e| {
+                SealError::malformed("key_id", FIXED_LEN as u64, format!("not UTF-8: {e}"))
+            })?
             .to_owned();
         let meta_off = FIXED_LEN + k;
         let metadata_raw = bytes[meta_off..meta_off + m].to_vec();
@@ -477,11 +481,22 @@ mod tests {
         assert!(Header::new(15, 0, [0; 32], [0; 16], String::new(), Metadata::default()).is_err());
         assert!(Header::new(25, 0, [0; 32], [0; 16], String::new(), Metadata::default()).is_err());
         assert!(
-            Header::new(16, 0, [0; 32], [0; 16], "x".repeat(257), Metadata::default()).is_err()
+            Header::new(
+                16,
+                0,
+                [0; 32],
+                [0; 16],
+                "x".repeat(257),
+                Metadata::default()
+            )
+            .is_err()
         );
         let mut h = sample();
         h.plaintext_len = u64::MAX;
         h.n_chunks = n_chunks_for(u64::MAX, 16);
-        assert!(matches!(Header::parse(&h.encode()), Err(SealError::Malformed { .. })));
+        assert!(matches!(
+            Header::parse(&h.encode()),
+            Err(SealError::Malformed { .. })
+        ));
     }
 }

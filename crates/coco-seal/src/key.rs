@@ -158,7 +158,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert!(k.save(&p).is_err(), "save must not overwrite");
         let h = dir.path().join("h");
@@ -166,7 +169,10 @@ mod tests {
         assert_eq!(Dek::load(&h).unwrap().as_bytes(), k.as_bytes());
         let bad = dir.path().join("bad");
         fs::write(&bad, b"short").unwrap();
-        assert!(matches!(Dek::load(&bad), Err(SealError::InvalidArgument(_))));
+        assert!(matches!(
+            Dek::load(&bad),
+            Err(SealError::InvalidArgument(_))
+        ));
         assert!(!format!("{k:?}").contains("0707"));
     }
 

@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use coco_core::Sha256Digest;
 use p384::ecdsa::signature::{Signer, Verifier};
 use p384::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p384::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p384::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -104,7 +106,8 @@ impl ModelPredicate {
 impl Statement {
     /// Wraps a predicate, computing the subject.
     pub fn new(predicate: ModelPredicate) -> Self {
-        let digest = BTreeMap::from([("sha256".to_string(), predicate.shards_digest().to_string())]);
+        let digest =
+            BTreeMap::from([("sha256".to_string(), predicate.shards_digest().to_string())]);
         Statement {
             statement_type: STATEMENT_TYPE.into(),
             subject: vec![Subject {
@@ -123,7 +126,10 @@ impl Statement {
             return Err(invalid(format!("_type is {:?}", self.statement_type)));
         }
         if self.predicate_type != PREDICATE_TYPE {
-            return Err(invalid(format!("predicateType is {:?}", self.predicate_type)));
+            return Err(invalid(format!(
+                "predicateType is {:?}",
+                self.predicate_type
+            )));
         }
         let p = &self.predicate;
         if p.format != FORMAT {
@@ -300,7 +306,8 @@ impl StoredManifest {
                         return Err(ManifestError::BadSignature);
                     }
                 }
-                serde_json::from_slice(&payload).map_err(|e| ManifestError::Syntax(e.to_string()))?
+                serde_json::from_slice(&payload)
+                    .map_err(|e| ManifestError::Syntax(e.to_string()))?
             }
         };
         statement.validate()?;
@@ -405,12 +412,15 @@ mod tests {
         ));
         assert_eq!(plain.statement(None).unwrap(), s);
         // A payload edited after signing fails.
-        let StoredManifest::Signed(mut env) = signed else { unreachable!() };
+        let StoredManifest::Signed(mut env) = signed else {
+            unreachable!()
+        };
         let mut edited = s.clone();
         edited.predicate.shards[0].plaintext_size = 2;
-        edited.subject[0]
-            .digest
-            .insert("sha256".into(), edited.predicate.shards_digest().to_string());
+        edited.subject[0].digest.insert(
+            "sha256".into(),
+            edited.predicate.shards_digest().to_string(),
+        );
         env.payload = B64.encode(serde_json::to_vec(&edited).unwrap());
         assert!(matches!(
             StoredManifest::Signed(env).statement(Some(key.verifying_key())),

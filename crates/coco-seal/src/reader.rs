@@ -182,6 +182,15 @@ pub struct SealedFile<R = File> {
     cache: Mutex<Option<CachedChunk>>,
 }
 
+impl<R> std::fmt::Debug for SealedFile<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedFile")
+            .field("header", &self.header)
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SealedFile<File> {
     /// Opens a sealed file on disk.
     pub fn open_path(path: &Path, dek: &Dek) -> Result<Self> {

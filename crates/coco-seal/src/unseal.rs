@@ -31,8 +31,11 @@ fn write_all_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     {
         let mut done = 0;
         while done < buf.len() {
-            let k =
-                std::os::windows::fs::FileExt::seek_write(file, &buf[done..], offset + done as u64)?;
+            let k = std::os::windows::fs::FileExt::seek_write(
+                file,
+                &buf[done..],
+                offset + done as u64,
+            )?;
             if k == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

@@ -124,8 +124,7 @@ impl<'k> Sealer<'k> {
             Some(s) => s,
             None => {
                 let mut s = [0u8; 32];
-                getrandom::fill(&mut s)
-                    .map_err(|e| io::Error::other(format!("getrandom: {e}")))?;
+                getrandom::fill(&mut s).map_err(|e| io::Error::other(format!("getrandom: {e}")))?;
                 s
             }
         };

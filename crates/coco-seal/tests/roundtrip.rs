@@ -1,0 +1,200 @@
+//! Round trips through every reading path, at the sizes where chunking can go wrong.
+
+mod common;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use coco_seal::{SealError, SealOptions, SealedFile, Sealer, UnsealOptions, unseal_file};
+use common::*;
+use proptest::prelude::*;
+
+const SIZES: &[usize] = &[0, 1, C - 1, C, C + 1, 5 * C + 3];
+
+#[test]
+fn every_size_round_trips_every_way() {
+    let dek = key(1);
+    for &len in SIZES {
+        let data = plaintext(len, 3);
+        let (sealed, summary) = seal_with(
+            &dek,
+            &data,
+            SealOptions {
+                hash_plaintext: true,
+                ..opts()
+            },
+        );
+        assert_eq!(sealed.len() as u64, summary.sealed_len);
+        assert_eq!(
+            summary.plaintext_sha256.unwrap(),
+            coco_core::Sha256Digest::of(&data)
+        );
+        let f = SealedFile::open(sealed, &dek).unwrap();
+        assert_eq!(f.plaintext_len(), len as u64);
+        assert_eq!(f.layout().data_offset % 4096, 0);
+        // 1:1 offsets: the file is exactly data_offset + plaintext_len.
+        assert_eq!(f.layout().file_len, f.layout().data_offset + len as u64);
+        for threads in [1, 2, 0] {
+            let mut out = vec![0xAAu8; len];
+            f.unseal_into(
+                &mut out,
+                &UnsealOptions {
+                    threads,
+                    progress: None,
+                },
+            )
+            .unwrap();
+            assert_eq!(out, data, "unseal_into len={len} threads={threads}");
+        }
+        let mut via_read = Vec::new();
+        f.reader().read_to_end(&mut via_read).unwrap();
+        assert_eq!(via_read, data, "Read len={len}");
+        let mut buf = vec![0u8; 10];
+        assert_eq!(f.read_at(len as u64, &mut buf).unwrap(), 0);
+        assert_eq!(f.read_at(u64::MAX, &mut buf).unwrap(), 0);
+    }
+}
+
+#[test]
+fn streaming_writer_in_any_thread_count_gives_identical_output() {
+    let dek = key(2);
+    let data = plaintext(7 * C + 11, 9);
+    let fixed = |threads| SealOptions {
+        threads,
+        salt: Some([5; 32]),
+        ..opts()
+    };
+    let (one, _) = seal_with(&dek, &data, fixed(1));
+    let (two, _) = seal_with(&dek, &data, fixed(2));
+    let (many, _) = seal_with(&dek, &data, fixed(7));
+    assert_eq!(one, two);
+    assert_eq!(one, many);
+}
+
+#[test]
+fn files_on_disk_and_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let dek = key(3);
+    let data = plaintext(3 * C + 5, 1);
+    let (p, s, u) = (
+        dir.path().join("p"),
+        dir.path().join("s.coco"),
+        dir.path().join("u"),
+    );
+    std::fs::write(&p, &data).unwrap();
+    Sealer::new(&dek, opts()).seal_file(&p, &s).unwrap();
+    let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen2 = seen.clone();
+    let progress: coco_seal::Progress = Arc::new(move |n| {
+        seen2.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    });
+    unseal_file(
+        &dek,
+        &s,
+        &u,
+        &UnsealOptions {
+            threads: 2,
+            progress: Some(progress),
+        },
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&u).unwrap(), data);
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::Relaxed),
+        data.len() as u64
+    );
+    // No temporary files left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn declared_length_must_match_the_input() {
+    let dek = key(4);
+    let data = plaintext(100, 0);
+    let mut out = std::io::Cursor::new(Vec::new());
+    let s = Sealer::new(&dek, opts());
+    assert!(matches!(
+        s.seal(&data[..], 101, &mut out),
+        Err(SealError::InvalidArgument(_))
+    ));
+    let mut out = std::io::Cursor::new(Vec::new());
+    assert!(matches!(
+        s.seal(&data[..], 99, &mut out),
+        Err(SealError::InvalidArgument(_))
+    ));
+    assert!(SealOptions::default().with_chunk_size(3 << 16).is_err());
+    let bad = SealOptions {
+        chunk_log2: 25,
+        ..opts()
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    assert!(matches!(
+        Sealer::new(&dek, bad).seal(&data[..], 100, &mut out),
+        Err(SealError::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn seek_from_end_and_current() {
+    let dek = key(5);
+    let data = plaintext(2 * C + 100, 4);
+    let f = SealedFile::open(seal(&dek, &data), &dek).unwrap();
+    let mut r = f.reader();
+    r.seek(SeekFrom::End(-50)).unwrap();
+    let mut tail = Vec::new();
+    r.read_to_end(&mut tail).unwrap();
+    assert_eq!(tail, &data[data.len() - 50..]);
+    r.seek(SeekFrom::Start(10)).unwrap();
+    r.seek(SeekFrom::Current(C as i64)).unwrap();
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b).unwrap();
+    assert_eq!(b, data[C + 10..C + 14]);
+    assert!(r.seek(SeekFrom::Current(-1_000_000)).is_err());
+}
+
+#[test]
+fn concurrent_read_at_from_many_threads() {
+    let dek = key(6);
+    let data = plaintext(9 * C + 77, 8);
+    let f = SealedFile::open(seal(&dek, &data), &dek).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let (f, data) = (&f, &data);
+            s.spawn(move || {
+                let mut state = t * 7919 + 1;
+                for _ in 0..200 {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let off = (state >> 33) as usize % data.len();
+                    let len = ((state >> 13) as usize % 5000).min(data.len() - off);
+                    let mut buf = vec![0u8; len];
+                    assert_eq!(f.read_at(off as u64, &mut buf).unwrap(), len);
+                    assert_eq!(buf, data[off..off + len]);
+                }
+            });
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn read_at_equals_the_plaintext(len in 0usize..(4 * C + 300), ranges in proptest::collection::vec((0u64..(5 * C as u64), 0usize..(2 * C + 10)), 1..12)) {
+        let dek = key(7);
+        let data = plaintext(len, (len % 251) as u8);
+        let f = SealedFile::open(seal(&dek, &data), &dek).unwrap();
+        for (off, n) in ranges {
+            let mut buf = vec![0u8; n];
+            let got = f.read_at(off, &mut buf).unwrap();
+            let start = (off as usize).min(len);
+            let end = (start + n).min(len);
+            prop_assert_eq!(got, end - start);
+            prop_assert_eq!(&buf[..got], &data[start..end]);
+        }
+    }
+}
