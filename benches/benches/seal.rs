@@ -1,1 +1,243 @@
-fn main() {}
+//! Seal/unseal throughput against the bare AES-256-GCM-SIV primitive and age, and `read_at`
+//! latency. Run: `cargo bench -p coco-benches --bench seal`.
+//!
+//! Groups (throughput in plaintext bytes):
+//! - `unseal/<chunk>`: `primitive_1t` (bare `decrypt_inout_detached`, ciphertext buffer to
+//!   output buffer, chunk by chunk), `coco_1t` (`SealedFile::unseal_into`, 1 thread), the same
+//!   two on all threads (`primitive_nt`, `coco_nt`), and `age_stream_1t` (age's STREAM
+//!   decryption of the same plaintext, X25519 recipient).
+//! - `seal/<chunk>`: `primitive_1t` (bare in-place encrypt) vs `coco_1t`, and `_nt`.
+//! - `read_at`: one 4 KiB `read_at` at a random offset vs decrypting one whole 1 MiB chunk.
+
+use std::hint::black_box;
+use std::io::{Cursor, Read, Write};
+
+use aes_gcm_siv::aead::{AeadInOut, KeyInit, inout::InOutBuf};
+use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag};
+use coco_seal::{Dek, SealOptions, SealedFile, Sealer, UnsealOptions};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rayon::prelude::*;
+
+const LEN: usize = 32 << 20;
+
+fn plaintext() -> Vec<u8> {
+    (0..LEN)
+        .map(|i| (i as u32).wrapping_mul(2654435761) as u8)
+        .collect()
+}
+
+fn nonce(i: usize, last: bool) -> Nonce {
+    let mut n = [0u8; 12];
+    n[3..11].copy_from_slice(&(i as u64).to_be_bytes());
+    n[11] = u8::from(last);
+    Nonce::from(n)
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn seal_coco(dek: &Dek, data: &[u8], chunk: usize, threads: usize) -> Vec<u8> {
+    let opts = SealOptions {
+        chunk_log2: chunk.trailing_zeros() as u8,
+        threads,
+        ..Default::default()
+    };
+    let mut out = Cursor::new(Vec::with_capacity(data.len() + (1 << 20)));
+    Sealer::new(dek, opts)
+        .seal(data, data.len() as u64, &mut out)
+        .unwrap();
+    out.into_inner()
+}
+
+fn bench_unseal(c: &mut Criterion) {
+    let data = plaintext();
+    let dek = Dek::from_bytes([7; 32]);
+    let aead = Aes256GcmSiv::new(&[9u8; 32].into());
+    let n_threads = threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_threads)
+        .build()
+        .unwrap();
+    for chunk in [64 << 10, 256 << 10, 1 << 20] {
+        let mut g = c.benchmark_group(format!("unseal/{}KiB", chunk >> 10));
+        g.throughput(Throughput::Bytes(LEN as u64));
+        g.sample_size(20);
+
+        // Bare primitive: the same chunking, ciphertext buffer -> output buffer.
+        let n = LEN / chunk;
+        let mut ct = data.clone();
+        let tags: Vec<Tag> = ct
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(i, c)| {
+                aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                    .unwrap()
+            })
+            .collect();
+        let mut out = vec![0u8; LEN];
+        g.bench_function("primitive_1t", |b| {
+            b.iter(|| {
+                for (i, (c, o)) in ct.chunks(chunk).zip(out.chunks_mut(chunk)).enumerate() {
+                    let buf = InOutBuf::new(c, o).unwrap();
+                    aead.decrypt_inout_detached(&nonce(i, i + 1 == n), b"", buf, &tags[i])
+                        .unwrap();
+                }
+                black_box(&out);
+            })
+        });
+        g.bench_function(BenchmarkId::new("primitive_nt", n_threads), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    ct.par_chunks(chunk)
+                        .zip(out.par_chunks_mut(chunk))
+                        .enumerate()
+                        .for_each(|(i, (c, o))| {
+                            let buf = InOutBuf::new(c, o).unwrap();
+                            aead.decrypt_inout_detached(&nonce(i, i + 1 == n), b"", buf, &tags[i])
+                                .unwrap();
+                        })
+                });
+                black_box(&out);
+            })
+        });
+
+        let sealed = SealedFile::open(seal_coco(&dek, &data, chunk, 0), &dek).unwrap();
+        let one = UnsealOptions {
+            threads: 1,
+            progress: None,
+        };
+        let all = UnsealOptions {
+            threads: n_threads,
+            progress: None,
+        };
+        g.bench_function("coco_1t", |b| {
+            b.iter(|| sealed.unseal_into(&mut out, &one).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("coco_nt", n_threads), |b| {
+            b.iter(|| sealed.unseal_into(&mut out, &all).unwrap())
+        });
+        assert!(out == data);
+
+        if chunk == 64 << 10 {
+            // age's payload chunk is fixed at 64 KiB: compare it at that size only.
+            let id = age::x25519::Identity::generate();
+            let recipient = id.to_public();
+            let mut aged = Vec::with_capacity(LEN + LEN / 4096);
+            let enc =
+                age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+                    .unwrap();
+            let mut w = enc.wrap_output(&mut aged).unwrap();
+            w.write_all(&data).unwrap();
+            w.finish().unwrap();
+            let mut plain = Vec::with_capacity(LEN);
+            g.bench_function("age_stream_1t", |b| {
+                b.iter(|| {
+                    plain.clear();
+                    let d = age::Decryptor::new(&aged[..]).unwrap();
+                    let mut r = d
+                        .decrypt(std::iter::once(&id as &dyn age::Identity))
+                        .unwrap();
+                    r.read_to_end(&mut plain).unwrap();
+                    black_box(&plain);
+                })
+            });
+            assert!(plain == data);
+        }
+        g.finish();
+    }
+}
+
+fn bench_seal(c: &mut Criterion) {
+    let data = plaintext();
+    let dek = Dek::from_bytes([7; 32]);
+    let aead = Aes256GcmSiv::new(&[9u8; 32].into());
+    let n_threads = threads();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_threads)
+        .build()
+        .unwrap();
+    for chunk in [64 << 10, 1 << 20] {
+        let mut g = c.benchmark_group(format!("seal/{}KiB", chunk >> 10));
+        g.throughput(Throughput::Bytes(LEN as u64));
+        g.sample_size(10);
+        let mut buf = data.clone();
+        let n = LEN / chunk;
+        g.bench_function("primitive_1t", |b| {
+            b.iter(|| {
+                for (i, c) in buf.chunks_mut(chunk).enumerate() {
+                    black_box(
+                        aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                            .unwrap(),
+                    );
+                }
+            })
+        });
+        g.bench_function(BenchmarkId::new("primitive_nt", n_threads), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    buf.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| {
+                        black_box(
+                            aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                                .unwrap(),
+                        );
+                    })
+                })
+            })
+        });
+        let mut sink = Cursor::new(Vec::with_capacity(LEN + (1 << 20)));
+        for (name, t) in [
+            ("coco_1t".to_string(), 1),
+            (format!("coco_nt/{n_threads}"), n_threads),
+        ] {
+            let opts = SealOptions {
+                chunk_log2: chunk.trailing_zeros() as u8,
+                threads: t,
+                ..Default::default()
+            };
+            let sealer = Sealer::new(&dek, opts);
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    sink.set_position(0);
+                    sealer.seal(&data[..], LEN as u64, &mut sink).unwrap();
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+fn bench_read_at(c: &mut Criterion) {
+    let data = plaintext();
+    let dek = Dek::from_bytes([7; 32]);
+    let chunk = 1 << 20;
+    let sealed = SealedFile::open(seal_coco(&dek, &data, chunk, 0), &dek).unwrap();
+    let mut g = c.benchmark_group("read_at");
+    let mut state = 0x9E3779B97F4A7C15u64;
+    let mut small = [0u8; 4096];
+    g.bench_function("4KiB_random_offset", |b| {
+        b.iter(|| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let off = (state >> 16) % (LEN as u64 - 4096);
+            sealed.read_at(off, &mut small).unwrap();
+            black_box(&small);
+        })
+    });
+    let mut whole = vec![0u8; chunk];
+    g.bench_function("one_1MiB_chunk", |b| {
+        b.iter(|| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let i = (state >> 16) % (LEN / chunk) as u64;
+            sealed.decrypt_chunk(i, &mut whole).unwrap();
+            black_box(&whole);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_unseal, bench_seal, bench_read_at);
+criterion_main!(benches);

@@ -1,1 +1,69 @@
-fn main() {}
+//! `coco`: seal, unseal and inspect model weights; verify and appraise attestation evidence.
+//!
+//! Exit status: 0 success, 1 failure (one line on stderr saying why), 2 usage error.
+
+mod demo;
+mod progress;
+mod seal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Confidential model deployment: sealed weights, attestation evidence, key release.
+#[derive(Parser)]
+#[command(name = "coco", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a 32-byte data key (mode 0600), or with --vendor an ECDSA P-384 signing key.
+    Keygen {
+        /// Where to write the key (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+        /// Generate a vendor manifest-signing key instead: OUT (PKCS#8 PEM) and OUT.pub (SPKI PEM).
+        #[arg(long)]
+        vendor: bool,
+    },
+    /// Seal a file or a model directory.
+    Seal(seal::SealArgs),
+    /// Unseal a sealed file or model directory (no output is left on any failure).
+    Unseal(seal::UnsealArgs),
+    /// Show a sealed file's header or a sealed directory's manifest (no key needed).
+    Inspect {
+        /// A sealed file or a sealed model directory.
+        input: PathBuf,
+        /// Print exactly one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the end-to-end flow on a generated sample model.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen { out, vendor } => seal::keygen(&out, vendor),
+        Command::Seal(a) => seal::seal(&a),
+        Command::Unseal(a) => seal::unseal(&a),
+        Command::Inspect { input, json } => seal::inspect(&input, json),
+        Command::Demo(a) => demo::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("coco: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error type of the commands: a message for the one-line report.
+pub type CmdResult = Result<(), Box<dyn std::error::Error>>;

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use coco_core::Sha256Digest;
 use p384::ecdsa::{SigningKey, VerifyingKey};
@@ -17,6 +18,7 @@ use crate::manifest::{
     check_relative_path,
 };
 use crate::output::AtomicDir;
+use crate::parallel::Progress;
 use crate::reader::SealedFile;
 use crate::unseal::UnsealOptions;
 use crate::writer::{SealOptions, Sealer};
@@ -86,6 +88,14 @@ pub fn list_files(root: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Progress of one file reported as the running total over a directory.
+fn offset_progress(outer: Option<&Progress>, base: u64) -> Option<Progress> {
+    outer.map(|p| {
+        let p = p.clone();
+        Arc::new(move |n| p(base + n)) as Progress
+    })
+}
+
 fn native(root: &Path, rel: &str) -> PathBuf {
     rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
 }
@@ -102,6 +112,7 @@ pub fn seal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirSealOptions) -> Res
     }
     let out = AtomicDir::create(dst)?;
     let mut shards = Vec::with_capacity(files.len());
+    let mut done = 0u64;
     for (i, rel) in files.iter().enumerate() {
         let index = u32::try_from(i)
             .map_err(|_| SealError::InvalidArgument("more than 2^32 shards".into()))?;
@@ -112,6 +123,7 @@ pub fn seal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirSealOptions) -> Res
         }
         let mut o = opts.seal.clone();
         o.hash_plaintext = true;
+        o.progress = offset_progress(opts.seal.progress.as_ref(), done);
         o.metadata = Metadata {
             model_id: Some(opts.model_id.clone()),
             shard_name: Some(rel.clone()),
@@ -127,6 +139,7 @@ pub fn seal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirSealOptions) -> Res
             &sink,
         )?;
         sink.sync_all()?;
+        done += len;
         shards.push(ShardEntry {
             index,
             path: rel.clone(),
@@ -229,6 +242,7 @@ pub fn unseal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirUnsealOptions) ->
     let statement = stored.statement(opts.vendor_key.as_ref())?;
     let files = open_dir(dek, src, &statement)?;
     let out = AtomicDir::create(dst)?;
+    let mut done = 0u64;
     for (s, f) in statement.predicate.shards.iter().zip(&files) {
         let target = native(out.path(), &s.path);
         if let Some(parent) = target.parent() {
@@ -239,7 +253,12 @@ pub fn unseal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirUnsealOptions) ->
             .write(true)
             .create_new(true)
             .open(&target)?;
-        f.unseal_to_file(&file, &opts.unseal)?;
+        let per_file = UnsealOptions {
+            threads: opts.unseal.threads,
+            progress: offset_progress(opts.unseal.progress.as_ref(), done),
+        };
+        f.unseal_to_file(&file, &per_file)?;
+        done += f.plaintext_len();
         if opts.vendor_key.is_some() && sha256_file(&file)? != s.plaintext_sha256 {
             return Err(ManifestError::ShardMismatch {
                 path: s.sealed_path.clone(),

@@ -63,7 +63,7 @@ fn flipped_data_byte() {
 fn flipped_tag() {
     let (dek, _, mut s) = sample();
     let (t, _) = offsets(&s);
-    s[t as usize + 16 * 0 + 3] ^= 0x80;
+    s[t as usize + 3] ^= 0x80; // tag of chunk 0
     assert!(matches!(
         read_all(s, &dek),
         Err(SealError::Tampered { chunk: Some(0) })

@@ -1,0 +1,225 @@
+//! The `coco` binary's contract: commands, JSON output, exit codes, no output on failure.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn coco(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run coco")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "coco failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 253) as u8).collect()
+}
+
+#[test]
+fn file_round_trip_inspect_and_failures() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(&coco(&["keygen", "--out", "k"], d));
+    assert_eq!(std::fs::read(d.join("k")).unwrap().len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("k")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(
+        coco(&["keygen", "--out", "k"], d).status.code(),
+        Some(1),
+        "no overwrite"
+    );
+    std::fs::write(d.join("p"), data(300_000)).unwrap();
+    ok(&coco(
+        &[
+            "seal",
+            "--key",
+            "k",
+            "--chunk-size",
+            "64KiB",
+            "--model-id",
+            "m@1",
+            "--key-id",
+            "kid",
+            "--threads",
+            "2",
+            "p",
+            "s",
+        ],
+        d,
+    ));
+    let out = coco(&["inspect", "s", "--json"], d);
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in [
+        "format",
+        "version",
+        "suite",
+        "chunk_size",
+        "plaintext_len",
+        "n_chunks",
+        "header_len",
+        "tag_table_offset",
+        "data_offset",
+        "key_id",
+        "metadata",
+    ] {
+        assert!(v.get(k).is_some(), "inspect --json lacks {k}");
+    }
+    assert_eq!(v["chunk_size"], 65536);
+    assert_eq!(v["plaintext_len"], 300_000);
+    assert_eq!(v["n_chunks"], 5);
+    assert_eq!(v["key_id"], "kid");
+    assert_eq!(v["metadata"]["model_id"], "m@1");
+    assert_eq!(v["data_offset"].as_u64().unwrap() % 4096, 0);
+
+    ok(&coco(&["unseal", "--key", "k", "s", "u"], d));
+    assert_eq!(std::fs::read(d.join("u")).unwrap(), data(300_000));
+
+    // Wrong key: exit 1, one line on stderr, no output.
+    ok(&coco(&["keygen", "--out", "k2"], d));
+    let out = coco(&["unseal", "--key", "k2", "s", "u2"], d);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("wrong key"), "{err}");
+    assert!(!d.join("u2").exists());
+
+    // Tampered chunk: exit 1, no output, nothing partial left in the directory.
+    let mut s = std::fs::read(d.join("s")).unwrap();
+    let off = v["data_offset"].as_u64().unwrap() as usize + 70_000;
+    s[off] ^= 1;
+    std::fs::write(d.join("t"), &s).unwrap();
+    let out = coco(&["unseal", "--key", "k", "t", "u3"], d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chunk 1"));
+    assert!(!d.join("u3").exists());
+    let partial = std::fs::read_dir(d)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".coco")
+        })
+        .count();
+    assert_eq!(partial, 0);
+
+    // Usage errors exit 2.
+    assert_eq!(coco(&["seal", "--bogus"], d).status.code(), Some(2));
+    assert_eq!(
+        coco(&["seal", "--key", "k", "--chunk-size", "3K", "p", "x"], d)
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        coco(&["seal", "--key", "k", "--chunk-size", "12Q", "p", "x"], d)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn directory_with_vendor_signature() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    std::fs::create_dir_all(d.join("m/sub")).unwrap();
+    std::fs::write(d.join("m/a.safetensors"), data(100_000)).unwrap();
+    std::fs::write(d.join("m/sub/b.json"), b"{}").unwrap();
+    ok(&coco(&["keygen", "--out", "k"], d));
+    ok(&coco(&["keygen", "--vendor", "--out", "vendor.pem"], d));
+    ok(&coco(&["keygen", "--vendor", "--out", "other.pem"], d));
+    ok(&coco(
+        &[
+            "seal",
+            "--key",
+            "k",
+            "--sign-key",
+            "vendor.pem",
+            "--model-id",
+            "v/m@1",
+            "m",
+            "s",
+        ],
+        d,
+    ));
+    let out = coco(&["inspect", "s", "--json"], d);
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(v["predicate"]["model_id"], "v/m@1");
+    assert_eq!(v["predicate"]["shards"].as_array().unwrap().len(), 2);
+
+    ok(&coco(
+        &[
+            "unseal",
+            "--key",
+            "k",
+            "--vendor-key",
+            "vendor.pem.pub",
+            "s",
+            "u",
+        ],
+        d,
+    ));
+    assert_eq!(
+        std::fs::read(d.join("u/a.safetensors")).unwrap(),
+        data(100_000)
+    );
+    let out = coco(
+        &[
+            "unseal",
+            "--key",
+            "k",
+            "--vendor-key",
+            "other.pem.pub",
+            "s",
+            "u2",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signature"));
+    assert!(!d.join("u2").exists());
+    std::fs::remove_file(d.join("s/sub/b.json.coco")).unwrap();
+    let out = coco(
+        &[
+            "unseal",
+            "--key",
+            "k",
+            "--vendor-key",
+            "vendor.pem.pub",
+            "s",
+            "u3",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing shard"));
+    assert!(!d.join("u3").exists());
+}
+
+#[test]
+fn demo_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let out = coco(
+        &["demo", "--shards", "2", "--shard-mib", "1", "--dir", "w"],
+        t.path(),
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo: OK"));
+}
