@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check the project has: formatting, lints, all tests (unit, integration, doc),
+# and the benches in test mode (each bench runs once, nothing is measured).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Real evidence samples live beside the repository; their absence is a failure, not a skip.
+export COCO_VECTORS="${COCO_VECTORS:-$(cd .. && pwd)/shared/vectors}"
+if [ ! -d "$COCO_VECTORS" ]; then
+    echo "test.sh: COCO_VECTORS=$COCO_VECTORS does not exist" >&2
+    exit 1
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
+cargo bench -p coco-benches --locked -- --test
