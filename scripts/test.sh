@@ -16,3 +16,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 cargo bench -p coco-benches --locked -- --test
+# An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
+python3 scripts/check_format.py
