@@ -4,6 +4,7 @@
 //! The tag is detached (stored in the tag table) and the ciphertext is exactly as long as the
 //! plaintext, so plaintext byte `p` sits at `data_offset + p`.
 
+use aes_gcm_siv::aead::inout::InOutBuf;
 use aes_gcm_siv::aead::{AeadInOut, KeyInit};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce, Tag};
 
@@ -44,6 +45,28 @@ impl ChunkCipher {
             .encrypt_inout_detached(&self.nonce_for(index), b"", buf.into())
             .expect("a chunk is far below the AES-GCM-SIV message limit");
         tag.into()
+    }
+
+    /// Decrypts chunk `index` from `ciphertext` into `out` (same length). On failure `out` is
+    /// zeroed and the error names the chunk.
+    pub(crate) fn open_from(
+        &self,
+        index: u64,
+        ciphertext: &[u8],
+        out: &mut [u8],
+        tag: &[u8; TAG],
+    ) -> Result<()> {
+        let buf = InOutBuf::new(ciphertext, out).map_err(|_| {
+            SealError::InvalidArgument("ciphertext and output lengths differ".into())
+        })?;
+        let r =
+            self.aead
+                .decrypt_inout_detached(&self.nonce_for(index), b"", buf, &Tag::from(*tag));
+        if r.is_err() {
+            out.fill(0);
+            return Err(SealError::Tampered { chunk: Some(index) });
+        }
+        Ok(())
     }
 
     /// Decrypts chunk `index` in place. On failure the buffer holds no plaintext (it is

@@ -1,7 +1,7 @@
 //! Thread pools and progress reporting shared by the sealing and unsealing paths.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Result, SealError};
 
@@ -17,12 +17,38 @@ pub fn resolve_threads(threads: usize) -> usize {
     }
 }
 
-pub(crate) fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(resolve_threads(threads))
-        .thread_name(|i| format!("coco-seal-{i}"))
-        .build()
-        .map_err(|e| SealError::Io(std::io::Error::other(format!("thread pool: {e}"))))
+/// Where parallel work runs: `0` threads (all cores) uses rayon's global pool; any other
+/// count uses a pool of exactly that size, built on first use and kept for the process (loaders
+/// unseal many shards with the same setting; building threads per call costs more than a
+/// small chunk's decryption).
+pub(crate) struct Workers(Option<Arc<rayon::ThreadPool>>);
+
+impl Workers {
+    pub(crate) fn new(threads: usize) -> Result<Self> {
+        static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+        if threads == 0 {
+            return Ok(Self(None));
+        }
+        let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
+            return Ok(Self(Some(p.clone())));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(move |i| format!("coco-seal-{threads}-{i}"))
+            .build()
+            .map_err(|e| SealError::Io(std::io::Error::other(format!("thread pool: {e}"))))?;
+        let pool = Arc::new(pool);
+        pools.push((threads, pool.clone()));
+        Ok(Self(Some(pool)))
+    }
+
+    pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.0 {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
 }
 
 /// Counts bytes done across threads and forwards the total to a [`Progress`] callback.

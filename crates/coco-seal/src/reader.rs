@@ -22,6 +22,11 @@ pub trait ReadAt {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The source's size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// The whole source as one slice, when it is in memory: readers then decrypt straight
+    /// from it into the destination, with no intermediate copy.
+    fn as_slice(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl ReadAt for File {
@@ -65,6 +70,9 @@ impl ReadAt for [u8] {
     fn size(&self) -> io::Result<u64> {
         Ok(self.len() as u64)
     }
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(self)
+    }
 }
 
 impl ReadAt for Vec<u8> {
@@ -73,6 +81,9 @@ impl ReadAt for Vec<u8> {
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.len() as u64)
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(self)
     }
 }
 
@@ -83,6 +94,9 @@ impl<T: ReadAt + ?Sized> ReadAt for &T {
     fn size(&self) -> io::Result<u64> {
         (**self).size()
     }
+    fn as_slice(&self) -> Option<&[u8]> {
+        (**self).as_slice()
+    }
 }
 
 impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
@@ -91,6 +105,9 @@ impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
     }
     fn size(&self) -> io::Result<u64> {
         (**self).size()
+    }
+    fn as_slice(&self) -> Option<&[u8]> {
+        (**self).as_slice()
     }
 }
 
@@ -284,11 +301,22 @@ impl<R: ReadAt> SealedFile<R> {
             )));
         }
         let offset = self.layout.data_offset + index * self.header.chunk_size();
+        let tag = &self.tags[index as usize];
+        if let Some(all) = self.src.as_slice() {
+            let ciphertext = usize::try_from(offset)
+                .ok()
+                .and_then(|o| all.get(o..o.checked_add(buf.len())?))
+                .ok_or(SealError::Truncated {
+                    expected: offset + buf.len() as u64,
+                    found: all.len() as u64,
+                })?;
+            return self.cipher.open_from(index, ciphertext, buf, tag);
+        }
         if let Err(e) = read_at_checked(&self.src, buf, offset) {
             buf.fill(0);
             return Err(e);
         }
-        self.cipher.open(index, buf, &self.tags[index as usize])
+        self.cipher.open(index, buf, tag)
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, Option<CachedChunk>> {

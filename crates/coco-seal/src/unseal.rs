@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::error::{Result, SealError};
 use crate::key::Dek;
 use crate::output::AtomicFile;
-use crate::parallel::{Counter, Progress, pool};
+use crate::parallel::{Counter, Progress, Workers};
 use crate::reader::{ReadAt, SealedFile};
 
 /// How to unseal.
@@ -59,7 +59,7 @@ impl<R: ReadAt + Sync> SealedFile<R> {
         }
         let chunk = self.header().chunk_size() as usize;
         let counter = Counter::new(opts.progress.as_ref());
-        let r = pool(opts.threads)?.install(|| {
+        let r = Workers::new(opts.threads)?.install(|| {
             dst.par_chunks_mut(chunk)
                 .enumerate()
                 .try_for_each(|(i, c)| {
@@ -81,7 +81,7 @@ impl<R: ReadAt + Sync> SealedFile<R> {
         out.set_len(self.plaintext_len())?;
         let chunk = self.header().chunk_size();
         let counter = Counter::new(opts.progress.as_ref());
-        pool(opts.threads)?.install(|| {
+        Workers::new(opts.threads)?.install(|| {
             (0..self.header().n_chunks())
                 .into_par_iter()
                 .try_for_each_init(

@@ -13,7 +13,7 @@ use crate::error::{Result, SealError};
 use crate::header::{DEFAULT_CHUNK_LOG2, Header, Metadata};
 use crate::key::Dek;
 use crate::output::AtomicFile;
-use crate::parallel::{Counter, Progress, pool};
+use crate::parallel::{Counter, Progress, Workers};
 
 /// Most plaintext held in memory per batch while sealing.
 const MAX_BATCH_BYTES: u64 = 64 << 20;
@@ -155,7 +155,7 @@ impl<'k> Sealer<'k> {
         let counter = Counter::new(self.opts.progress.as_ref());
         let threads = crate::parallel::resolve_threads(self.opts.threads);
         let batch_chunks = ((threads as u64) * 2).clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
-        let pool = pool(threads)?;
+        let workers = Workers::new(self.opts.threads)?;
         let mut buf = vec![0u8; (batch_chunks * chunk).min(plaintext_len.max(1)) as usize];
 
         if plaintext_len == 0 {
@@ -170,7 +170,7 @@ impl<'k> Sealer<'k> {
             if let Some(h) = hasher.as_mut() {
                 h.update(&*batch);
             }
-            let batch_tags: Vec<[u8; TAG]> = pool.install(|| {
+            let batch_tags: Vec<[u8; TAG]> = workers.install(|| {
                 batch
                     .par_chunks_mut(chunk as usize)
                     .enumerate()
