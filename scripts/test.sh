@@ -16,5 +16,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 cargo bench -p coco-benches --locked -- --test
+# The C ABI: a C client (also under valgrind) and a C++ example.
+./scripts/test-c.sh
 # An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
 python3 scripts/check_format.py

@@ -11,7 +11,6 @@ use coco_seal::{
     Dek, DirSealOptions, DirUnsealOptions, SealOptions, Sealer, UnsealOptions, model, unseal_dir,
     unseal_file,
 };
-use serde_json::json;
 
 use crate::CmdResult;
 use crate::progress;
@@ -268,23 +267,7 @@ pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
         return Ok(());
     }
     let file = std::fs::File::open(input)?;
-    let i = coco_seal::inspect(&file)?;
-    let h = &i.header;
-    let v = json!({
-        "format": "coco-seal",
-        "version": h.version(),
-        "suite": h.suite().name(),
-        "chunk_size": h.chunk_size(),
-        "plaintext_len": h.plaintext_len(),
-        "n_chunks": h.n_chunks(),
-        "header_len": i.layout.header_len,
-        "tag_table_offset": i.layout.tag_table_offset,
-        "data_offset": i.layout.data_offset,
-        "key_id": h.key_id(),
-        "key_check": hex::encode(h.key_check()),
-        "header_sha256": i.header_sha256.to_string(),
-        "metadata": h.metadata(),
-    });
+    let v = coco_seal::inspect(&file)?.to_json();
     if json_out {
         println!("{}", serde_json::to_string(&v)?);
     } else {

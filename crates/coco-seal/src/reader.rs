@@ -137,6 +137,30 @@ pub struct Inspection {
     pub header_sha256: Sha256Digest,
 }
 
+impl Inspection {
+    /// The JSON object of `coco inspect --json` (and `coco_inspect_json` in C): `format`,
+    /// `version`, `suite`, `chunk_size`, `plaintext_len`, `n_chunks`, `header_len`,
+    /// `tag_table_offset`, `data_offset`, `key_id`, `key_check`, `header_sha256`, `metadata`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let h = &self.header;
+        serde_json::json!({
+            "format": "coco-seal",
+            "version": h.version(),
+            "suite": h.suite().name(),
+            "chunk_size": h.chunk_size(),
+            "plaintext_len": h.plaintext_len(),
+            "n_chunks": h.n_chunks(),
+            "header_len": self.layout.header_len,
+            "tag_table_offset": self.layout.tag_table_offset,
+            "data_offset": self.layout.data_offset,
+            "key_id": h.key_id(),
+            "key_check": hex::encode(h.key_check()),
+            "header_sha256": self.header_sha256.to_string(),
+            "metadata": h.metadata(),
+        })
+    }
+}
+
 /// Parses and bounds-checks a sealed file's header and size without a key.
 pub fn inspect<R: ReadAt + ?Sized>(src: &R) -> Result<Inspection> {
     let (header, bytes, layout) = read_header(src)?;

@@ -74,6 +74,56 @@ impl<R: ReadAt + Sync> SealedFile<R> {
         r
     }
 
+    /// Reads `dst.len()` plaintext bytes at `offset` on `opts.threads` threads: the range is
+    /// split at chunk boundaries and whole chunks decrypt straight into `dst`. Returns the bytes
+    /// read (fewer only at the end of the file). On failure `dst` is zeroed.
+    ///
+    /// This is how a loader fills one tensor (or all of a shard's tensor data) in one call.
+    pub fn read_at_parallel(
+        &self,
+        offset: u64,
+        dst: &mut [u8],
+        opts: &UnsealOptions,
+    ) -> Result<usize> {
+        let len = self.plaintext_len();
+        if offset >= len || dst.is_empty() {
+            return Ok(0);
+        }
+        let n = (dst.len() as u64).min(len - offset) as usize;
+        let dst = &mut dst[..n];
+        let chunk = self.header().chunk_size();
+        // Split into a head up to the first chunk boundary, then chunk-sized pieces.
+        let head = ((chunk - offset % chunk) % chunk).min(n as u64) as usize;
+        let (first, rest) = dst.split_at_mut(head);
+        let counter = Counter::new(opts.progress.as_ref());
+        let body_start = offset + head as u64;
+        let r = Workers::new(opts.threads)?.install(|| {
+            let head_job = || -> Result<()> {
+                if !first.is_empty() {
+                    self.read_at(offset, first)?;
+                    counter.add(first.len() as u64);
+                }
+                Ok(())
+            };
+            let body_job = || -> Result<()> {
+                rest.par_chunks_mut(chunk as usize)
+                    .enumerate()
+                    .try_for_each(|(i, piece)| {
+                        self.read_at(body_start + i as u64 * chunk, piece)?;
+                        counter.add(piece.len() as u64);
+                        Ok(())
+                    })
+            };
+            let (a, b) = rayon::join(head_job, body_job);
+            a.and(b)
+        });
+        if let Err(e) = r {
+            dst.fill(0);
+            return Err(e);
+        }
+        Ok(n)
+    }
+
     /// Decrypts the whole file into `out` with positional writes on `opts.threads` threads,
     /// holding at most one chunk per thread in memory. `out` is resized to the plaintext
     /// length. On failure the caller must discard `out` (see [`unseal_file`]).

@@ -17,6 +17,8 @@ use crate::parallel::{Counter, Progress, Workers};
 
 /// Most plaintext held in memory per batch while sealing.
 const MAX_BATCH_BYTES: u64 = 64 << 20;
+/// Least plaintext per batch (when chunks are small).
+const MIN_BATCH_BYTES: u64 = 4 << 20;
 
 /// How to seal a file.
 #[derive(Clone)]
@@ -154,7 +156,11 @@ impl<'k> Sealer<'k> {
         let mut hasher = self.opts.hash_plaintext.then(Sha256::new);
         let counter = Counter::new(self.opts.progress.as_ref());
         let threads = crate::parallel::resolve_threads(self.opts.threads);
-        let batch_chunks = ((threads as u64) * 2).clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
+        // Batches of at least MIN_BATCH_BYTES amortise the hand-off to the pool; at most
+        // MAX_BATCH_BYTES bounds memory.
+        let batch_chunks = ((threads as u64) * 2)
+            .max(MIN_BATCH_BYTES / chunk)
+            .clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
         let workers = Workers::new(self.opts.threads)?;
         let mut buf = vec![0u8; (batch_chunks * chunk).min(plaintext_len.max(1)) as usize];
 
@@ -170,13 +176,22 @@ impl<'k> Sealer<'k> {
             if let Some(h) = hasher.as_mut() {
                 h.update(&*batch);
             }
-            let batch_tags: Vec<[u8; TAG]> = workers.install(|| {
+            let seal_one = |(j, c): (usize, &mut [u8])| cipher.seal(first + j as u64, c);
+            let batch_tags: Vec<[u8; TAG]> = if threads == 1 {
                 batch
-                    .par_chunks_mut(chunk as usize)
+                    .chunks_mut(chunk as usize)
                     .enumerate()
-                    .map(|(j, c)| cipher.seal(first + j as u64, c))
+                    .map(seal_one)
                     .collect()
-            });
+            } else {
+                workers.install(|| {
+                    batch
+                        .par_chunks_mut(chunk as usize)
+                        .enumerate()
+                        .map(seal_one)
+                        .collect()
+                })
+            };
             let k = batch_tags.len();
             tags[first as usize..first as usize + k].copy_from_slice(&batch_tags);
             out.write_all(batch)?;

@@ -181,6 +181,44 @@ fn concurrent_read_at_from_many_threads() {
     });
 }
 
+#[test]
+fn read_at_parallel_matches_for_any_range() {
+    let dek = key(8);
+    let data = plaintext(6 * C + 123, 2);
+    let f = SealedFile::open(seal(&dek, &data), &dek).unwrap();
+    for (off, len) in [
+        (0, data.len()),
+        (5, 3 * C),
+        (C as u64, C),
+        (C as u64 - 1, 2),
+        (100, 10),
+        (6 * C as u64, 500),
+        (0, 0),
+    ] {
+        for threads in [1, 2, 0] {
+            let mut buf = vec![0xEEu8; len];
+            let got = f
+                .read_at_parallel(
+                    off,
+                    &mut buf,
+                    &UnsealOptions {
+                        threads,
+                        progress: None,
+                    },
+                )
+                .unwrap();
+            let start = (off as usize).min(data.len());
+            let end = (start + len).min(data.len());
+            assert_eq!(got, end - start);
+            assert_eq!(
+                &buf[..got],
+                &data[start..end],
+                "off={off} len={len} threads={threads}"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the C ABI test program and the C++ example with warnings as errors, runs both, and
+# runs the C test again under valgrind (no invalid access, no definite or indirect leak).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo build -p coco-ffi -p coco-cli --locked
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+inc=crates/coco-ffi/include
+lib=target/debug/libcoco_ffi.a
+libs="-lpthread -ldl -lm"
+
+gcc -std=c11 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/tests/c/test_coco.c "$lib" $libs \
+    -o "$work/test_coco"
+mkdir "$work/run" "$work/valgrind"
+"$work/test_coco" "$work/run"
+valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+    --errors-for-leak-kinds=definite,indirect \
+    "$work/test_coco" "$work/valgrind"
+
+# The C++ example: one tensor of a sealed safetensors shard, read through read_at.
+g++ -std=c++17 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/examples/read_tensor.cpp "$lib" \
+    $libs -o "$work/read_tensor"
+target/debug/coco demo --dir "$work/demo" --shards 1 --shard-mib 1 >/dev/null
+shard="$work/demo/model/model-00001-of-00001.safetensors"
+target/debug/coco keygen --out "$work/key" 2>/dev/null
+target/debug/coco seal --key "$work/key" --chunk-size 64KiB "$shard" "$work/shard.coco" 2>/dev/null
+"$work/read_tensor" "$work/key" "$work/shard.coco" model.layers.3.mlp.weight "$shard"
+echo "test-c: C test, valgrind run and C++ example passed"
