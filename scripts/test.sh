@@ -18,5 +18,7 @@ cargo test --workspace --locked
 cargo bench -p coco-benches --locked -- --test
 # The C ABI: a C client (also under valgrind) and a C++ example.
 ./scripts/test-c.sh
+# The Python package: wheel built, installed in a venv, pytest.
+./scripts/test-py.sh
 # An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
 python3 scripts/check_format.py

@@ -1,9 +1,433 @@
 //! # coco-py
 //!
-//! The Python face of coco: a PyO3 extension module named `coco`, built with maturin, for model
-//! loaders (vLLM, TensorRT-LLM, Triton, plain `safetensors`). It exposes key generation,
-//! sealing and unsealing of files, a binary file object over a sealed file (random access,
-//! `readinto` straight into the caller's buffer), a sealed-safetensors loader and evidence
-//! verification, releasing the GIL during crypto.
+//! The Python face of coco: the extension module `coco._coco`, wrapped by the pure-Python
+//! package `coco` (see `python/coco`), built with maturin as an abi3 wheel (CPython 3.11+).
+//! For model loaders (vLLM, TensorRT-LLM, Triton, plain `safetensors`): key generation,
+//! sealing and unsealing of files and model directories, random-access readers whose
+//! `readinto` writes straight into the caller's buffer, and parallel range reads that fill a
+//! numpy array in place. The GIL is released during crypto and I/O.
 //!
-//! The bindings land with the Python issue; the Rust engine they wrap is `coco-seal`.
+//! This crate is one of the two places in coco where `unsafe` is allowed, and only with a
+//! `// SAFETY:` comment on each block.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use coco_seal::manifest::load_verifying_key;
+use coco_seal::{
+    Dek, DirSealOptions, DirUnsealOptions, SealError, SealOptions, SealedFile, Sealer,
+    UnsealOptions,
+};
+use pyo3::buffer::PyUntypedBuffer;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+create_exception!(
+    _coco,
+    CocoError,
+    PyException,
+    "Base class of every coco error."
+);
+create_exception!(
+    _coco,
+    WrongKeyError,
+    CocoError,
+    "The key is not the one the data was sealed with."
+);
+create_exception!(
+    _coco,
+    TamperedError,
+    CocoError,
+    "Authentication failed: the data was modified, truncated or extended."
+);
+create_exception!(
+    _coco,
+    VerificationError,
+    CocoError,
+    "Attestation evidence or a signature did not verify."
+);
+
+fn py_err(e: SealError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        SealError::WrongKey => WrongKeyError::new_err(msg),
+        SealError::Tampered { .. } | SealError::Truncated { .. } | SealError::Extended { .. } => {
+            TamperedError::new_err(msg)
+        }
+        SealError::Manifest(coco_seal::ManifestError::BadSignature)
+        | SealError::Manifest(coco_seal::ManifestError::Unsigned) => {
+            VerificationError::new_err(msg)
+        }
+        SealError::InvalidArgument(_) => PyValueError::new_err(msg),
+        SealError::Io(io) => PyErr::from(io),
+        _ => CocoError::new_err(msg),
+    }
+}
+
+fn dek(key: &[u8]) -> PyResult<Dek> {
+    Dek::from_slice(key).map_err(py_err)
+}
+
+/// A writable, C-contiguous byte buffer borrowed from Python for the duration of a call.
+struct WritableBuffer {
+    buf: PyUntypedBuffer,
+}
+
+impl WritableBuffer {
+    fn get(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let buf = PyUntypedBuffer::get(obj)?;
+        if buf.readonly() {
+            return Err(PyValueError::new_err("the buffer is read-only"));
+        }
+        if !buf.is_c_contiguous() {
+            return Err(PyValueError::new_err("the buffer must be C-contiguous"));
+        }
+        Ok(Self { buf })
+    }
+
+    /// The buffer's bytes as a mutable slice.
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        let len = self.buf.len_bytes();
+        if len == 0 {
+            return &mut [];
+        }
+        // SAFETY: the exporter guarantees `buf_ptr` points to `len_bytes` bytes that stay
+        // valid while the Py_buffer view is held (it is, by `self`); the view is writable and
+        // C-contiguous (checked in `get`), so the bytes form one mutable region. Python code
+        // racing on the same buffer from another thread is the caller's responsibility, as
+        // with any `readinto`.
+        unsafe { std::slice::from_raw_parts_mut(self.buf.buf_ptr().cast::<u8>(), len) }
+    }
+}
+
+/// A read-only byte buffer borrowed from Python for the duration of a call.
+struct ReadableBuffer {
+    buf: PyUntypedBuffer,
+}
+
+impl ReadableBuffer {
+    fn get(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let buf = PyUntypedBuffer::get(obj)?;
+        if !buf.is_c_contiguous() {
+            return Err(PyValueError::new_err("the buffer must be C-contiguous"));
+        }
+        Ok(Self { buf })
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        let len = self.buf.len_bytes();
+        if len == 0 {
+            return &[];
+        }
+        // SAFETY: the exporter guarantees `buf_ptr` points to `len_bytes` readable,
+        // C-contiguous bytes (checked in `get`) that stay valid while the view is held.
+        unsafe { std::slice::from_raw_parts(self.buf.buf_ptr().cast::<u8>(), len) }
+    }
+}
+
+fn seal_options(chunk_size: Option<u64>, threads: usize) -> PyResult<SealOptions> {
+    let mut o = match chunk_size {
+        Some(c) => SealOptions::default().with_chunk_size(c).map_err(py_err)?,
+        None => SealOptions::default(),
+    };
+    o.threads = threads;
+    Ok(o)
+}
+
+/// generate_key() -> bytes: a fresh 32-byte data key.
+#[pyfunction]
+fn generate_key(py: Python<'_>) -> PyResult<Bound<'_, PyBytes>> {
+    let k = Dek::generate().map_err(py_err)?;
+    Ok(PyBytes::new(py, k.as_bytes()))
+}
+
+/// seal_file(src, dst, key, chunk_size=None, threads=0): seals a file (output appears only
+/// on success).
+#[pyfunction]
+#[pyo3(signature = (src, dst, key, chunk_size=None, threads=0))]
+fn seal_file(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    key: &[u8],
+    chunk_size: Option<u64>,
+    threads: usize,
+) -> PyResult<()> {
+    let dek = dek(key)?;
+    let opts = seal_options(chunk_size, threads)?;
+    py.detach(|| Sealer::new(&dek, opts).seal_file(&src, &dst).map(|_| ()))
+        .map_err(py_err)
+}
+
+/// seal_bytes(data, dst, key, chunk_size=None, threads=0): seals an in-memory buffer into
+/// the file `dst` (output appears only on success).
+#[pyfunction]
+#[pyo3(signature = (data, dst, key, chunk_size=None, threads=0))]
+fn seal_bytes(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    dst: PathBuf,
+    key: &[u8],
+    chunk_size: Option<u64>,
+    threads: usize,
+) -> PyResult<()> {
+    let dek = dek(key)?;
+    let opts = seal_options(chunk_size, threads)?;
+    let data = ReadableBuffer::get(data)?;
+    let bytes = data.as_slice();
+    py.detach(|| -> Result<(), SealError> {
+        let mut out = coco_seal::output::AtomicFile::create(&dst)?;
+        Sealer::new(&dek, opts).seal(bytes, bytes.len() as u64, out.file())?;
+        out.commit()
+    })
+    .map_err(py_err)
+}
+
+/// unseal_file(src, dst, key, threads=0): unseals a file; on failure no output is left.
+#[pyfunction]
+#[pyo3(signature = (src, dst, key, threads=0))]
+fn unseal_file(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    key: &[u8],
+    threads: usize,
+) -> PyResult<()> {
+    let dek = dek(key)?;
+    let opts = UnsealOptions {
+        threads,
+        progress: None,
+    };
+    py.detach(|| coco_seal::unseal_file(&dek, &src, &dst, &opts))
+        .map_err(py_err)
+}
+
+/// seal_dir(src, dst, key, model_id, chunk_size=None, threads=0): seals a model directory and
+/// writes its manifest; returns the manifest statement as JSON text.
+#[pyfunction]
+#[pyo3(signature = (src, dst, key, model_id, chunk_size=None, threads=0, key_id=String::new()))]
+#[allow(clippy::too_many_arguments)]
+fn seal_dir(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    key: &[u8],
+    model_id: String,
+    chunk_size: Option<u64>,
+    threads: usize,
+    key_id: String,
+) -> PyResult<String> {
+    let dek = dek(key)?;
+    let mut seal = seal_options(chunk_size, threads)?;
+    seal.key_id = key_id;
+    let opts = DirSealOptions {
+        seal,
+        model_id,
+        sign_key: None,
+    };
+    let st = py
+        .detach(|| coco_seal::seal_dir(&dek, &src, &dst, &opts))
+        .map_err(py_err)?;
+    serde_json_string(&st)
+}
+
+fn serde_json_string<T: serde::Serialize>(v: &T) -> PyResult<String> {
+    serde_json::to_string(v).map_err(|e| CocoError::new_err(e.to_string()))
+}
+
+/// A sealed file opened and authenticated (header, key, commitment, final chunk). Thread-safe.
+#[pyclass(frozen, module = "coco._coco")]
+struct SealedReader {
+    inner: Arc<SealedFile<File>>,
+}
+
+#[pymethods]
+impl SealedReader {
+    /// Plaintext length in bytes.
+    #[getter]
+    fn plaintext_len(&self) -> u64 {
+        self.inner.plaintext_len()
+    }
+
+    /// Chunk size in bytes.
+    #[getter]
+    fn chunk_size(&self) -> u64 {
+        self.inner.header().chunk_size()
+    }
+
+    /// SHA-256 (hex) of the sealed header, as the manifest records it.
+    #[getter]
+    fn header_sha256(&self) -> String {
+        self.inner.header_sha256().to_string()
+    }
+
+    /// The header's key id.
+    #[getter]
+    fn key_id(&self) -> String {
+        self.inner.header().key_id().to_string()
+    }
+
+    /// The header's metadata as JSON text.
+    #[getter]
+    fn metadata_json(&self) -> PyResult<String> {
+        serde_json_string(self.inner.header().metadata())
+    }
+
+    /// read_at(offset, size) -> bytes: up to `size` plaintext bytes at `offset`.
+    fn read_at<'py>(
+        &self,
+        py: Python<'py>,
+        offset: u64,
+        size: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let avail = self.inner.plaintext_len().saturating_sub(offset);
+        let n = (size as u64).min(avail) as usize;
+        let mut buf = vec![0u8; n];
+        let inner = self.inner.clone();
+        let got = py
+            .detach(|| inner.read_at(offset, &mut buf))
+            .map_err(py_err)?;
+        Ok(PyBytes::new(py, &buf[..got]))
+    }
+
+    /// readinto_at(offset, buffer) -> int: fills the writable buffer from `offset`; returns
+    /// the bytes read (0 at the end). Writes straight into the buffer, GIL released.
+    fn readinto_at(
+        &self,
+        py: Python<'_>,
+        offset: u64,
+        buffer: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let mut buf = WritableBuffer::get(buffer)?;
+        let dst = buf.as_mut_slice();
+        let inner = self.inner.clone();
+        py.detach(|| inner.read_at(offset, dst)).map_err(py_err)
+    }
+
+    /// read_range_into(offset, buffer, threads=0) -> int: like `readinto_at`, decrypting the
+    /// range's chunks in parallel.
+    #[pyo3(signature = (offset, buffer, threads=0))]
+    fn read_range_into(
+        &self,
+        py: Python<'_>,
+        offset: u64,
+        buffer: &Bound<'_, PyAny>,
+        threads: usize,
+    ) -> PyResult<usize> {
+        let mut buf = WritableBuffer::get(buffer)?;
+        let dst = buf.as_mut_slice();
+        let inner = self.inner.clone();
+        let opts = UnsealOptions {
+            threads,
+            progress: None,
+        };
+        py.detach(|| inner.read_at_parallel(offset, dst, &opts))
+            .map_err(py_err)
+    }
+}
+
+/// open_reader(path, key) -> SealedReader
+#[pyfunction]
+fn open_reader(py: Python<'_>, path: PathBuf, key: &[u8]) -> PyResult<SealedReader> {
+    let dek = dek(key)?;
+    let f = py
+        .detach(|| SealedFile::open_path(&path, &dek))
+        .map_err(py_err)?;
+    Ok(SealedReader { inner: Arc::new(f) })
+}
+
+/// open_model_dir(path, key, vendor_key=None) -> (statement_json, [(path, SealedReader)]):
+/// checks the manifest (and, with a vendor public key PEM file, its signature) and every
+/// shard: no missing, extra, renamed or swapped shard.
+#[pyfunction]
+#[pyo3(signature = (path, key, vendor_key=None))]
+fn open_model_dir(
+    py: Python<'_>,
+    path: PathBuf,
+    key: &[u8],
+    vendor_key: Option<PathBuf>,
+) -> PyResult<(String, Vec<(String, SealedReader)>)> {
+    let dek = dek(key)?;
+    let (st, files) = py
+        .detach(|| -> Result<_, SealError> {
+            let vk = vendor_key.as_deref().map(load_verifying_key).transpose()?;
+            let stored = coco_seal::model::read_manifest(&path, vk.as_ref())?;
+            let st = stored.statement(vk.as_ref())?;
+            let files = coco_seal::model::open_dir(&dek, &path, &st)?;
+            Ok((st, files))
+        })
+        .map_err(py_err)?;
+    let shards = st
+        .predicate
+        .shards
+        .iter()
+        .zip(files)
+        .map(|(s, f)| (s.path.clone(), SealedReader { inner: Arc::new(f) }))
+        .collect();
+    Ok((serde_json_string(&st)?, shards))
+}
+
+/// unseal_dir(src, dst, key, vendor_key=None, threads=0): unseals a model directory after
+/// checking its manifest; returns the statement as JSON text.
+#[pyfunction]
+#[pyo3(signature = (src, dst, key, vendor_key=None, threads=0))]
+fn unseal_dir(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    key: &[u8],
+    vendor_key: Option<PathBuf>,
+    threads: usize,
+) -> PyResult<String> {
+    let dek = dek(key)?;
+    let st = py
+        .detach(|| -> Result<_, SealError> {
+            let vendor_key = vendor_key.as_deref().map(load_verifying_key).transpose()?;
+            let opts = DirUnsealOptions {
+                unseal: UnsealOptions {
+                    threads,
+                    progress: None,
+                },
+                vendor_key,
+            };
+            coco_seal::unseal_dir(&dek, &src, &dst, &opts)
+        })
+        .map_err(py_err)?;
+    serde_json_string(&st)
+}
+
+/// inspect_json(path) -> str: a sealed file's header as JSON (no key needed).
+#[pyfunction]
+fn inspect_json(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    let v = py
+        .detach(|| -> Result<_, SealError> {
+            Ok(coco_seal::inspect(&File::open(&path)?)?.to_json())
+        })
+        .map_err(py_err)?;
+    Ok(v.to_string())
+}
+
+/// The extension module.
+#[pymodule]
+fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CocoError", py.get_type::<CocoError>())?;
+    m.add("WrongKeyError", py.get_type::<WrongKeyError>())?;
+    m.add("TamperedError", py.get_type::<TamperedError>())?;
+    m.add("VerificationError", py.get_type::<VerificationError>())?;
+    m.add_class::<SealedReader>()?;
+    m.add_function(wrap_pyfunction!(generate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(seal_file, m)?)?;
+    m.add_function(wrap_pyfunction!(seal_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(unseal_file, m)?)?;
+    m.add_function(wrap_pyfunction!(seal_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(unseal_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(open_reader, m)?)?;
+    m.add_function(wrap_pyfunction!(open_model_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect_json, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+"""Tests of the coco Python package: round trips, dtypes, errors, buffers, threads."""
+
+import io
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import coco
+import coco.safetensors as cst
+
+CHUNK = 64 * 1024
+
+
+def data(n: int, seed: int = 1) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture
+def key() -> bytes:
+    return coco.generate_key()
+
+
+@pytest.mark.parametrize("n", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 3])
+def test_file_round_trip(tmp_path, key, n):
+    plain = data(n)
+    (tmp_path / "p").write_bytes(plain)
+    coco.seal_file(tmp_path / "p", tmp_path / "s", key, chunk_size=CHUNK)
+    assert coco.inspect(tmp_path / "s")["plaintext_len"] == n
+    coco.unseal_file(tmp_path / "s", tmp_path / "u", key)
+    assert (tmp_path / "u").read_bytes() == plain
+    with coco.open_sealed(tmp_path / "s", key) as f:
+        assert f.plaintext_len == n
+        assert f.read() == plain
+        f.seek(-min(n, 10), io.SEEK_END)
+        assert f.read() == plain[-min(n, 10):] if n else f.read() == b""
+        f.seek(0)
+        assert io.BufferedReader(f).read() == plain
+
+
+def test_generate_key():
+    k = coco.generate_key()
+    assert isinstance(k, bytes) and len(k) == 32 and k != coco.generate_key()
+
+
+def test_readinto_memoryview_and_numpy(tmp_path, key):
+    plain = data(3 * CHUNK + 17)
+    (tmp_path / "p").write_bytes(plain)
+    coco.seal_file(tmp_path / "p", tmp_path / "s", key, chunk_size=CHUNK)
+    f = coco.open_sealed(tmp_path / "s", key)
+    f.seek(CHUNK - 5)
+    buf = bytearray(20)
+    assert f.readinto(memoryview(buf)[5:15]) == 10
+    assert bytes(buf[5:15]) == plain[CHUNK - 5 : CHUNK + 5]
+    assert f.tell() == CHUNK + 5
+    arr = np.zeros(len(plain), dtype=np.uint8)
+    assert f.reader.read_range_into(0, arr, 2) == len(plain)
+    assert arr.tobytes() == plain
+    with pytest.raises(ValueError):
+        f.reader.readinto_at(0, b"read-only")
+    f.close()
+    with pytest.raises(ValueError):
+        f.read(1)
+
+
+def test_wrong_key_and_tampering_raise_and_leave_no_output(tmp_path, key):
+    plain = data(3 * CHUNK)
+    (tmp_path / "p").write_bytes(plain)
+    coco.seal_file(tmp_path / "p", tmp_path / "s", key, chunk_size=CHUNK)
+    with pytest.raises(coco.WrongKeyError):
+        coco.unseal_file(tmp_path / "s", tmp_path / "u", coco.generate_key())
+    assert not (tmp_path / "u").exists()
+    sealed = bytearray((tmp_path / "s").read_bytes())
+    off = coco.inspect(tmp_path / "s")["data_offset"]
+    sealed[off + CHUNK + 9] ^= 1
+    (tmp_path / "t").write_bytes(sealed)
+    with pytest.raises(coco.TamperedError, match="chunk 1"):
+        coco.unseal_file(tmp_path / "t", tmp_path / "u", key)
+    assert not (tmp_path / "u").exists()
+    f = coco.open_sealed(tmp_path / "t", key)
+    assert f.read(100) == plain[:100]  # chunk 0 is intact
+    buf = bytearray(b"\xaa" * 50)
+    f.seek(CHUNK + 1)
+    with pytest.raises(coco.TamperedError):
+        f.readinto(buf)
+    assert buf == bytearray(50), "no partial plaintext on failure"
+    (tmp_path / "trunc").write_bytes(bytes(sealed[:-1]))
+    with pytest.raises(coco.TamperedError, match="truncated"):
+        coco.open_sealed(tmp_path / "trunc", key)
+    assert issubclass(coco.WrongKeyError, coco.CocoError)
+    with pytest.raises(ValueError):
+        coco.open_sealed(tmp_path / "s", b"short")
+    with pytest.raises(FileNotFoundError):
+        coco.open_sealed(tmp_path / "missing", key)
+
+
+def all_dtype_tensors():
+    rng = np.random.default_rng(7)
+    t = {
+        "bool": rng.integers(0, 2, (3, 5)).astype(np.bool_),
+        "u8": rng.integers(0, 256, (17,), dtype=np.uint8),
+        "i8": rng.integers(-128, 128, (4, 4), dtype=np.int8),
+        "u16": rng.integers(0, 2**16, (9,), dtype=np.uint16),
+        "i16": rng.integers(-(2**15), 2**15, (3, 3), dtype=np.int16),
+        "f16": rng.standard_normal((8, 8)).astype(np.float16),
+        "u32": rng.integers(0, 2**32, (5,), dtype=np.uint32),
+        "i32": rng.integers(-(2**31), 2**31, (2, 3, 4), dtype=np.int32),
+        "f32": rng.standard_normal((300, 300)).astype(np.float32),
+        "u64": rng.integers(0, 2**63, (6,), dtype=np.uint64),
+        "i64": rng.integers(-(2**62), 2**62, (6,), dtype=np.int64),
+        "f64": rng.standard_normal((7, 3)).astype(np.float64),
+        "c64": (rng.standard_normal(4) + 1j * rng.standard_normal(4)).astype(np.complex64),
+        "scalar": np.array(3.5, dtype=np.float32),
+        "empty": np.zeros((0, 4), dtype=np.float32),
+    }
+    return t
+
+
+def test_safetensors_every_dtype_round_trip(tmp_path, key):
+    tensors = all_dtype_tensors()
+    cst.save_file(tensors, tmp_path / "m.safetensors.coco", key, metadata={"format": "pt"}, chunk_size=CHUNK)
+    loaded = cst.load_file(tmp_path / "m.safetensors.coco", key)
+    assert set(loaded) == set(tensors)
+    for name, arr in tensors.items():
+        assert loaded[name].dtype == arr.dtype, name
+        assert loaded[name].shape == arr.shape, name
+        np.testing.assert_array_equal(loaded[name], arr, err_msg=name)
+
+
+def raw_safetensors(entries):
+    """Builds safetensors bytes by hand: entries = [(name, dtype_name, shape, raw bytes)]."""
+    import json
+    import struct
+
+    header, off, blobs = {}, 0, []
+    for name, kind, shape, raw in entries:
+        header[name] = {"dtype": kind, "shape": shape, "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def test_bf16_and_f8_are_raw_views_or_ml_dtypes(tmp_path, key):
+    bf = np.arange(12, dtype=np.uint16).tobytes()
+    f8 = bytes(range(10))
+    blob = raw_safetensors([("bf", "BF16", [3, 4], bf), ("f8", "F8_E4M3", [10], f8), ("e5", "F8_E5M2", [10], f8)])
+    coco.seal_bytes(blob, tmp_path / "x.coco", key)
+    loaded = cst.load_file(tmp_path / "x.coco", key)
+    assert loaded["bf"].shape == (3, 4) and loaded["bf"].tobytes() == bf
+    assert loaded["f8"].tobytes() == f8 and loaded["e5"].tobytes() == f8
+    assert loaded["bf"].dtype.itemsize == 2 and loaded["f8"].dtype.itemsize == 1
+
+
+def test_bad_safetensors_header_is_an_error(tmp_path, key):
+    coco.seal_bytes(b"\xff" * 8 + b"{}", tmp_path / "bad.coco", key)
+    with pytest.raises(coco.CocoError, match="header length"):
+        cst.load_file(tmp_path / "bad.coco", key)
+    blob = raw_safetensors([("t", "F32", [4], b"\0" * 12)])
+    coco.seal_bytes(blob, tmp_path / "bad2.coco", key)
+    with pytest.raises(coco.CocoError, match="do not fit"):
+        cst.load_file(tmp_path / "bad2.coco", key)
+
+
+def test_model_dir(tmp_path, key):
+    src = tmp_path / "model"
+    (src / "sub").mkdir(parents=True)
+    a = {"a.weight": np.arange(100, dtype=np.float32).reshape(10, 10)}
+    b = {"b.weight": np.ones((4, 4), dtype=np.float16)}
+    import coco.safetensors as s
+
+    s.save_file(a, tmp_path / "tmp-a", key)  # sealed; unseal to build a plaintext model dir
+    coco.unseal_file(tmp_path / "tmp-a", src / "model-1.safetensors", key)
+    s.save_file(b, tmp_path / "tmp-b", key)
+    coco.unseal_file(tmp_path / "tmp-b", src / "sub" / "model-2.safetensors", key)
+    (src / "config.json").write_text("{}")
+    st = coco.seal_dir(src, tmp_path / "sealed", key, "test/model@1", chunk_size=CHUNK)
+    assert len(st["predicate"]["shards"]) == 3
+    loaded = coco.load_model_dir(tmp_path / "sealed", key)
+    np.testing.assert_array_equal(loaded["a.weight"], a["a.weight"])
+    np.testing.assert_array_equal(loaded["b.weight"], b["b.weight"])
+    coco.unseal_dir(tmp_path / "sealed", tmp_path / "out", key)
+    assert (tmp_path / "out" / "config.json").read_text() == "{}"
+    os.remove(tmp_path / "sealed" / "config.json.coco")
+    with pytest.raises(coco.CocoError, match="missing shard"):
+        coco.load_model_dir(tmp_path / "sealed", key)
+
+
+def test_concurrent_reads_from_threads(tmp_path, key):
+    plain = data(9 * CHUNK + 77, seed=3)
+    (tmp_path / "p").write_bytes(plain)
+    coco.seal_file(tmp_path / "p", tmp_path / "s", key, chunk_size=CHUNK)
+    reader = coco.open_sealed(tmp_path / "s", key).reader
+    errors = []
+
+    def worker(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            off = int(rng.integers(0, len(plain)))
+            n = int(rng.integers(0, 5000))
+            got = reader.read_at(off, n)
+            if got != plain[off : off + n]:
+                errors.append((off, n))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_torch_loader_when_available(tmp_path, key):
+    torch = pytest.importorskip("torch")
+    tensors = {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    cst.save_file(tensors, tmp_path / "t.coco", key)
+    out = cst.load_file_torch(tmp_path / "t.coco", key)
+    assert torch.equal(out["w"], torch.arange(6, dtype=torch.float32).reshape(2, 3))
