@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Sealed vs plain safetensors loading, same machine, same run.
+
+Compares, on one file of SIZE_MIB (default 1024) of F32 tensors (64 MiB each):
+- plain: `safetensors.numpy.load_file` of the plaintext file;
+- coco 1 thread and all threads: `coco.safetensors.load_file` of the sealed file.
+Each is timed REPEAT times after a warm-up read (page cache warm for both); the best and the
+median are printed with GB/s and the ratio to plain.
+
+Usage: python scripts/bench_py.py [SIZE_MIB] [REPEAT]   (needs coco, numpy, safetensors)
+"""
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+from safetensors.numpy import load_file as plain_load
+from safetensors.numpy import save_file as plain_save
+
+import coco
+import coco.safetensors as cst
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t)
+        del out
+    return min(ts), statistics.median(ts)
+
+
+def main():
+    size_mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    n_tensors = max(1, size_mib // 64)
+    rng = np.random.default_rng(0)
+    tensors = {f"layer.{i}.weight": rng.standard_normal((4096, 4096), dtype=np.float32) for i in range(n_tensors)}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+        plain = os.path.join(d, "model.safetensors")
+        sealed = plain + ".coco"
+        plain_save(tensors, plain)
+        key = coco.generate_key()
+        coco.seal_file(plain, sealed, key)
+        nbytes = os.path.getsize(plain)
+        del tensors
+        ref = plain_load(plain)
+        got = cst.load_file(sealed, key)
+        assert ref.keys() == got.keys() and all(np.array_equal(ref[k], got[k]) for k in ref)
+        del ref, got
+        cores = os.cpu_count()
+        rows = [
+            ("safetensors.numpy.load_file (plain)", lambda: plain_load(plain)),
+            ("coco.safetensors.load_file, 1 thread", lambda: cst.load_file(sealed, key, threads=1)),
+            (f"coco.safetensors.load_file, {cores} threads", lambda: cst.load_file(sealed, key)),
+        ]
+        print(f"file: {nbytes / 2**20:.0f} MiB, {n_tensors} tensors, {cores} cores, repeat {repeat}")
+        base = None
+        for name, fn in rows:
+            best, med = timed(fn, repeat)
+            gbs = nbytes / best / 1e9
+            base = base or best
+            print(f"{name:45s} best {best * 1e3:8.1f} ms  median {med * 1e3:8.1f} ms  {gbs:6.2f} GB/s  time vs plain {best / base:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
