@@ -15,7 +15,10 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-cargo bench -p coco-benches --locked -- --test
+# Benches in test mode (each bench function runs once, nothing is measured), built with the
+# test profile so they reuse the test build: `cargo bench -- --test` without a second full
+# optimised build of every dependency.
+cargo test --workspace --benches --locked
 # The C ABI: a C client (also under valgrind) and a C++ example.
 ./scripts/test-c.sh
 # The Python package: wheel built, installed in a venv, pytest.

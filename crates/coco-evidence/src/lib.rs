@@ -6,14 +6,25 @@
 //!
 //! 1. `abi`: bytes to a typed structure, bounds checks only, nothing trusted;
 //! 2. `verify`: signatures, certificate chains to roots pinned in this crate, collateral and
-//!    validity at an injected time, returning a `Verified<T>` that only this crate can build;
-//! 3. `claims`: the verified structure as the claims of `coco-core`, named after the vendors'
-//!    specifications.
+//!    validity at an injected time, returning a [`Verified<T>`] that only this crate can build;
+//! 3. `claims`: the verified structure as claims, named after the vendors' specifications.
 //!
-//! Formats: Intel TDX quotes (v4, v5) with offline collateral, AMD SEV-SNP attestation reports
-//! (Milan, Genoa, Turin; VCEK and VLEK) and NVIDIA GPU SPDM attestation reports (Hopper,
-//! Blackwell) with their reference integrity manifests. Evidence collection from configfs-tsm
-//! and NVML sits behind the `collect` feature.
+//! Landed: [`snp`] (AMD SEV-SNP reports v2-v5 on Milan, Genoa and Turin, VCEK and VLEK, raw or
+//! inside an Azure HCL report). Intel TDX quotes and NVIDIA GPU reports follow in their own
+//! modules; until a platform is here, this crate does not claim to verify it.
 //!
-//! The modules land one platform at a time; until a platform is here, this crate refuses to
-//! claim it can verify it.
+//! ```no_run
+//! use coco_evidence::{snp, x509};
+//! let report = std::fs::read("report.bin").unwrap();
+//! let certs = x509::load_certs("certs/".as_ref()).unwrap();
+//! let verified = snp::verify_bytes(&report, &certs, &snp::VerifyOptions::at(std::time::SystemTime::now())).unwrap();
+//! println!("{}", snp::claims::claims(&verified));
+//! ```
+
+pub mod error;
+pub mod snp;
+pub mod verified;
+pub mod x509;
+
+pub use error::{EvidenceError, Result};
+pub use verified::Verified;

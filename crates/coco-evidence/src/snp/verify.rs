@@ -1,0 +1,269 @@
+//! Verification of an SNP report: VCEK/VLEK -> ASK/ASVK -> pinned ARK, validity at an
+//! injected time, the report signature, and the endorsement key's TCB and chip id.
+
+use std::time::SystemTime;
+
+use der::Decode;
+use p384::ecdsa::signature::Verifier;
+
+use super::abi::{Product, Report, SigningKey, Tcb};
+use super::roots::arks;
+use crate::error::{EvidenceError, Result};
+use crate::verified::Verified;
+use crate::x509::Cert;
+
+const AMD_OID: &str = "1.3.6.1.4.1.3704.1";
+
+fn oid(suffix: &str) -> der::asn1::ObjectIdentifier {
+    der::asn1::ObjectIdentifier::new(&format!("{AMD_OID}.{suffix}")).expect("valid OID")
+}
+
+/// Options of SNP verification.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The time at which certificates must be valid.
+    pub at: SystemTime,
+    /// Serial numbers (hex, lower-case) revoked by AMD's CRL for the chain in use, if
+    /// revocation data is available.
+    pub revoked_serials: Option<Vec<String>>,
+}
+
+impl VerifyOptions {
+    /// Verification at `at`, without revocation data.
+    pub fn at(at: SystemTime) -> Self {
+        Self {
+            at,
+            revoked_serials: None,
+        }
+    }
+}
+
+/// A report whose signature, chain and endorsement checks passed.
+#[derive(Debug, Clone)]
+pub struct SnpEvidence {
+    /// The report.
+    pub report: Report,
+    /// The product, from CPUID (v3+) and the chain (they must agree).
+    pub product: Product,
+    /// The endorsement key certificate (VCEK or VLEK).
+    pub vek: Cert,
+    /// The intermediate (ASK or ASVK).
+    pub intermediate: Cert,
+    /// The pinned ARK the chain ends in.
+    pub ark: Cert,
+}
+
+/// The VCEK/VLEK TCB extensions and identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VekExtensions {
+    /// productName (1.3.6.1.4.1.3704.1.2).
+    pub product_name: Option<String>,
+    /// The SPLs.
+    pub tcb: Tcb,
+    /// hwID (VCEK only).
+    pub hw_id: Option<Vec<u8>>,
+}
+
+fn spl(cert: &Cert, suffix: &str, name: &str) -> Result<Option<u8>> {
+    let Some(v) = cert.extension(&oid(suffix)) else {
+        return Ok(None);
+    };
+    let n = u32::from_der(v).map_err(|e| EvidenceError::Certificate {
+        cert: cert.subject_cn(),
+        reason: format!("extension {name} ({AMD_OID}.{suffix}) is not an INTEGER: {e}"),
+    })?;
+    u8::try_from(n)
+        .map(Some)
+        .map_err(|_| EvidenceError::Certificate {
+            cert: cert.subject_cn(),
+            reason: format!("extension {name} = {n} is out of range"),
+        })
+}
+
+/// Reads the AMD extensions of a VCEK/VLEK.
+pub fn vek_extensions(cert: &Cert, product: Product) -> Result<VekExtensions> {
+    let need = |v: Option<u8>, name: &str| {
+        v.ok_or_else(|| EvidenceError::Certificate {
+            cert: cert.subject_cn(),
+            reason: format!("missing TCB extension {name}"),
+        })
+    };
+    let tcb = Tcb {
+        bootloader: need(spl(cert, "3.1", "blSPL")?, "blSPL")?,
+        tee: need(spl(cert, "3.2", "teeSPL")?, "teeSPL")?,
+        snp: need(spl(cert, "3.3", "snpSPL")?, "snpSPL")?,
+        microcode: need(spl(cert, "3.8", "ucodeSPL")?, "ucodeSPL")?,
+        fmc: match product {
+            Product::Turin => Some(need(spl(cert, "3.9", "fmcSPL")?, "fmcSPL")?),
+            _ => None,
+        },
+    };
+    let product_name = cert.extension(&oid("2")).map(|v| {
+        der::asn1::Ia5StringRef::from_der(v)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| String::from_utf8_lossy(v).into_owned())
+    });
+    let hw_id = cert.extension(&oid("4")).map(|v| match v {
+        // Some issuers wrap the raw bytes in an OCTET STRING.
+        [0x04, n, rest @ ..]
+            if *n as usize == rest.len() && (rest.len() == 64 || rest.len() == 8) =>
+        {
+            rest.to_vec()
+        }
+        raw => raw.to_vec(),
+    });
+    Ok(VekExtensions {
+        product_name,
+        tcb,
+        hw_id,
+    })
+}
+
+fn chain_err(msg: impl Into<String>) -> EvidenceError {
+    EvidenceError::Chain(msg.into())
+}
+
+/// Verifies a parsed report against certificates given in any order (the VCEK or VLEK, and
+/// the ASK or ASVK; an ARK in the input is ignored: only pinned ARKs are trusted).
+pub fn verify(
+    report: Report,
+    certs: &[Cert],
+    opts: &VerifyOptions,
+) -> Result<Verified<SnpEvidence>> {
+    let (vek_cn, inter_prefix, role) = match report.signing_key {
+        SigningKey::Vcek => ("SEV-VCEK", "SEV-", "VCEK"),
+        SigningKey::Vlek => ("SEV-VLEK", "SEV-VLEK-", "VLEK"),
+    };
+    let vek = certs
+        .iter()
+        .find(|c| c.has_ec_key() && c.subject_cn() == vek_cn)
+        .ok_or_else(|| EvidenceError::Certificate {
+            cert: role.into(),
+            reason: format!(
+                "the report is signed by a {role}, and no certificate with CN {vek_cn} was given"
+            ),
+        })?;
+    let issuer_cn = vek.issuer_cn();
+    if !issuer_cn.starts_with(inter_prefix) || (role == "VCEK" && issuer_cn.starts_with("SEV-VLEK"))
+    {
+        return Err(chain_err(format!(
+            "{role} is issued by {issuer_cn:?}, not an AMD {}",
+            if role == "VCEK" { "ASK" } else { "ASVK" }
+        )));
+    }
+    let intermediate = certs
+        .iter()
+        .find(|c| !c.has_ec_key() && c.subject_cn() == issuer_cn)
+        .ok_or_else(|| EvidenceError::Certificate {
+            cert: issuer_cn.clone(),
+            reason: format!("the {role}'s issuer certificate was not given"),
+        })?;
+    let chain_product = Product::from_name(&issuer_cn)
+        .ok_or_else(|| EvidenceError::Platform(format!("unknown AMD product in {issuer_cn:?}")))?;
+    let product = match report.cpuid {
+        Some((f, m, _)) => {
+            let p = Product::from_cpuid(f, m).ok_or_else(|| {
+                EvidenceError::Platform(format!("unknown CPUID family {f:#x} model {m:#x}"))
+            })?;
+            if p != chain_product {
+                return Err(EvidenceError::Mismatch {
+                    what: "product".into(),
+                    evidence: format!("{} (CPUID)", p.name()),
+                    endorsement: format!("{} (certificate chain)", chain_product.name()),
+                });
+            }
+            p
+        }
+        None => chain_product,
+    };
+    let (_, ark) = arks()
+        .iter()
+        .find(|(p, _)| *p == product)
+        .expect("a pinned ARK for every product");
+    intermediate.verify_signed_by(ark).map_err(|e| {
+        chain_err(format!(
+            "{} is not signed by the pinned {}: {e}",
+            intermediate.subject_cn(),
+            ark.subject_cn()
+        ))
+    })?;
+    vek.verify_signed_by(intermediate)?;
+    for (cert, r) in [
+        (ark, "ARK"),
+        (intermediate, if role == "VCEK" { "ASK" } else { "ASVK" }),
+        (vek, role),
+    ] {
+        cert.check_validity(opts.at, r)?;
+    }
+    if let Some(revoked) = &opts.revoked_serials {
+        for (cert, r) in [(intermediate, "ASK/ASVK"), (vek, role)] {
+            if revoked
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&cert.serial_hex()))
+            {
+                return Err(EvidenceError::Revoked {
+                    cert: format!("{r} ({})", cert.subject_cn()),
+                    serial: cert.serial_hex(),
+                });
+            }
+        }
+    }
+
+    // The endorsement key must be the one for this chip at the REPORTED_TCB.
+    let ext = vek_extensions(vek, product)?;
+    if let Some(name) = &ext.product_name
+        && Product::from_name(name) != Some(product)
+    {
+        return Err(EvidenceError::Mismatch {
+            what: "productName".into(),
+            evidence: product.name().into(),
+            endorsement: name.clone(),
+        });
+    }
+    let reported = report.reported_tcb.decode(product);
+    if reported != ext.tcb {
+        return Err(EvidenceError::Mismatch {
+            what: "REPORTED_TCB vs. the endorsement key's TCB extensions".into(),
+            evidence: format!("{reported:?}"),
+            endorsement: format!("{:?}", ext.tcb),
+        });
+    }
+    if report.signing_key == SigningKey::Vcek && !report.mask_chip_key {
+        let hw_id = ext
+            .hw_id
+            .as_deref()
+            .ok_or_else(|| EvidenceError::Certificate {
+                cert: "VCEK".into(),
+                reason: "missing hwID extension".into(),
+            })?;
+        let significant = match product {
+            Product::Turin => 8,
+            _ => 64,
+        };
+        if hw_id.len() != significant
+            || report.chip_id[..significant] != *hw_id
+            || report.chip_id[significant..].iter().any(|&b| b != 0)
+        {
+            return Err(EvidenceError::Mismatch {
+                what: "CHIP_ID vs. the VCEK's hwID".into(),
+                evidence: hex::encode(report.chip_id),
+                endorsement: hex::encode(hw_id),
+            });
+        }
+    }
+
+    // The report signature (ECDSA P-384 / SHA-384 over 0x000..0x2A0).
+    let key = vek.p384_key()?;
+    let sig = p384::ecdsa::Signature::from_scalars(report.signature_r, report.signature_s)
+        .map_err(|_| EvidenceError::Signature("SNP report (r or s out of range)".into()))?;
+    key.verify(report.signed_bytes(), &sig)
+        .map_err(|_| EvidenceError::Signature(format!("SNP report by the {role}")))?;
+
+    Ok(Verified::new(SnpEvidence {
+        report,
+        product,
+        vek: vek.clone(),
+        intermediate: intermediate.clone(),
+        ark: ark.clone(),
+    }))
+}

@@ -1,0 +1,310 @@
+//! X.509 certificates: loading (PEM bundles, DER, directories), names, validity, and
+//! signature checks for the algorithms vendor chains use (RSASSA-PSS with SHA-384, ECDSA
+//! P-384 with SHA-384).
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use der::{Decode, Encode};
+use p384::ecdsa::signature::Verifier as _;
+use x509_cert::Certificate;
+
+use crate::error::{EvidenceError, Result};
+
+/// id-RSASSA-PSS.
+const RSASSA_PSS: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+/// ecdsa-with-SHA384.
+const ECDSA_SHA384: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+/// id-ecPublicKey.
+const EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// commonName.
+const CN: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
+
+/// A parsed certificate together with its exact DER bytes.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    der: Vec<u8>,
+    cert: Certificate,
+}
+
+impl PartialEq for Cert {
+    fn eq(&self, other: &Self) -> bool {
+        self.der == other.der
+    }
+}
+
+impl Cert {
+    /// Parses one DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        let cert = Certificate::from_der(der).map_err(|e| EvidenceError::Certificate {
+            cert: "input".into(),
+            reason: format!("not a DER X.509 certificate: {e}"),
+        })?;
+        Ok(Self {
+            der: der.to_vec(),
+            cert,
+        })
+    }
+
+    /// The DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The parsed certificate.
+    pub fn inner(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The subject's common name ("" if none).
+    pub fn subject_cn(&self) -> String {
+        common_name(self.cert.tbs_certificate().subject())
+    }
+
+    /// The issuer's common name ("" if none).
+    pub fn issuer_cn(&self) -> String {
+        common_name(self.cert.tbs_certificate().issuer())
+    }
+
+    /// Whether the subject key is an elliptic-curve key.
+    pub fn has_ec_key(&self) -> bool {
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .algorithm
+            .oid
+            == EC_PUBLIC_KEY
+    }
+
+    /// The serial number, lower-case hex.
+    pub fn serial_hex(&self) -> String {
+        hex::encode(self.cert.tbs_certificate().serial_number().as_bytes())
+    }
+
+    /// SHA-256 of the DER, lower-case hex.
+    pub fn fingerprint(&self) -> String {
+        coco_core::Sha256Digest::of(&self.der).to_string()
+    }
+
+    /// `(not_before, not_after)` in Unix seconds.
+    pub fn validity(&self) -> (u64, u64) {
+        let v = self.cert.tbs_certificate().validity();
+        (
+            v.not_before.to_unix_duration().as_secs(),
+            v.not_after.to_unix_duration().as_secs(),
+        )
+    }
+
+    /// Fails unless `at` lies inside the validity window. `role` names the certificate.
+    pub fn check_validity(&self, at: SystemTime, role: &str) -> Result<()> {
+        let at = unix(at);
+        let (not_before, not_after) = self.validity();
+        if at < not_before || at > not_after {
+            return Err(EvidenceError::Expired {
+                cert: format!("{role} ({})", self.subject_cn()),
+                at,
+                not_before,
+                not_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// The exact DER bytes of the TBSCertificate (what the issuer signed), sliced out of the
+    /// original encoding rather than re-encoded.
+    fn tbs_der(&self) -> Result<&[u8]> {
+        fn tlv(b: &[u8]) -> Option<(usize, usize)> {
+            let first = *b.get(1)?;
+            if first < 0x80 {
+                return Some((2, first as usize));
+            }
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 {
+                return None;
+            }
+            let mut len = 0usize;
+            for i in 0..n {
+                len = len << 8 | *b.get(2 + i)? as usize;
+            }
+            Some((2 + n, len))
+        }
+        let (outer_header, _) = tlv(&self.der).unwrap_or((0, 0));
+        self.der
+            .get(outer_header..)
+            .and_then(|inner| tlv(inner).and_then(|(h, l)| inner.get(..h.checked_add(l)?)))
+            .ok_or_else(|| EvidenceError::Certificate {
+                cert: self.subject_cn(),
+                reason: "cannot locate the TBS certificate".into(),
+            })
+    }
+
+    fn spki_der(&self) -> Result<Vec<u8>> {
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| EvidenceError::Certificate {
+                cert: self.subject_cn(),
+                reason: format!("cannot encode the public key: {e}"),
+            })
+    }
+
+    /// The subject key as an ECDSA P-384 verifying key.
+    pub fn p384_key(&self) -> Result<p384::ecdsa::VerifyingKey> {
+        use p384::pkcs8::DecodePublicKey;
+        p384::ecdsa::VerifyingKey::from_public_key_der(&self.spki_der()?).map_err(|e| {
+            EvidenceError::Certificate {
+                cert: self.subject_cn(),
+                reason: format!("the key is not ECDSA P-384: {e}"),
+            }
+        })
+    }
+
+    /// Checks that `issuer`'s key signed this certificate (RSASSA-PSS/SHA-384 with a 48-byte
+    /// salt, or ECDSA P-384/SHA-384), and that the issuer name matches.
+    pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
+        let what = format!(
+            "certificate {} by {}",
+            self.subject_cn(),
+            issuer.subject_cn()
+        );
+        if self.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
+            return Err(EvidenceError::Chain(format!(
+                "{} is issued by {:?}, not by {:?}",
+                self.subject_cn(),
+                self.issuer_cn(),
+                issuer.subject_cn()
+            )));
+        }
+        let tbs = self.tbs_der()?;
+        let sig = self
+            .cert
+            .signature()
+            .as_bytes()
+            .ok_or_else(|| EvidenceError::Signature(what.clone()))?;
+        let alg = &self.cert.signature_algorithm().oid;
+        if *alg == RSASSA_PSS {
+            use rsa::pkcs8::DecodePublicKey;
+            let key = rsa::PublicKey::from_public_key_der(&issuer.spki_der()?).map_err(|e| {
+                EvidenceError::Certificate {
+                    cert: issuer.subject_cn(),
+                    reason: format!("the key is not RSA: {e}"),
+                }
+            })?;
+            let vk = rsa::pss::VerifyingKey::<sha2::Sha384>::new(key);
+            let sig = rsa::pss::Signature::try_from(sig)
+                .map_err(|_| EvidenceError::Signature(what.clone()))?;
+            rsa::signature::Verifier::verify(&vk, tbs, &sig)
+                .map_err(|_| EvidenceError::Signature(what))
+        } else if *alg == ECDSA_SHA384 {
+            let vk = issuer.p384_key()?;
+            let sig = p384::ecdsa::Signature::from_der(sig)
+                .map_err(|_| EvidenceError::Signature(what.clone()))?;
+            vk.verify(tbs, &sig)
+                .map_err(|_| EvidenceError::Signature(what))
+        } else {
+            Err(EvidenceError::Certificate {
+                cert: self.subject_cn(),
+                reason: format!("unsupported signature algorithm {alg}"),
+            })
+        }
+    }
+
+    /// The raw value of extension `oid`, if present.
+    pub fn extension(&self, oid: &der::asn1::ObjectIdentifier) -> Option<&[u8]> {
+        self.cert
+            .tbs_certificate()
+            .extensions()?
+            .iter()
+            .find(|e| e.extn_id == *oid)
+            .map(|e| e.extn_value.as_bytes())
+    }
+}
+
+fn common_name(name: &x509_cert::name::Name) -> String {
+    for atv in name.iter() {
+        if atv.oid == CN {
+            if let Ok(s) = atv.value.decode_as::<der::asn1::Utf8StringRef<'_>>() {
+                return s.to_string();
+            }
+            if let Ok(s) = atv.value.decode_as::<der::asn1::PrintableStringRef<'_>>() {
+                return s.to_string();
+            }
+            if let Ok(s) = atv.value.decode_as::<der::asn1::Ia5StringRef<'_>>() {
+                return s.to_string();
+            }
+        }
+    }
+    String::new()
+}
+
+/// Seconds since the Unix epoch (0 before it).
+pub fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Parses certificates from bytes: a PEM bundle (any number of CERTIFICATE blocks) or one DER
+/// certificate.
+pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>> {
+    if bytes.starts_with(b"-----BEGIN") || bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        let text = std::str::from_utf8(bytes).map_err(|_| EvidenceError::Certificate {
+            cert: "input".into(),
+            reason: "PEM is not UTF-8".into(),
+        })?;
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+            let end_marker = "-----END CERTIFICATE-----";
+            let end = rest[start..]
+                .find(end_marker)
+                .ok_or_else(|| EvidenceError::Certificate {
+                    cert: "input".into(),
+                    reason: "unterminated PEM certificate".into(),
+                })?
+                + start
+                + end_marker.len();
+            let (_, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end]).map_err(|e| {
+                EvidenceError::Certificate {
+                    cert: "input".into(),
+                    reason: format!("bad PEM: {e}"),
+                }
+            })?;
+            out.push(Cert::from_der(&der)?);
+            rest = &rest[end..];
+        }
+        Ok(out)
+    } else {
+        Ok(vec![Cert::from_der(bytes)?])
+    }
+}
+
+/// Loads certificates from a PEM/DER file, or from every file of a directory.
+pub fn load_certs(path: &Path) -> Result<Vec<Cert>> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| EvidenceError::Certificate {
+            cert: p.display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| EvidenceError::Certificate {
+                cert: path.display().to_string(),
+                reason: e.to_string(),
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        let mut out = Vec::new();
+        for p in entries {
+            out.extend(parse_certs(&read(&p)?)?);
+        }
+        Ok(out)
+    } else {
+        parse_certs(&read(path)?)
+    }
+}

@@ -1,0 +1,277 @@
+//! Every real SNP sample in `vectors/snp/` verifies with exactly the claims of its
+//! `expected.json`; the negative cases of the vectors' README fail as they must.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use coco_evidence::EvidenceError;
+use coco_evidence::snp::{self, Report, VerifyOptions};
+use coco_evidence::x509::{Cert, load_certs};
+use common::*;
+use serde_json::Value;
+
+/// The certificates of a sample (every PEM/DER file except deliberately invalid ones).
+fn certs(sample: &Path) -> Vec<Cert> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(sample)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for p in files {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if (name.ends_with(".pem") || name.ends_with(".der")) && !name.contains("invalid") {
+            out.extend(load_certs(&p).unwrap());
+        }
+    }
+    out
+}
+
+/// A time inside the endorsement key's validity (a day after notBefore).
+fn valid_time(exp: &Value) -> SystemTime {
+    time(exp["endorsement_key"]["not_before"].as_str().unwrap()) + Duration::from_secs(86400)
+}
+
+fn hexint(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn strip_raw(v: &Value) -> Value {
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("raw");
+    v
+}
+
+fn check_claims(name: &str, c: &Value, exp: &Value) {
+    let r = &exp["report"];
+    let eq = |field: &str, want: &Value| assert_eq!(&c[field], want, "{name}: {field}");
+    eq("version", &r["version"]);
+    eq("guest_svn", &r["guest_svn"]);
+    assert_eq!(
+        c["policy"].as_u64().unwrap(),
+        hexint(&r["policy"]),
+        "{name}: policy"
+    );
+    eq("policy_decoded", &r["policy_decoded"]);
+    assert_eq!(c["debug"], r["policy_decoded"]["debug"], "{name}: debug");
+    eq("vmpl", &r["vmpl"]);
+    for f in [
+        "family_id",
+        "image_id",
+        "measurement",
+        "host_data",
+        "report_data",
+        "id_key_digest",
+        "author_key_digest",
+        "report_id",
+        "report_id_ma",
+        "chip_id",
+        "current_version",
+        "committed_version",
+    ] {
+        eq(f, &r[f]);
+    }
+    for f in ["current_tcb", "reported_tcb", "committed_tcb", "launch_tcb"] {
+        eq(f, &strip_raw(&r[f]));
+    }
+    assert_eq!(
+        c["platform_info"].as_u64().unwrap(),
+        hexint(&r["platform_info"]),
+        "{name}"
+    );
+    for (k, v) in r["platform_info_decoded"].as_object().unwrap() {
+        if c["platform_info_decoded"].get(k).is_some() && k != "other_bits" {
+            assert_eq!(
+                &c["platform_info_decoded"][k], v,
+                "{name}: platform_info.{k}"
+            );
+        }
+    }
+    assert_eq!(
+        c["product"].as_str().unwrap(),
+        exp["product"].as_str().unwrap().to_lowercase(),
+        "{name}: product"
+    );
+    assert_eq!(
+        c["signing_key"].as_str().unwrap(),
+        r["flags"]["signing_key"].as_str().unwrap().to_lowercase(),
+        "{name}: signing_key"
+    );
+    if let Some(l) = r.get("launch_mit_vector") {
+        assert_eq!(
+            c["launch_mit_vector"].as_u64().unwrap(),
+            hexint(l),
+            "{name}"
+        );
+        assert_eq!(
+            c["current_mit_vector"].as_u64().unwrap(),
+            hexint(&r["current_mit_vector"]),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_sample_verifies_with_its_expected_claims() {
+    let mut n = 0;
+    for sample in samples("snp") {
+        let name = sample.file_name().unwrap().to_string_lossy().into_owned();
+        let exp = expected(&sample);
+        let certs = certs(&sample);
+        let opts = VerifyOptions::at(valid_time(&exp));
+        let bytes = std::fs::read(sample.join("report.bin")).unwrap();
+        let v = snp::verify_bytes(&bytes, &certs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_claims(&name, &snp::claims::claims(&v), &exp);
+        // Azure: the HCL wrapper verifies too, binding the runtime data.
+        let hcl = sample.join("hcl_report.bin");
+        if hcl.is_file() {
+            let hcl_bytes = std::fs::read(&hcl).unwrap();
+            let v = snp::verify_bytes(&hcl_bytes, &certs, &opts)
+                .unwrap_or_else(|e| panic!("{name} (HCL): {e}"));
+            check_claims(&name, &snp::claims::claims(&v), &exp);
+        }
+        n += 1;
+    }
+    assert!(n >= 8, "expected at least 8 SNP samples, found {n}");
+}
+
+fn sample(name: &str) -> (Vec<u8>, Vec<Cert>, Value) {
+    let s = vectors().join("snp").join(name);
+    (
+        std::fs::read(s.join("report.bin")).unwrap(),
+        certs(&s),
+        expected(&s),
+    )
+}
+
+#[test]
+fn the_debug_sample_says_debug() {
+    let (bytes, certs, exp) = sample("milan-v2-debug-go-sev-guest");
+    let v = snp::verify_bytes(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap();
+    assert_eq!(snp::claims::claims(&v)["debug"], true);
+}
+
+#[test]
+fn the_tampered_vceks_fail() {
+    let s = vectors().join("snp/milan-v2-trustee");
+    let (bytes, good, exp) = sample("milan-v2-trustee");
+    let chain: Vec<Cert> = good.into_iter().filter(|c| !c.has_ec_key()).collect();
+    for bad in ["vcek-invalid-legacy.der", "vcek-invalid-new.der"] {
+        let mut certs = chain.clone();
+        certs.extend(load_certs(&s.join(bad)).unwrap());
+        let err =
+            snp::verify_bytes(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
+        assert!(matches!(err, EvidenceError::Signature(_)), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn the_vlek_sample_verifies_only_inside_its_validity() {
+    let (bytes, certs, _) = sample("milan-v3-vlek-aws-trustee");
+    snp::verify_bytes(
+        &bytes,
+        &certs,
+        &VerifyOptions::at(time("2025-06-01T00:00:00Z")),
+    )
+    .unwrap();
+    let err = snp::verify_bytes(
+        &bytes,
+        &certs,
+        &VerifyOptions::at(time("2025-12-11T00:00:00Z")),
+    )
+    .unwrap_err();
+    assert!(matches!(err, EvidenceError::Expired { .. }), "{err}");
+}
+
+#[test]
+fn a_byte_flipped_in_any_field_of_the_signed_region_fails() {
+    let (bytes, certs, exp) = sample("milan-v2-virtee-sev");
+    let opts = VerifyOptions::at(valid_time(&exp));
+    // One byte in each field of the signed region (field starts of the ABI table).
+    let fields = [
+        0x000, 0x004, 0x008, 0x010, 0x015, 0x020, 0x030, 0x038, 0x040, 0x048, 0x050, 0x090, 0x0C0,
+        0x0E0, 0x110, 0x140, 0x160, 0x180, 0x188, 0x1A0, 0x1E0, 0x1E8, 0x1EC, 0x1F0, 0x1F8, 0x208,
+        0x29F,
+    ];
+    for off in fields {
+        let mut b = bytes.clone();
+        b[off] ^= 0x80;
+        assert!(
+            snp::verify_bytes(&b, &certs, &opts).is_err(),
+            "flip at {off:#x} verified"
+        );
+    }
+    // The signature itself.
+    let mut b = bytes.clone();
+    b[0x2A0] ^= 1;
+    assert!(matches!(
+        snp::verify_bytes(&b, &certs, &opts),
+        Err(EvidenceError::Signature(_))
+    ));
+}
+
+#[test]
+fn wrong_length_and_version_name_the_offset() {
+    let (bytes, _, _) = sample("milan-v2-virtee-sev");
+    let err = Report::parse(&bytes[..1183]).unwrap_err();
+    assert!(err.to_string().contains("1183 bytes"), "{err}");
+    let mut b = bytes.clone();
+    b.push(0);
+    assert!(Report::parse(&b).is_err());
+    let mut b = bytes.clone();
+    b[0] = 9;
+    assert!(matches!(
+        Report::parse(&b),
+        Err(EvidenceError::UnsupportedVersion { version: 9, .. })
+    ));
+    let mut b = bytes.clone();
+    b[0x034] = 2;
+    let err = Report::parse(&b).unwrap_err();
+    assert!(
+        err.to_string().contains("SIGNATURE_ALGO") && err.to_string().contains("0x34"),
+        "{err}"
+    );
+    let mut b = bytes;
+    b[0x04C] = 1;
+    let err = Report::parse(&b).unwrap_err();
+    assert!(err.to_string().contains("0x4c"), "{err}");
+}
+
+#[test]
+fn missing_or_foreign_certificates_fail() {
+    let (bytes, certs, exp) = sample("milan-v2-virtee-sev");
+    let opts = VerifyOptions::at(valid_time(&exp));
+    let no_vcek: Vec<Cert> = certs.iter().filter(|c| !c.has_ec_key()).cloned().collect();
+    assert!(matches!(
+        snp::verify_bytes(&bytes, &no_vcek, &opts),
+        Err(EvidenceError::Certificate { .. })
+    ));
+    // A VCEK of another chip: the hwID and TCB do not match this report.
+    let (_, other, _) = sample("milan-v2-trustee");
+    let mut mixed: Vec<Cert> = no_vcek.clone();
+    mixed.extend(other.into_iter().filter(|c| c.has_ec_key()));
+    assert!(snp::verify_bytes(&bytes, &mixed, &opts).is_err());
+    // Revoked VCEK.
+    let vcek = certs.iter().find(|c| c.has_ec_key()).unwrap();
+    let revoked = VerifyOptions {
+        at: opts.at,
+        revoked_serials: Some(vec![vcek.serial_hex()]),
+    };
+    assert!(matches!(
+        snp::verify_bytes(&bytes, &certs, &revoked),
+        Err(EvidenceError::Revoked { .. })
+    ));
+}
+
+#[test]
+fn azure_runtime_data_is_bound() {
+    let s = vectors().join("snp/genoa-v3-azure-hcl-trustee");
+    let (_, certs, exp) = sample("genoa-v3-azure-hcl-trustee");
+    let mut hcl = std::fs::read(s.join("hcl_report.bin")).unwrap();
+    let at = 0x4C0 + 20 + 10;
+    hcl[at] ^= 1; // one byte of the runtime JSON
+    let err = snp::verify_bytes(&hcl, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
+    assert!(matches!(err, EvidenceError::Mismatch { .. }), "{err}");
+}
