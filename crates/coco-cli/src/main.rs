@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 failure (one line on stderr saying why), 2 usage error.
 
 mod demo;
+mod evidence;
 mod progress;
 mod seal;
 
@@ -42,6 +43,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Attestation evidence.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
     /// Run the end-to-end flow on a generated sample model.
     Demo(demo::DemoArgs),
 }
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Seal(a) => seal::seal(&a),
         Command::Unseal(a) => seal::unseal(&a),
         Command::Inspect { input, json } => seal::inspect(&input, json),
+        Command::Evidence(evidence::EvidenceCommand::Verify(a)) => return evidence::verify(&a),
         Command::Demo(a) => demo::run(&a),
     };
     match result {

@@ -223,3 +223,117 @@ fn demo_runs() {
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("demo: OK"));
 }
+
+fn vectors() -> std::path::PathBuf {
+    let dir = std::env::var_os("COCO_VECTORS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
+        });
+    assert!(
+        dir.is_dir(),
+        "evidence vectors not found at {} (set COCO_VECTORS)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn evidence_verify_snp_json_and_exit_codes() {
+    let t = tempfile::tempdir().unwrap();
+    let s = vectors().join("snp/milan-v3-vlek-aws-trustee");
+    let report = s.join("report.bin");
+    let (r, c) = (report.to_str().unwrap(), s.to_str().unwrap());
+    let out = coco(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "snp",
+            r,
+            "--certs",
+            c,
+            "--at",
+            "2025-06-01T00:00:00Z",
+            "--json",
+        ],
+        t.path(),
+    );
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["platform"], "snp");
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["claims"]["signing_key"], "vlek");
+    assert_eq!(v["claims"]["product"], "milan");
+    assert_eq!(v["claims"]["vmpl"], 1);
+    // After the VLEK expired: exit 1, exactly one JSON object with the error kind.
+    let out = coco(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "snp",
+            r,
+            "--certs",
+            c,
+            "--at",
+            "2025-12-11T00:00:00Z",
+            "--json",
+        ],
+        t.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["error"]["kind"], "expired");
+    // Azure: the HCL wrapper is detected, and required by --platform azure-snp.
+    let az = vectors().join("snp/genoa-v3-azure-hcl-trustee");
+    let (h, ac) = (az.join("hcl_report.bin"), az.to_str().unwrap().to_string());
+    let out = coco(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "azure-snp",
+            h.to_str().unwrap(),
+            "--certs",
+            &ac,
+            "--at",
+            "2025-06-01T00:00:00Z",
+            "--json",
+        ],
+        t.path(),
+    );
+    ok(&out);
+    let raw = az.join("report.bin");
+    let out = coco(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "azure-snp",
+            raw.to_str().unwrap(),
+            "--certs",
+            &ac,
+            "--json",
+        ],
+        t.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // Unknown platforms and bad times are usage errors / failures.
+    assert_eq!(
+        coco(&["evidence", "verify", "--platform", "sgx", r], t.path())
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        coco(
+            &["evidence", "verify", "--platform", "snp", r, "--at", "soon"],
+            t.path()
+        )
+        .status
+        .code(),
+        Some(1)
+    );
+}

@@ -23,6 +23,7 @@
 
 pub mod error;
 pub mod snp;
+pub mod time;
 pub mod verified;
 pub mod x509;
 

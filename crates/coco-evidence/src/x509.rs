@@ -281,7 +281,8 @@ pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>> {
     }
 }
 
-/// Loads certificates from a PEM/DER file, or from every file of a directory.
+/// Loads certificates from a PEM/DER file, or from every `.pem`, `.der`, `.crt` and `.cer`
+/// file of a directory (other files are ignored).
 pub fn load_certs(path: &Path) -> Result<Vec<Cert>> {
     let read = |p: &Path| {
         std::fs::read(p).map_err(|e| EvidenceError::Certificate {
@@ -296,7 +297,12 @@ pub fn load_certs(path: &Path) -> Result<Vec<Cert>> {
                 reason: e.to_string(),
             })?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        ["pem", "der", "crt", "cer"].contains(&e.to_ascii_lowercase().as_str())
+                    })
+            })
             .collect();
         entries.sort();
         let mut out = Vec::new();
