@@ -1,0 +1,57 @@
+//! SEV-SNP verification cost. Run: `cargo bench -p coco-benches --bench evidence`.
+//!
+//! - `snp/verify_full`: parse + VCEK -> ASK -> pinned ARK (two RSA-PSS-4096 checks) + validity
+//!   + TCB/chip-id checks + the report's ECDSA P-384 signature, one report, cold.
+//! - `snp/parse`: parsing alone.
+//! - `snp/report_signature`: the ECDSA P-384 check alone (the floor for a cached chain).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use coco_evidence::snp::{self, Report, VerifyOptions};
+use coco_evidence::x509::load_certs;
+use criterion::{Criterion, criterion_group, criterion_main};
+use p384::ecdsa::signature::Verifier;
+
+fn sample() -> PathBuf {
+    let root = std::env::var_os("COCO_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
+    let s = root.join("snp/milan-v2-virtee-sev");
+    assert!(s.is_dir(), "SNP vectors not found at {}", s.display());
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let s = sample();
+    let bytes = std::fs::read(s.join("report.bin")).unwrap();
+    let mut certs = load_certs(&s.join("cert_chain.pem")).unwrap();
+    certs.extend(load_certs(&s.join("vcek.der")).unwrap());
+    // 2024-01-01: inside the VCEK's validity.
+    let opts = VerifyOptions::at(UNIX_EPOCH + Duration::from_secs(1_704_067_200));
+    snp::verify_bytes(&bytes, &certs, &opts).unwrap();
+
+    let mut g = c.benchmark_group("snp");
+    g.bench_function("verify_full", |b| {
+        b.iter(|| black_box(snp::verify_bytes(black_box(&bytes), &certs, &opts).unwrap()))
+    });
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(Report::parse(black_box(&bytes)).unwrap()))
+    });
+    let report = Report::parse(&bytes).unwrap();
+    let key = certs
+        .iter()
+        .find(|c| c.has_ec_key())
+        .unwrap()
+        .p384_key()
+        .unwrap();
+    let sig = p384::ecdsa::Signature::from_scalars(report.signature_r, report.signature_s).unwrap();
+    g.bench_function("report_signature", |b| {
+        b.iter(|| key.verify(black_box(report.signed_bytes()), &sig).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
