@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the seed corpora from the real vectors and from freshly sealed files (nothing here is
+# committed). Usage: fuzz/seed.sh   (COCO_VECTORS overrides ../shared/vectors)
+set -euo pipefail
+cd "$(dirname "$0")"
+vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs}
+for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
+    cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+for f in "$vectors"/snp/*/*.der "$vectors"/snp/*/*.pem "$vectors"/roots/amd/*.pem; do
+    cp "$f" "corpus/x509_certs/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+kat=../crates/coco-seal/tests/data/kat-v1.coco
+cp "$kat" corpus/sealed_header/kat
+# Files sealed under the fuzz key (0x42 repeated) so sealed_open reaches the decryption paths.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '42%.0s' $(seq 32) | xxd -r -p > "$work/key"
+cargo run -q --manifest-path ../Cargo.toml -p coco-cli -- demo --dir "$work/demo" --shards 1 --shard-mib 1 >/dev/null
+for n in 0 1 5000 70000; do
+    head -c "$n" /dev/urandom > "$work/p$n"
+    cargo run -q --manifest-path ../Cargo.toml -p coco-cli -- seal --key "$work/key" --chunk-size 64K "$work/p$n" "corpus/sealed_open/p$n" 2>/dev/null
+    cp "corpus/sealed_open/p$n" "corpus/sealed_header/p$n"
+done
+cp "$work/demo/model.sealed/coco-manifest.json" corpus/manifest/signed.json
+echo "seeded: $(find corpus -type f | wc -l) files"
