@@ -15,10 +15,11 @@ libs="-lpthread -ldl -lm"
 gcc -std=c11 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/tests/c/test_coco.c "$lib" $libs \
     -o "$work/test_coco"
 mkdir "$work/run" "$work/valgrind"
-"$work/test_coco" "$work/run"
+vectors="${COCO_VECTORS:-$(cd .. && pwd)/shared/vectors}"
+"$work/test_coco" "$work/run" "$vectors"
 valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect \
-    "$work/test_coco" "$work/valgrind"
+    "$work/test_coco" "$work/valgrind" "$vectors"
 
 # The C++ example: one tensor of a sealed safetensors shard, read through read_at.
 g++ -std=c++17 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/examples/read_tensor.cpp "$lib" \

@@ -1,12 +1,10 @@
 //! `coco evidence verify`.
 
+use clap::{Args, Subcommand, ValueEnum};
+use coco_evidence::api;
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
-
-use clap::{Args, Subcommand, ValueEnum};
-use coco_evidence::{EvidenceError, snp, x509};
-use serde_json::{Value, json};
 
 /// `coco evidence ...`.
 #[derive(Subcommand)]
@@ -53,62 +51,44 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-fn run(a: &VerifyArgs) -> Result<Value, EvidenceError> {
-    let at = match &a.at {
-        Some(s) => coco_evidence::time::parse_rfc3339(s)?,
-        None => SystemTime::now(),
-    };
-    let bytes = std::fs::read(&a.file).map_err(|e| EvidenceError::Malformed {
-        structure: "evidence file",
-        field: "file",
-        offset: 0,
-        reason: format!("{}: {e}", a.file.display()),
-    })?;
-    let certs = match &a.certs {
-        Some(p) => x509::load_certs(p)?,
-        None => Vec::new(),
-    };
-    match a.platform {
-        Platform::AzureSnp if !snp::azure::is_hcl(&bytes) => Err(EvidenceError::Platform(
-            "--platform azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
-        )),
-        Platform::Snp | Platform::AzureSnp => {
-            let v = snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(at))?;
-            let mut claims = snp::claims::claims(&v);
-            claims["revocation_checked"] = json!(false);
-            Ok(claims)
-        }
-    }
-}
-
 /// Runs the command; exit 0 verified, 1 not verified.
 pub fn verify(a: &VerifyArgs) -> ExitCode {
     let platform = a.platform.name();
-    match run(a) {
-        Ok(claims) => {
+    let opts = api::Options {
+        certs: a.certs.clone(),
+        at: a.at.clone(),
+        ..Default::default()
+    };
+    let result = std::fs::read(&a.file)
+        .map(|bytes| api::verify_json(platform, &bytes, &opts))
+        .unwrap_or_else(|e| {
+            (
+                false,
+                json!({"platform": platform, "verified": false,
+                       "error": {"kind": "io", "message": format!("{}: {e}", a.file.display())}}),
+            )
+        });
+    match result {
+        (true, v) => {
             if a.json {
-                println!(
-                    "{}",
-                    json!({"platform": platform, "verified": true, "claims": claims})
-                );
+                println!("{v}");
             } else {
                 println!("verified {platform} evidence");
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&claims).expect("claims serialize")
+                    serde_json::to_string_pretty(&v["claims"]).expect("claims serialize")
                 );
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        (false, v) => {
             if a.json {
-                println!(
-                    "{}",
-                    json!({"platform": platform, "verified": false,
-                           "error": {"kind": e.kind(), "message": e.to_string()}})
-                );
+                println!("{v}");
             }
-            eprintln!("coco: error: {}", e.to_string().replace('\n', " "));
+            let msg = v["error"]["message"]
+                .as_str()
+                .unwrap_or("verification failed");
+            eprintln!("coco: error: {}", msg.replace('\n', " "));
             ExitCode::FAILURE
         }
     }

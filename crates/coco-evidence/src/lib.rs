@@ -21,6 +21,7 @@
 //! println!("{}", snp::claims::claims(&verified));
 //! ```
 
+pub mod api;
 pub mod error;
 pub mod snp;
 pub mod time;

@@ -61,6 +61,10 @@ typedef enum coco_status {
    */
   COCO_ERR_MANIFEST = -9,
   /**
+   * Attestation evidence did not verify (the JSON result says why).
+   */
+  COCO_ERR_VERIFICATION = -10,
+  /**
    * A panic was caught at the boundary (a bug in coco: please report it).
    */
   COCO_ERR_PANIC = -99,
@@ -249,6 +253,24 @@ void coco_string_free(char *s);
  * `path` must be a NUL-terminated string and `out_json` writable storage for one pointer.
  */
 int32_t coco_inspect_json(const char *path, char **out_json);
+
+/**
+ * Verifies attestation evidence. `platform` is `"snp"` or `"azure-snp"` in this build;
+ * `options_json` (NULL for none) is a JSON object with the CLI's option names: `certs`
+ * (path), `collateral` (path), `nonce` (hex), `at` (RFC 3339), `no_revocation_check` (bool).
+ * `*out_json` receives the object `coco evidence verify --json` prints (free it with
+ * `coco_string_free`), whether or not the evidence verified. Returns `COCO_OK` when it
+ * verified, `COCO_ERR_VERIFICATION` when it did not, another status for bad arguments.
+ *
+ * # Safety
+ * `platform` and `options_json` must be NULL or NUL-terminated strings, `bytes` must point
+ * to `len` readable bytes, `out_json` to writable storage for one pointer.
+ */
+int32_t coco_evidence_verify_json(const char *platform,
+                                  const uint8_t *bytes,
+                                  size_t len,
+                                  const char *options_json,
+                                  char **out_json);
 
 #ifdef __cplusplus
 }  // extern "C"

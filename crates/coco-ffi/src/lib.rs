@@ -52,6 +52,8 @@ pub enum coco_status {
     COCO_ERR_MALFORMED = -8,
     /// A model manifest check failed.
     COCO_ERR_MANIFEST = -9,
+    /// Attestation evidence did not verify (the JSON result says why).
+    COCO_ERR_VERIFICATION = -10,
     /// A panic was caught at the boundary (a bug in coco: please report it).
     COCO_ERR_PANIC = -99,
 }
@@ -615,6 +617,70 @@ pub unsafe extern "C" fn coco_inspect_json(path: *const c_char, out_json: *mut *
         // SAFETY: `out_json` is non-NULL and writable (caller).
         unsafe { *out_json = c.into_raw() };
         Ok(0)
+    }))
+}
+
+/// Verifies attestation evidence. `platform` is `"snp"` or `"azure-snp"` in this build;
+/// `options_json` (NULL for none) is a JSON object with the CLI's option names: `certs`
+/// (path), `collateral` (path), `nonce` (hex), `at` (RFC 3339), `no_revocation_check` (bool).
+/// `*out_json` receives the object `coco evidence verify --json` prints (free it with
+/// `coco_string_free`), whether or not the evidence verified. Returns `COCO_OK` when it
+/// verified, `COCO_ERR_VERIFICATION` when it did not, another status for bad arguments.
+///
+/// # Safety
+/// `platform` and `options_json` must be NULL or NUL-terminated strings, `bytes` must point
+/// to `len` readable bytes, `out_json` to writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn coco_evidence_verify_json(
+    platform: *const c_char,
+    bytes: *const u8,
+    len: usize,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    status(guard(|| {
+        if out_json.is_null() {
+            return Err(FfiError::invalid("out_json is NULL"));
+        }
+        // SAFETY: `out_json` is non-NULL and writable (caller).
+        unsafe { *out_json = std::ptr::null_mut() };
+        if platform.is_null() {
+            return Err(FfiError::invalid("platform is NULL"));
+        }
+        // SAFETY: non-NULL, NUL-terminated (caller).
+        let platform = unsafe { CStr::from_ptr(platform) }
+            .to_str()
+            .map_err(|_| FfiError::invalid("platform is not UTF-8"))?;
+        if bytes.is_null() || len == 0 {
+            return Err(FfiError::invalid("evidence bytes are NULL or empty"));
+        }
+        // SAFETY: `bytes` is non-NULL and points to `len` readable bytes (caller).
+        let evidence = unsafe { std::slice::from_raw_parts(bytes, len) };
+        let opts: coco_evidence::api::Options = if options_json.is_null() {
+            Default::default()
+        } else {
+            // SAFETY: non-NULL, NUL-terminated (caller).
+            let text = unsafe { CStr::from_ptr(options_json) }
+                .to_str()
+                .map_err(|_| FfiError::invalid("options_json is not UTF-8"))?;
+            serde_json::from_str(text)
+                .map_err(|e| FfiError::invalid(format!("options_json: {e}")))?
+        };
+        let (verified, value) = coco_evidence::api::verify_json(platform, evidence, &opts);
+        let c = CString::new(value.to_string()).map_err(|_| FfiError::invalid("NUL in JSON"))?;
+        // SAFETY: `out_json` is non-NULL and writable (caller).
+        unsafe { *out_json = c.into_raw() };
+        if verified {
+            Ok(0)
+        } else {
+            Err(FfiError {
+                status: coco_status::COCO_ERR_VERIFICATION,
+                message: value["error"]["message"]
+                    .as_str()
+                    .unwrap_or("verification failed")
+                    .to_string(),
+            })
+        }
     }))
 }
 

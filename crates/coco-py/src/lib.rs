@@ -410,6 +410,21 @@ fn inspect_json(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     Ok(v.to_string())
 }
 
+/// verify_evidence_json(platform, data, options_json) -> (verified, result_json): the object
+/// `coco evidence verify --json` prints. The GIL is released while verifying.
+#[pyfunction]
+fn verify_evidence_json(
+    py: Python<'_>,
+    platform: &str,
+    data: &[u8],
+    options_json: &str,
+) -> PyResult<(bool, String)> {
+    let opts: coco_evidence::api::Options = serde_json::from_str(options_json)
+        .map_err(|e| PyValueError::new_err(format!("options: {e}")))?;
+    let (ok, v) = py.detach(|| coco_evidence::api::verify_json(platform, data, &opts));
+    Ok((ok, v.to_string()))
+}
+
 /// The extension module.
 #[pymodule]
 fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -429,5 +444,6 @@ fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_reader, m)?)?;
     m.add_function(wrap_pyfunction!(open_model_dir, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_json, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_evidence_json, m)?)?;
     Ok(())
 }

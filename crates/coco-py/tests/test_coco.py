@@ -218,3 +218,25 @@ def test_torch_loader_when_available(tmp_path, key):
     cst.save_file(tensors, tmp_path / "t.coco", key)
     out = cst.load_file_torch(tmp_path / "t.coco", key)
     assert torch.equal(out["w"], torch.arange(6, dtype=torch.float32).reshape(2, 3))
+
+
+def vectors():
+    import pathlib
+
+    d = pathlib.Path(os.environ.get("COCO_VECTORS", pathlib.Path(__file__).parents[4] / "shared" / "vectors"))
+    assert d.is_dir(), f"evidence vectors not found at {d}"
+    return d
+
+
+def test_verify_evidence_snp():
+    s = vectors() / "snp" / "milan-v3-vlek-aws-trustee"
+    data = (s / "report.bin").read_bytes()
+    claims = coco.verify_evidence("snp", data, certs=s, at="2025-06-01T00:00:00Z")
+    assert claims["signing_key"] == "vlek" and claims["product"] == "milan" and claims["vmpl"] == 1
+    with pytest.raises(coco.VerificationError) as e:
+        coco.verify_evidence("snp", data, certs=s, at="2025-12-11T00:00:00Z")
+    assert e.value.kind == "expired" and e.value.result["verified"] is False
+    with pytest.raises(coco.VerificationError, match="unsupported platform"):
+        coco.verify_evidence("sgx", data)
+    with pytest.raises(ValueError):
+        coco.verify_evidence("snp", data, bogus=1)

@@ -1,7 +1,7 @@
 /*
  * C client test of the coco C ABI: every function and every error path.
  * Built with gcc -Wall -Wextra -Werror and run (also under valgrind) by scripts/test.sh.
- * Usage: test_coco WORKDIR
+ * Usage: test_coco WORKDIR VECTORS_DIR
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -111,7 +111,7 @@ static void *reader_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s WORKDIR\n", argv[0]); return 2; }
+    if (argc != 3) { fprintf(stderr, "usage: %s WORKDIR VECTORS_DIR\n", argv[0]); return 2; }
     snprintf(dir, sizeof dir, "%s", argv[1]);
     for (size_t i = 0; i < LEN; i++) plain[i] = (unsigned char)(i * 2654435761u >> 13);
     write_file(path("plain.bin"), plain, LEN);
@@ -264,6 +264,33 @@ int main(int argc, char **argv) {
     CHECK(coco_reader_open_callback(mem_read_at, &dst, dst.len, key, 32, &r) == COCO_OK);
     CHECK(coco_reader_unseal_into(r, all, LEN, 2) == COCO_OK && memcmp(all, plain, LEN) == 0);
     coco_reader_free(r);
+
+    /* evidence verification (SEV-SNP, real VLEK-signed report) */
+    char vdir[600], rpath[700], opts[1000];
+    snprintf(vdir, sizeof vdir, "%s/snp/milan-v3-vlek-aws-trustee", argv[2]);
+    snprintf(rpath, sizeof rpath, "%s/report.bin", vdir);
+    size_t rlen = 0;
+    unsigned char *rep = read_file(rpath, &rlen);
+    CHECK(rep != NULL && rlen == 1184);
+    char *out = NULL;
+    snprintf(opts, sizeof opts, "{\"certs\": \"%s\", \"at\": \"2025-06-01T00:00:00Z\"}", vdir);
+    CHECK(coco_evidence_verify_json("snp", rep, rlen, opts, &out) == COCO_OK);
+    CHECK(out != NULL && strstr(out, "\"verified\":true") && strstr(out, "\"signing_key\":\"vlek\""));
+    coco_string_free(out);
+    snprintf(opts, sizeof opts, "{\"certs\": \"%s\", \"at\": \"2025-12-11T00:00:00Z\"}", vdir);
+    CHECK(coco_evidence_verify_json("snp", rep, rlen, opts, &out) == COCO_ERR_VERIFICATION);
+    CHECK(out != NULL && strstr(out, "\"verified\":false") && strstr(out, "\"kind\":\"expired\""));
+    CHECK(last_error_contains("not valid at"));
+    coco_string_free(out);
+    CHECK(coco_evidence_verify_json("tdx-unknown", rep, rlen, NULL, &out) == COCO_ERR_VERIFICATION);
+    CHECK(out != NULL && strstr(out, "unsupported platform"));
+    coco_string_free(out);
+    CHECK(coco_evidence_verify_json(NULL, rep, rlen, NULL, &out) == COCO_ERR_INVALID_ARGUMENT && out == NULL);
+    CHECK(coco_evidence_verify_json("snp", NULL, 10, NULL, &out) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_evidence_verify_json("snp", rep, rlen, "{not json", &out) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_evidence_verify_json("snp", rep, rlen, "{\"bogus\": 1}", &out) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_evidence_verify_json("snp", rep, rlen, NULL, NULL) == COCO_ERR_INVALID_ARGUMENT);
+    free(rep);
 
     free(dst.data);
     free(bad);

@@ -53,6 +53,7 @@ __all__ = [
     "seal_file",
     "unseal_dir",
     "unseal_file",
+    "verify_evidence",
 ]
 
 StrPath = str | os.PathLike[str]
@@ -180,6 +181,25 @@ def load_model_dir(
                 raise CocoError(f"tensor {name!r} appears in more than one shard")
             tensors[name] = array
     return tensors
+
+
+def verify_evidence(platform: str, data: bytes, **options: Any) -> dict[str, Any]:
+    """Verifies attestation evidence; returns its claims.
+
+    ``platform`` is ``"snp"`` or ``"azure-snp"`` in this build; ``options`` are the CLI's:
+    ``certs`` (path to a PEM bundle, DER file or directory), ``at`` (RFC 3339),
+    ``collateral``, ``nonce``, ``no_revocation_check``. Raises ``VerificationError`` with
+    ``.kind`` and ``.result`` (the same object as ``coco evidence verify --json``).
+    """
+    opts = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()}
+    ok, text = _coco.verify_evidence_json(platform, bytes(data), json.dumps(opts))
+    result = json.loads(text)
+    if not ok:
+        err = VerificationError(result["error"]["message"])
+        err.kind = result["error"]["kind"]
+        err.result = result
+        raise err
+    return result["claims"]
 
 
 from . import safetensors  # noqa: E402  (submodule, imported for `coco.safetensors`)

@@ -1,0 +1,78 @@
+//! One entry point for every front end (CLI, C ABI, Python): platform name, evidence bytes and
+//! options in; the `{"platform", "verified", "claims" | "error"}` object of DESIGN §4 out.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{EvidenceError, Result};
+use crate::{snp, x509};
+
+/// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
+/// `no_revocation_check`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// A PEM bundle or DER file, or a directory of PEM/DER files.
+    pub certs: Option<PathBuf>,
+    /// A collateral directory (TDX).
+    pub collateral: Option<PathBuf>,
+    /// The expected nonce, hex (NVIDIA).
+    pub nonce: Option<String>,
+    /// Verification time, RFC 3339 (default: now).
+    pub at: Option<String>,
+    /// Accept missing revocation data (the claims then say `"revocation_checked": false`).
+    #[serde(default)]
+    pub no_revocation_check: bool,
+}
+
+/// The platforms this build verifies.
+pub const PLATFORMS: &[&str] = &["snp", "azure-snp"];
+
+fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
+    let at = match &opts.at {
+        Some(s) => crate::time::parse_rfc3339(s)?,
+        None => SystemTime::now(),
+    };
+    let certs = match &opts.certs {
+        Some(p) => x509::load_certs(p)?,
+        None => Vec::new(),
+    };
+    match platform {
+        "snp" | "azure-snp" => {
+            if platform == "azure-snp" && !snp::azure::is_hcl(bytes) {
+                return Err(EvidenceError::Platform(
+                    "azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
+                ));
+            }
+            let v = snp::verify_bytes(bytes, &certs, &snp::VerifyOptions::at(at))?;
+            let mut c = snp::claims::claims(&v);
+            // AMD CRLs are not consumed yet: say so in the claims.
+            c["revocation_checked"] = json!(false);
+            Ok(c)
+        }
+        other => Err(EvidenceError::Platform(format!(
+            "unsupported platform {other:?} (this build verifies: {})",
+            PLATFORMS.join(", ")
+        ))),
+    }
+}
+
+/// Verifies evidence and returns `(verified, object)`, where the object is
+/// `{"platform", "verified": true, "claims": {...}}` or
+/// `{"platform", "verified": false, "error": {"kind", "message"}}`.
+pub fn verify_json(platform: &str, bytes: &[u8], opts: &Options) -> (bool, Value) {
+    match claims(platform, bytes, opts) {
+        Ok(c) => (
+            true,
+            json!({"platform": platform, "verified": true, "claims": c}),
+        ),
+        Err(e) => (
+            false,
+            json!({"platform": platform, "verified": false,
+                   "error": {"kind": e.kind(), "message": e.to_string()}}),
+        ),
+    }
+}
