@@ -229,6 +229,22 @@ int32_t coco_reader_unseal_into(const struct coco_reader *reader,
                                 size_t threads);
 
 /**
+ * Decrypts the whole file and hands the plaintext to `write_at` (positional writes, one call
+ * per chunk, from up to `threads` threads at once: 0 = all cores; the callback must be
+ * thread-safe when `threads` is not 1). For engines that own their output I/O. Only verified
+ * plaintext is ever passed to the callback; on failure the caller must discard what was
+ * written.
+ *
+ * # Safety
+ * `reader` must be NULL or a live reader; the callback must behave as documented on
+ * `coco_write_at_fn` for the duration of the call.
+ */
+int32_t coco_reader_unseal_write(const struct coco_reader *reader,
+                                 coco_write_at_fn write_at,
+                                 void *ctx,
+                                 size_t threads);
+
+/**
  * Frees a reader. NULL is allowed (no-op).
  *
  * # Safety

@@ -565,6 +565,105 @@ pub unsafe extern "C" fn coco_reader_unseal_into(
     }))
 }
 
+/// Decrypts the whole file and hands the plaintext to `write_at` (positional writes, one call
+/// per chunk, from up to `threads` threads at once: 0 = all cores; the callback must be
+/// thread-safe when `threads` is not 1). For engines that own their output I/O. Only verified
+/// plaintext is ever passed to the callback; on failure the caller must discard what was
+/// written.
+///
+/// # Safety
+/// `reader` must be NULL or a live reader; the callback must behave as documented on
+/// `coco_write_at_fn` for the duration of the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn coco_reader_unseal_write(
+    reader: *const coco_reader,
+    write_at: coco_write_at_fn,
+    ctx: *mut c_void,
+    threads: usize,
+) -> i32 {
+    status(guard(|| {
+        // SAFETY: forwarded caller guarantees.
+        let r = unsafe { reader_ref(reader) }?;
+        let write_at = write_at.ok_or_else(|| FfiError::invalid("write_at callback is NULL"))?;
+        let sink = SharedSink { write_at, ctx };
+        let f = &r.inner;
+        let n = f.header().n_chunks();
+        let chunk = f.header().chunk_size();
+        let work = |i: u64, buf: &mut Vec<u8>| -> Result<(), FfiError> {
+            let part = &mut buf[..f.chunk_len(i)];
+            f.decrypt_chunk(i, part)?;
+            sink.write(i * chunk, part)
+        };
+        if threads == 1 {
+            let mut buf = vec![0u8; chunk as usize];
+            for i in 0..n {
+                work(i, &mut buf)?;
+            }
+        } else {
+            let next = std::sync::atomic::AtomicU64::new(0);
+            let workers = if threads == 0 {
+                std::thread::available_parallelism().map_or(1, |t| t.get())
+            } else {
+                threads
+            };
+            std::thread::scope(|scope| -> Result<(), FfiError> {
+                let handles: Vec<_> = (0..workers.min(n as usize).max(1))
+                    .map(|_| {
+                        scope.spawn(|| -> Result<(), FfiError> {
+                            let mut buf = vec![0u8; chunk as usize];
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                if i >= n {
+                                    return Ok(());
+                                }
+                                work(i, &mut buf)?;
+                            }
+                        })
+                    })
+                    .collect();
+                let mut first = Ok(());
+                for h in handles {
+                    let r = h.join().unwrap_or_else(|_| {
+                        Err(FfiError {
+                            status: coco_status::COCO_ERR_PANIC,
+                            message: "a worker panicked".into(),
+                        })
+                    });
+                    if first.is_ok() {
+                        first = r;
+                    }
+                }
+                first
+            })?;
+        }
+        Ok(0)
+    }))
+}
+
+/// A positional-write callback shared by worker threads.
+struct SharedSink {
+    write_at: unsafe extern "C" fn(*mut c_void, u64, *const u8, usize) -> i32,
+    ctx: *mut c_void,
+}
+
+// SAFETY: the caller of coco_reader_unseal_write promises a thread-safe callback and context
+// whenever more than one thread is used (documented on the function).
+unsafe impl Sync for SharedSink {}
+
+impl SharedSink {
+    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), FfiError> {
+        // SAFETY: the callback accepts `len` readable bytes at `buf` (caller's contract).
+        let rc = unsafe { (self.write_at)(self.ctx, offset, buf.as_ptr(), buf.len()) };
+        if rc < 0 {
+            return Err(FfiError {
+                status: coco_status::COCO_ERR_IO,
+                message: format!("write_at callback returned {rc}"),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Frees a reader. NULL is allowed (no-op).
 ///
 /// # Safety

@@ -88,6 +88,16 @@ static int32_t mem_read_at(void *ctx, uint64_t off, uint8_t *buf, size_t len) {
     return 0;
 }
 
+static pthread_mutex_t mem_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Thread-safe: coco_reader_unseal_write may call it from several threads. */
+static int32_t mem_write_at_locked(void *ctx, uint64_t off, const uint8_t *buf, size_t len) {
+    pthread_mutex_lock(&mem_lock);
+    int32_t rc = mem_write_at(ctx, off, buf, len);
+    pthread_mutex_unlock(&mem_lock);
+    return rc;
+}
+
 static int32_t failing_write_at(void *ctx, uint64_t off, const uint8_t *buf, size_t len) {
     (void)ctx; (void)off; (void)buf; (void)len;
     return -5;
@@ -222,6 +232,11 @@ int main(int argc, char **argv) {
     CHECK(zeroed);
     CHECK(coco_reader_read_at(r, CHUNK - 5, buf, 10) == COCO_ERR_TAMPERED);
     CHECK(coco_reader_unseal_into(r, all, LEN, 0) == COCO_ERR_TAMPERED);
+    {
+        struct mem outm = {malloc(LEN), 0, LEN, 0};
+        CHECK(coco_reader_unseal_write(r, mem_write_at_locked, &outm, 2) == COCO_ERR_TAMPERED);
+        free(outm.data);
+    }
     coco_reader_free(r);
     CHECK(coco_unseal_file(key, 32, path("t.coco"), path("t.bin")) == COCO_ERR_TAMPERED);
     CHECK(!exists(path("t.bin")));
@@ -263,6 +278,17 @@ int main(int argc, char **argv) {
     CHECK(coco_reader_open_callback(mem_read_at, &dst, dst.len - 1, key, 32, &r) == COCO_ERR_TRUNCATED);
     CHECK(coco_reader_open_callback(mem_read_at, &dst, dst.len, key, 32, &r) == COCO_OK);
     CHECK(coco_reader_unseal_into(r, all, LEN, 2) == COCO_OK && memcmp(all, plain, LEN) == 0);
+    /* unseal through a positional-write callback, 1 and 2 threads */
+    for (size_t t = 1; t <= 2; t++) {
+        struct mem outm = {malloc(LEN), 0, LEN, 0};
+        memset(outm.data, 0, LEN);
+        CHECK(coco_reader_unseal_write(r, mem_write_at_locked, &outm, t) == COCO_OK);
+        CHECK(outm.len == LEN && memcmp(outm.data, plain, LEN) == 0);
+        free(outm.data);
+    }
+    CHECK(coco_reader_unseal_write(r, NULL, NULL, 1) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_reader_unseal_write(NULL, mem_write_at, &dst, 1) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_reader_unseal_write(r, failing_write_at, NULL, 1) == COCO_ERR_IO);
     coco_reader_free(r);
 
     /* evidence verification (SEV-SNP, real VLEK-signed report) */
