@@ -74,6 +74,21 @@ pub enum EvidenceError {
 }
 
 impl EvidenceError {
+    /// A [`EvidenceError::Malformed`] for `field` at `offset` of `structure`.
+    pub fn malformed(
+        structure: &'static str,
+        field: &'static str,
+        offset: usize,
+        reason: impl Into<String>,
+    ) -> Self {
+        EvidenceError::Malformed {
+            structure,
+            field,
+            offset,
+            reason: reason.into(),
+        }
+    }
+
     /// A short machine-readable kind, as the CLI's JSON `error.kind` reports it.
     pub fn kind(&self) -> &'static str {
         match self {

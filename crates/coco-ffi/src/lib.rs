@@ -191,6 +191,19 @@ fn seal_options(chunk_size: usize) -> Result<SealOptions, FfiError> {
     }
 }
 
+/// Checks an out-pointer and clears what it points to, so that every failure leaves NULL.
+///
+/// # Safety
+/// `out` must be NULL or point to writable storage for one pointer.
+unsafe fn clear_out<T>(out: *mut *mut T, name: &str) -> Result<(), FfiError> {
+    if out.is_null() {
+        return Err(FfiError::invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: `out` is non-NULL and writable (caller).
+    unsafe { *out = std::ptr::null_mut() };
+    Ok(())
+}
+
 /// The library version, a static NUL-terminated string (never free it).
 #[unsafe(no_mangle)]
 pub extern "C" fn coco_version() -> *const c_char {
@@ -436,11 +449,8 @@ pub unsafe extern "C" fn coco_reader_open(
     out: *mut *mut coco_reader,
 ) -> i32 {
     status(guard(|| {
-        if out.is_null() {
-            return Err(FfiError::invalid("out is NULL"));
-        }
-        // SAFETY: `out` is non-NULL and writable (caller).
-        unsafe { *out = std::ptr::null_mut() };
+        // SAFETY: `out` is NULL or writable storage for one pointer (caller).
+        unsafe { clear_out(out, "out") }?;
         // SAFETY: forwarded caller guarantees.
         let path = unsafe { path_from(path, "path") }?;
         // SAFETY: forwarded caller guarantees.
@@ -466,11 +476,8 @@ pub unsafe extern "C" fn coco_reader_open_callback(
     out: *mut *mut coco_reader,
 ) -> i32 {
     status(guard(|| {
-        if out.is_null() {
-            return Err(FfiError::invalid("out is NULL"));
-        }
-        // SAFETY: `out` is non-NULL and writable (caller).
-        unsafe { *out = std::ptr::null_mut() };
+        // SAFETY: `out` is NULL or writable storage for one pointer (caller).
+        unsafe { clear_out(out, "out") }?;
         let read_at = read_at.ok_or_else(|| FfiError::invalid("read_at callback is NULL"))?;
         // SAFETY: forwarded caller guarantees.
         let dek = unsafe { dek_from(key, key_len) }?;
@@ -703,11 +710,8 @@ pub unsafe extern "C" fn coco_string_free(s: *mut c_char) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn coco_inspect_json(path: *const c_char, out_json: *mut *mut c_char) -> i32 {
     status(guard(|| {
-        if out_json.is_null() {
-            return Err(FfiError::invalid("out_json is NULL"));
-        }
-        // SAFETY: `out_json` is non-NULL and writable (caller).
-        unsafe { *out_json = std::ptr::null_mut() };
+        // SAFETY: `out_json` is NULL or writable storage for one pointer (caller).
+        unsafe { clear_out(out_json, "out_json") }?;
         // SAFETY: forwarded caller guarantees.
         let path = unsafe { path_from(path, "path") }?;
         let i = coco_seal::inspect(&File::open(path)?)?;
@@ -738,11 +742,8 @@ pub unsafe extern "C" fn coco_evidence_verify_json(
     out_json: *mut *mut c_char,
 ) -> i32 {
     status(guard(|| {
-        if out_json.is_null() {
-            return Err(FfiError::invalid("out_json is NULL"));
-        }
-        // SAFETY: `out_json` is non-NULL and writable (caller).
-        unsafe { *out_json = std::ptr::null_mut() };
+        // SAFETY: `out_json` is NULL or writable storage for one pointer (caller).
+        unsafe { clear_out(out_json, "out_json") }?;
         if platform.is_null() {
             return Err(FfiError::invalid("platform is NULL"));
         }

@@ -176,12 +176,7 @@ pub struct Report {
 }
 
 fn malformed(field: &'static str, offset: usize, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::Malformed {
-        structure: S,
-        field,
-        offset,
-        reason: reason.into(),
-    }
+    EvidenceError::malformed(S, field, offset, reason)
 }
 
 fn arr<const N: usize>(b: &[u8], off: usize) -> [u8; N] {

@@ -24,12 +24,7 @@ const REPORT_AT: usize = 0x20;
 const IGVM_AT: usize = REPORT_AT + REPORT_LEN;
 
 fn malformed(field: &'static str, offset: usize, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::Malformed {
-        structure: S,
-        field,
-        offset,
-        reason: reason.into(),
-    }
+    EvidenceError::malformed(S, field, offset, reason)
 }
 
 fn u32_at(b: &[u8], off: usize, field: &'static str) -> Result<u32> {
