@@ -2,6 +2,7 @@
 //!
 //! - `snp/verify_full`: parse + VCEK -> ASK -> pinned ARK (two RSA-PSS-4096 checks) + validity
 //!   + TCB/chip-id checks + the report's ECDSA P-384 signature, one report, cold.
+//! - `snp/verify_chain_cached`: the same with the chain's signature checks cached.
 //! - `snp/parse`: parsing alone.
 //! - `snp/report_signature`: the ECDSA P-384 check alone (the floor for a cached chain).
 
@@ -35,6 +36,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("snp");
     g.bench_function("verify_full", |b| {
         b.iter(|| black_box(snp::verify_bytes(black_box(&bytes), &certs, &opts).unwrap()))
+    });
+    let cache = snp::ChainCache::new();
+    g.bench_function("verify_chain_cached", |b| {
+        b.iter(|| {
+            black_box(
+                snp::verify_bytes_cached(black_box(&bytes), &certs, &opts, Some(&cache)).unwrap(),
+            )
+        })
     });
     g.bench_function("parse", |b| {
         b.iter(|| black_box(Report::parse(black_box(&bytes)).unwrap()))

@@ -275,3 +275,30 @@ fn azure_runtime_data_is_bound() {
     let err = snp::verify_bytes(&hcl, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
     assert!(matches!(err, EvidenceError::Mismatch { .. }), "{err}");
 }
+
+#[test]
+fn the_chain_cache_skips_only_chain_signatures() {
+    let (bytes, certs, exp) = sample("milan-v2-trustee");
+    let opts = VerifyOptions::at(valid_time(&exp));
+    let cache = snp::ChainCache::new();
+    let a = snp::verify_bytes_cached(&bytes, &certs, &opts, Some(&cache)).unwrap();
+    let b = snp::verify_bytes_cached(&bytes, &certs, &opts, Some(&cache)).unwrap();
+    assert_eq!(snp::claims::claims(&a), snp::claims::claims(&b));
+    // A tampered VCEK is a different certificate: never served from the cache.
+    let s = vectors().join("snp/milan-v2-trustee");
+    let mut bad: Vec<Cert> = certs.iter().filter(|c| !c.has_ec_key()).cloned().collect();
+    bad.extend(load_certs(&s.join("vcek-invalid-legacy.der")).unwrap());
+    assert!(snp::verify_bytes_cached(&bytes, &bad, &opts, Some(&cache)).is_err());
+    // Validity and the report signature are still checked on a cache hit.
+    let late = VerifyOptions::at(time("2031-01-01T00:00:00Z"));
+    assert!(matches!(
+        snp::verify_bytes_cached(&bytes, &certs, &late, Some(&cache)),
+        Err(EvidenceError::Expired { .. })
+    ));
+    let mut flipped = bytes.clone();
+    flipped[0x90] ^= 1;
+    assert!(matches!(
+        snp::verify_bytes_cached(&flipped, &certs, &opts, Some(&cache)),
+        Err(EvidenceError::Signature(_))
+    ));
+}

@@ -9,7 +9,7 @@ pub mod roots;
 pub mod verify;
 
 pub use abi::{Product, Report, SigningKey, Tcb, TcbVersion};
-pub use verify::{SnpEvidence, VerifyOptions, verify};
+pub use verify::{ChainCache, SnpEvidence, VerifyOptions, verify, verify_cached};
 
 use crate::error::Result;
 use crate::verified::Verified;
@@ -22,10 +22,20 @@ pub fn verify_bytes(
     certs: &[Cert],
     opts: &VerifyOptions,
 ) -> Result<Verified<SnpEvidence>> {
+    verify_bytes_cached(bytes, certs, opts, None)
+}
+
+/// [`verify_bytes`] with a [`ChainCache`] shared across reports.
+pub fn verify_bytes_cached(
+    bytes: &[u8],
+    certs: &[Cert],
+    opts: &VerifyOptions,
+    cache: Option<&ChainCache>,
+) -> Result<Verified<SnpEvidence>> {
     let report = if azure::is_hcl(bytes) {
         azure::HclReport::parse(bytes)?.snp_report()?
     } else {
         Report::parse(bytes)?
     };
-    verify(report, certs, opts)
+    verify_cached(report, certs, opts, cache)
 }

@@ -123,12 +123,51 @@ fn chain_err(msg: impl Into<String>) -> EvidenceError {
     EvidenceError::Chain(msg.into())
 }
 
+/// Remembers chains (endorsement key -> intermediate -> pinned ARK) whose signatures verified,
+/// so that reports from the same chip skip the two RSA-PSS checks. Validity, revocation, TCB,
+/// chip id and the report signature are still checked for every report. Thread-safe.
+#[derive(Debug, Default)]
+pub struct ChainCache {
+    verified: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+impl ChainCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn contains(&self, key: &(String, String)) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
+    fn insert(&self, key: (String, String)) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+    }
+}
+
 /// Verifies a parsed report against certificates given in any order (the VCEK or VLEK, and
 /// the ASK or ASVK; an ARK in the input is ignored: only pinned ARKs are trusted).
 pub fn verify(
     report: Report,
     certs: &[Cert],
     opts: &VerifyOptions,
+) -> Result<Verified<SnpEvidence>> {
+    verify_cached(report, certs, opts, None)
+}
+
+/// Like [`verify`], reusing chain signature checks remembered in `cache`.
+pub fn verify_cached(
+    report: Report,
+    certs: &[Cert],
+    opts: &VerifyOptions,
+    cache: Option<&ChainCache>,
 ) -> Result<Verified<SnpEvidence>> {
     let (vek_cn, inter_prefix, role) = match report.signing_key {
         SigningKey::Vcek => ("SEV-VCEK", "SEV-", "VCEK"),
@@ -180,14 +219,20 @@ pub fn verify(
         .iter()
         .find(|(p, _)| *p == product)
         .expect("a pinned ARK for every product");
-    intermediate.verify_signed_by(ark).map_err(|e| {
-        chain_err(format!(
-            "{} is not signed by the pinned {}: {e}",
-            intermediate.subject_cn(),
-            ark.subject_cn()
-        ))
-    })?;
-    vek.verify_signed_by(intermediate)?;
+    let key = (vek.fingerprint(), intermediate.fingerprint());
+    if !cache.is_some_and(|c| c.contains(&key)) {
+        intermediate.verify_signed_by(ark).map_err(|e| {
+            chain_err(format!(
+                "{} is not signed by the pinned {}: {e}",
+                intermediate.subject_cn(),
+                ark.subject_cn()
+            ))
+        })?;
+        vek.verify_signed_by(intermediate)?;
+        if let Some(c) = cache {
+            c.insert(key);
+        }
+    }
     for (cert, r) in [
         (ark, "ARK"),
         (intermediate, if role == "VCEK" { "ASK" } else { "ASVK" }),
