@@ -19,9 +19,9 @@ cargo test --workspace --locked
 # test profile so they reuse the test build: `cargo bench -- --test` without a second full
 # optimised build of every dependency.
 cargo test --workspace --benches --locked
+# An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
+python3 scripts/check_format.py
 # The C ABI: a C client (also under valgrind) and a C++ example.
 ./scripts/test-c.sh
 # The Python package: wheel built, installed in a venv, pytest.
 ./scripts/test-py.sh
-# An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
-python3 scripts/check_format.py
