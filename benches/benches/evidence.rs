@@ -16,12 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use p384::ecdsa::signature::Verifier;
 
 fn sample() -> PathBuf {
-    let root = std::env::var_os("COCO_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
-    let s = root.join("snp/milan-v2-virtee-sev");
-    assert!(s.is_dir(), "SNP vectors not found at {}", s.display());
-    s
+    coco_evidence::vectors::dir().join("snp/milan-v2-virtee-sev")
 }
 
 fn bench(c: &mut Criterion) {

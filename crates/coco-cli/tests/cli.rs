@@ -225,17 +225,7 @@ fn demo_runs() {
 }
 
 fn vectors() -> std::path::PathBuf {
-    let dir = std::env::var_os("COCO_VECTORS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    assert!(
-        dir.is_dir(),
-        "evidence vectors not found at {} (set COCO_VECTORS)",
-        dir.display()
-    );
-    dir
+    coco_evidence::vectors::dir()
 }
 
 #[test]

@@ -25,6 +25,7 @@ pub mod api;
 pub mod error;
 pub mod snp;
 pub mod time;
+pub mod vectors;
 pub mod verified;
 pub mod x509;
 

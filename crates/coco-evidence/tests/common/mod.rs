@@ -6,17 +6,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 pub fn vectors() -> PathBuf {
-    let dir = std::env::var_os("COCO_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors")
-        });
-    assert!(
-        dir.is_dir(),
-        "evidence vectors not found at {} (set COCO_VECTORS)",
-        dir.display()
-    );
-    dir
+    coco_evidence::vectors::dir()
 }
 
 /// The sample folders of one platform, sorted.
