@@ -473,6 +473,28 @@ mod tests {
         assert_eq!(l.file_len, l.data_offset + 100_000);
     }
 
+    proptest::proptest! {
+        /// parse(encode(h)) == h for any valid header.
+        #[test]
+        fn parse_inverts_encode(
+            chunk_log2 in MIN_CHUNK_LOG2..=MAX_CHUNK_LOG2,
+            plaintext_len in 0u64..(1 << 40),
+            salt in proptest::array::uniform32(proptest::num::u8::ANY),
+            key_id in "[ -~]{0,64}",
+            model_id in proptest::option::of("[a-z0-9/@.-]{0,40}"),
+            shard_name in proptest::option::of("[a-z0-9/._-]{1,40}"),
+            shard_index in proptest::option::of(proptest::num::u32::ANY),
+            commitment in proptest::array::uniform32(proptest::num::u8::ANY),
+        ) {
+            let meta = Metadata { model_id, shard_name, shard_index, content_type: None };
+            let mut h = Header::new(chunk_log2, plaintext_len, salt, [7; 16], key_id, meta).unwrap();
+            h.commitment = commitment;
+            let bytes = h.encode();
+            proptest::prop_assert_eq!(bytes.len() as u64, h.layout().unwrap().header_len);
+            proptest::prop_assert_eq!(Header::parse(&bytes).unwrap(), h);
+        }
+    }
+
     #[test]
     fn bounds() {
         assert_eq!(n_chunks_for(0, 16), 1);

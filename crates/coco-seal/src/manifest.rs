@@ -384,6 +384,43 @@ mod tests {
         })
     }
 
+    proptest::proptest! {
+        /// A manifest written and read back (plain and signed) is the same statement.
+        #[test]
+        fn stored_manifest_round_trips(
+            sizes in proptest::collection::vec((0u64..(1 << 40), "[a-z0-9_-]{1,12}"), 1..6),
+            model_id in "[a-z0-9/@.-]{1,30}",
+        ) {
+            let shards = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, (n, name))| ShardEntry {
+                    index: i as u32,
+                    path: format!("d{i}/{name}.safetensors"),
+                    sealed_path: format!("d{i}/{name}.safetensors.coco"),
+                    plaintext_size: *n,
+                    plaintext_sha256: Sha256Digest::of(name.as_bytes()),
+                    sealed_size: n + 4096,
+                    header_sha256: Sha256Digest::of(&n.to_le_bytes()),
+                })
+                .collect();
+            let st = Statement::new(ModelPredicate {
+                format: FORMAT.into(),
+                suite: "AES-256-GCM-SIV+HKDF-SHA256+commit256".into(),
+                model_id,
+                key_id: "k".into(),
+                key_check: "00".repeat(16),
+                chunk_size: 1 << 20,
+                shards,
+            });
+            let plain = StoredManifest::parse(&StoredManifest::Plain(st.clone()).to_json()).unwrap();
+            proptest::prop_assert_eq!(plain.statement(None).unwrap(), st.clone());
+            let key = SigningKey::from_slice(&[3u8; 48]).unwrap();
+            let signed = StoredManifest::parse(&StoredManifest::sign(&st, &key).to_json()).unwrap();
+            proptest::prop_assert_eq!(signed.statement(Some(key.verifying_key())).unwrap(), st);
+        }
+    }
+
     #[test]
     fn pae_matches_the_dsse_spec_example() {
         // From the DSSE protocol document.
