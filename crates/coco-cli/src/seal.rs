@@ -233,8 +233,7 @@ pub fn unseal(a: &UnsealArgs) -> CmdResult {
 
 pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
     if input.is_dir() {
-        let stored = model::read_manifest(input, None)?;
-        let st = stored.statement(None)?;
+        let (stored, st) = model::read_manifest(input, None)?;
         if json_out {
             println!("{}", serde_json::to_string(&st)?);
         } else {

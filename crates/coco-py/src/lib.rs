@@ -354,8 +354,7 @@ fn open_model_dir(
     let (st, files) = py
         .detach(|| -> Result<_, SealError> {
             let vk = vendor_key.as_deref().map(load_verifying_key).transpose()?;
-            let stored = coco_seal::model::read_manifest(&path, vk.as_ref())?;
-            let st = stored.statement(vk.as_ref())?;
+            let (_, st) = coco_seal::model::read_manifest(&path, vk.as_ref())?;
             let files = coco_seal::model::open_dir(&dek, &path, &st)?;
             Ok((st, files))
         })

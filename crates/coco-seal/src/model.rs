@@ -168,8 +168,12 @@ pub fn seal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirSealOptions) -> Res
     Ok(statement)
 }
 
-/// Reads and validates a sealed directory's manifest (see [`StoredManifest::statement`]).
-pub fn read_manifest(dir: &Path, vendor_key: Option<&VerifyingKey>) -> Result<StoredManifest> {
+/// Reads and validates a sealed directory's manifest (see [`StoredManifest::statement`]):
+/// the stored form (plain or signed) and its validated statement.
+pub fn read_manifest(
+    dir: &Path,
+    vendor_key: Option<&VerifyingKey>,
+) -> Result<(StoredManifest, Statement)> {
     let path = dir.join(MANIFEST_FILE);
     let bytes = fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -182,8 +186,8 @@ pub fn read_manifest(dir: &Path, vendor_key: Option<&VerifyingKey>) -> Result<St
         }
     })?;
     let stored = StoredManifest::parse(&bytes)?;
-    stored.statement(vendor_key)?;
-    Ok(stored)
+    let statement = stored.statement(vendor_key)?;
+    Ok((stored, statement))
 }
 
 /// Opens every shard of a sealed directory and checks it against the manifest: no missing,
@@ -238,8 +242,7 @@ pub fn open_dir(dek: &Dek, src: &Path, statement: &Statement) -> Result<Vec<Seal
 /// Unseals a sealed model directory into `dst` (which must not exist or be empty) after
 /// checking the manifest and every shard. `dst` appears only when everything succeeded.
 pub fn unseal_dir(dek: &Dek, src: &Path, dst: &Path, opts: &DirUnsealOptions) -> Result<Statement> {
-    let stored = read_manifest(src, opts.vendor_key.as_ref())?;
-    let statement = stored.statement(opts.vendor_key.as_ref())?;
+    let (_, statement) = read_manifest(src, opts.vendor_key.as_ref())?;
     let files = open_dir(dek, src, &statement)?;
     let out = AtomicDir::create(dst)?;
     let mut done = 0u64;
