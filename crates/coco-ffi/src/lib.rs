@@ -593,56 +593,12 @@ pub unsafe extern "C" fn coco_reader_unseal_write(
         let r = unsafe { reader_ref(reader) }?;
         let write_at = write_at.ok_or_else(|| FfiError::invalid("write_at callback is NULL"))?;
         let sink = SharedSink { write_at, ctx };
-        let f = &r.inner;
-        let n = f.header().n_chunks();
-        let chunk = f.header().chunk_size();
-        let work = |i: u64, buf: &mut Vec<u8>| -> Result<(), FfiError> {
-            let part = &mut buf[..f.chunk_len(i)];
-            f.decrypt_chunk(i, part)?;
-            sink.write(i * chunk, part)
+        let opts = UnsealOptions {
+            threads,
+            progress: None,
         };
-        if threads == 1 {
-            let mut buf = vec![0u8; chunk as usize];
-            for i in 0..n {
-                work(i, &mut buf)?;
-            }
-        } else {
-            let next = std::sync::atomic::AtomicU64::new(0);
-            let workers = if threads == 0 {
-                std::thread::available_parallelism().map_or(1, |t| t.get())
-            } else {
-                threads
-            };
-            std::thread::scope(|scope| -> Result<(), FfiError> {
-                let handles: Vec<_> = (0..workers.min(n as usize).max(1))
-                    .map(|_| {
-                        scope.spawn(|| -> Result<(), FfiError> {
-                            let mut buf = vec![0u8; chunk as usize];
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                if i >= n {
-                                    return Ok(());
-                                }
-                                work(i, &mut buf)?;
-                            }
-                        })
-                    })
-                    .collect();
-                let mut first = Ok(());
-                for h in handles {
-                    let r = h.join().unwrap_or_else(|_| {
-                        Err(FfiError {
-                            status: coco_status::COCO_ERR_PANIC,
-                            message: "a worker panicked".into(),
-                        })
-                    });
-                    if first.is_ok() {
-                        first = r;
-                    }
-                }
-                first
-            })?;
-        }
+        r.inner
+            .unseal_each(&opts, |offset, part| sink.write(offset, part))?;
         Ok(0)
     }))
 }
@@ -658,14 +614,13 @@ struct SharedSink {
 unsafe impl Sync for SharedSink {}
 
 impl SharedSink {
-    fn write(&self, offset: u64, buf: &[u8]) -> Result<(), FfiError> {
+    fn write(&self, offset: u64, buf: &[u8]) -> coco_seal::Result<()> {
         // SAFETY: the callback accepts `len` readable bytes at `buf` (caller's contract).
         let rc = unsafe { (self.write_at)(self.ctx, offset, buf.as_ptr(), buf.len()) };
         if rc < 0 {
-            return Err(FfiError {
-                status: coco_status::COCO_ERR_IO,
-                message: format!("write_at callback returned {rc}"),
-            });
+            return Err(SealError::Io(io::Error::other(format!(
+                "write_at callback returned {rc}"
+            ))));
         }
         Ok(())
     }

@@ -124,11 +124,15 @@ impl<R: ReadAt + Sync> SealedFile<R> {
         Ok(n)
     }
 
-    /// Decrypts the whole file into `out` with positional writes on `opts.threads` threads,
-    /// holding at most one chunk per thread in memory. `out` is resized to the plaintext
-    /// length. On failure the caller must discard `out` (see [`unseal_file`]).
-    pub fn unseal_to_file(&self, out: &File, opts: &UnsealOptions) -> Result<()> {
-        out.set_len(self.plaintext_len())?;
+    /// Decrypts every chunk on `opts.threads` threads and hands each verified chunk to
+    /// `sink(offset, plaintext)`, from several threads at once, holding at most one chunk per
+    /// thread in memory. Only verified plaintext ever reaches `sink`; on failure whatever the
+    /// sink received must be discarded.
+    pub fn unseal_each(
+        &self,
+        opts: &UnsealOptions,
+        sink: impl Fn(u64, &[u8]) -> Result<()> + Sync,
+    ) -> Result<()> {
         let chunk = self.header().chunk_size();
         let counter = Counter::new(opts.progress.as_ref());
         Workers::new(opts.threads)?.install(|| {
@@ -139,12 +143,20 @@ impl<R: ReadAt + Sync> SealedFile<R> {
                     |buf, i| {
                         let part = &mut buf[..self.chunk_len(i)];
                         self.decrypt_chunk(i, part)?;
-                        write_all_at(out, part, i * chunk)?;
+                        sink(i * chunk, part)?;
                         counter.add(part.len() as u64);
                         Ok(())
                     },
                 )
         })
+    }
+
+    /// Decrypts the whole file into `out` with positional writes on `opts.threads` threads,
+    /// holding at most one chunk per thread in memory. `out` is resized to the plaintext
+    /// length. On failure the caller must discard `out` (see [`unseal_file`]).
+    pub fn unseal_to_file(&self, out: &File, opts: &UnsealOptions) -> Result<()> {
+        out.set_len(self.plaintext_len())?;
+        self.unseal_each(opts, |offset, part| Ok(write_all_at(out, part, offset)?))
     }
 }
 
