@@ -20,6 +20,8 @@ pub enum Platform {
     Snp,
     /// An AMD SEV-SNP report inside an Azure HCL report (the HCL wrapper is required).
     AzureSnp,
+    /// Intel TDX quote v4 or v5 (PCK chain inside; TCB status with --collateral).
+    Tdx,
 }
 
 impl Platform {
@@ -27,6 +29,7 @@ impl Platform {
         match self {
             Platform::Snp => "snp",
             Platform::AzureSnp => "azure-snp",
+            Platform::Tdx => "tdx",
         }
     }
 }
@@ -43,6 +46,17 @@ pub struct VerifyArgs {
     /// Vendor roots are pinned in coco and never taken from here.
     #[arg(long)]
     certs: Option<PathBuf>,
+    /// TDX collateral directory: tcb_info.json, qe_identity.json, tcb_signing_chain.pem,
+    /// pck_crl.der, root_ca_crl.der. Without it a TDX quote's TCB status is not evaluated
+    /// (`tcb_status: null`) and --no-revocation-check is required.
+    #[arg(long)]
+    collateral: Option<PathBuf>,
+    /// Accept missing revocation data (CRLs); the claims then say "revocation_checked": false.
+    #[arg(long)]
+    no_revocation_check: bool,
+    /// Accept unsigned bytes after the quote structure (zero padding is always accepted).
+    #[arg(long)]
+    allow_trailing_data: bool,
     /// Verify as of this time (RFC 3339, e.g. 2026-01-31T12:00:00Z) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -56,7 +70,10 @@ pub fn verify(a: &VerifyArgs) -> ExitCode {
     let platform = a.platform.name();
     let opts = api::Options {
         certs: a.certs.clone(),
+        collateral: a.collateral.clone(),
         at: a.at.clone(),
+        no_revocation_check: a.no_revocation_check,
+        allow_trailing_data: a.allow_trailing_data,
         ..Default::default()
     };
     let result = std::fs::read(&a.file)

@@ -327,3 +327,52 @@ fn evidence_verify_snp_json_and_exit_codes() {
         Some(1)
     );
 }
+
+#[test]
+fn evidence_verify_tdx_with_collateral() {
+    let t = tempfile::tempdir().unwrap();
+    let run = |sample: &str, at: &str, extra: &[&str]| {
+        let s = vectors().join("tdx").join(sample);
+        let (q, c) = (s.join("quote.bin"), s.join("collateral"));
+        let mut args = vec![
+            "evidence",
+            "verify",
+            "--platform",
+            "tdx",
+            q.to_str().unwrap(),
+            "--collateral",
+            c.to_str().unwrap(),
+            "--at",
+            at,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = coco(&args, t.path());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, v) = run("v4-dcap-qvl-uptodate", "2025-07-01T00:00:00Z", &[]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["claims"]["tcb_status"], "UpToDate");
+    assert_eq!(v["claims"]["revocation_checked"], true);
+    assert_eq!(v["claims"]["fmspc"], "b0c06f000000");
+    // No CRLs in this collateral: an error unless waived, then said in the claims.
+    let (code, v) = run(
+        "v4-trustee-module-tdx03-outofdate",
+        "2025-11-01T00:00:00Z",
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(v["error"]["kind"], "collateral");
+    let (code, v) = run(
+        "v4-trustee-module-tdx03-outofdate",
+        "2025-11-01T00:00:00Z",
+        &["--no-revocation-check"],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["claims"]["tcb_status"], "OutOfDate");
+    assert_eq!(v["claims"]["revocation_checked"], false);
+    let (code, v) = run("v5-td15-dcap-qvl-no-tcb-level", "2026-03-01T00:00:00Z", &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["error"]["kind"], "no_tcb_level");
+}

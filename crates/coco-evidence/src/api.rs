@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{EvidenceError, Result};
-use crate::{snp, x509};
+use crate::{snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -26,10 +26,14 @@ pub struct Options {
     /// Accept missing revocation data (the claims then say `"revocation_checked": false`).
     #[serde(default)]
     pub no_revocation_check: bool,
+    /// Accept unsigned bytes after the evidence structure (TDX quotes carrying text after
+    /// the signature data). Zero padding is always accepted.
+    #[serde(default)]
+    pub allow_trailing_data: bool,
 }
 
 /// The platforms this build verifies.
-pub const PLATFORMS: &[&str] = &["snp", "azure-snp"];
+pub const PLATFORMS: &[&str] = &["snp", "azure-snp", "tdx"];
 
 fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
     let at = match &opts.at {
@@ -52,6 +56,24 @@ fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
             // AMD CRLs are not consumed yet: say so in the claims.
             c["revocation_checked"] = json!(false);
             Ok(c)
+        }
+        "tdx" => {
+            let mut o = tdx::VerifyOptions::at(at);
+            if opts.no_revocation_check {
+                o = o.without_revocation_check();
+            }
+            if opts.allow_trailing_data {
+                o = o.allowing_trailing_data();
+            }
+            let collateral = match &opts.collateral {
+                Some(dir) => Some(tdx::verify_collateral(
+                    &tdx::RawCollateral::from_dir(dir)?,
+                    &o,
+                )?),
+                None => None,
+            };
+            let v = tdx::verify_bytes(bytes, collateral.as_ref(), &o, None)?;
+            Ok(tdx::claims::claims(&v))
         }
         other => Err(EvidenceError::Platform(format!(
             "unsupported platform {other:?} (this build verifies: {})",

@@ -68,6 +68,12 @@ pub enum EvidenceError {
         /// The value in the certificate or collateral.
         endorsement: String,
     },
+    /// Collateral (TCB Info, QE Identity, CRLs) is missing, unreadable or inconsistent.
+    #[error("collateral: {0}")]
+    Collateral(String),
+    /// The platform's TCB is below every level the collateral lists ("TCB not supported").
+    #[error("no matching TCB level: {0}")]
+    NoTcbLevel(String),
     /// The platform could not be determined, or the inputs name different platforms.
     #[error("platform: {0}")]
     Platform(String),
@@ -100,6 +106,8 @@ impl EvidenceError {
             EvidenceError::Revoked { .. } => "revoked",
             EvidenceError::Signature(_) => "signature",
             EvidenceError::Mismatch { .. } => "mismatch",
+            EvidenceError::Collateral(_) => "collateral",
+            EvidenceError::NoTcbLevel(_) => "no_tcb_level",
             EvidenceError::Platform(_) => "platform",
         }
     }

@@ -24,6 +24,7 @@
 pub mod api;
 pub mod error;
 pub mod snp;
+pub mod tdx;
 pub mod time;
 pub mod vectors;
 pub mod verified;

@@ -1,6 +1,6 @@
-//! X.509 certificates: loading (PEM bundles, DER, directories), names, validity, and
-//! signature checks for the algorithms vendor chains use (RSASSA-PSS with SHA-384, ECDSA
-//! P-384 with SHA-384).
+//! X.509 certificates and CRLs: loading (PEM bundles, DER, directories), names, validity, and
+//! signature checks for the algorithms vendor chains use (RSASSA-PSS with SHA-384 at AMD,
+//! ECDSA P-384 with SHA-384 at AMD and NVIDIA, ECDSA P-256 with SHA-256 at Intel).
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +17,9 @@ const RSASSA_PSS: der::asn1::ObjectIdentifier =
 /// ecdsa-with-SHA384.
 const ECDSA_SHA384: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+/// ecdsa-with-SHA256.
+const ECDSA_SHA256: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// id-ecPublicKey.
 const EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -116,29 +119,10 @@ impl Cert {
     /// The exact DER bytes of the TBSCertificate (what the issuer signed), sliced out of the
     /// original encoding rather than re-encoded.
     fn tbs_der(&self) -> Result<&[u8]> {
-        fn tlv(b: &[u8]) -> Option<(usize, usize)> {
-            let first = *b.get(1)?;
-            if first < 0x80 {
-                return Some((2, first as usize));
-            }
-            let n = (first & 0x7f) as usize;
-            if n == 0 || n > 4 {
-                return None;
-            }
-            let mut len = 0usize;
-            for i in 0..n {
-                len = len << 8 | *b.get(2 + i)? as usize;
-            }
-            Some((2 + n, len))
-        }
-        let (outer_header, _) = tlv(&self.der).unwrap_or((0, 0));
-        self.der
-            .get(outer_header..)
-            .and_then(|inner| tlv(inner).and_then(|(h, l)| inner.get(..h.checked_add(l)?)))
-            .ok_or_else(|| EvidenceError::Certificate {
-                cert: self.subject_cn(),
-                reason: "cannot locate the TBS certificate".into(),
-            })
+        signed_part(&self.der).ok_or_else(|| EvidenceError::Certificate {
+            cert: self.subject_cn(),
+            reason: "cannot locate the TBS certificate".into(),
+        })
     }
 
     fn spki_der(&self) -> Result<Vec<u8>> {
@@ -163,6 +147,17 @@ impl Cert {
         })
     }
 
+    /// The subject key as an ECDSA P-256 verifying key.
+    pub fn p256_key(&self) -> Result<p256::ecdsa::VerifyingKey> {
+        use p256::pkcs8::DecodePublicKey;
+        p256::ecdsa::VerifyingKey::from_public_key_der(&self.spki_der()?).map_err(|e| {
+            EvidenceError::Certificate {
+                cert: self.subject_cn(),
+                reason: format!("the key is not ECDSA P-256: {e}"),
+            }
+        })
+    }
+
     /// Checks that `issuer`'s key signed this certificate (RSASSA-PSS/SHA-384 with a 48-byte
     /// salt, or ECDSA P-384/SHA-384), and that the issuer name matches.
     pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
@@ -179,38 +174,18 @@ impl Cert {
                 issuer.subject_cn()
             )));
         }
-        let tbs = self.tbs_der()?;
         let sig = self
             .cert
             .signature()
             .as_bytes()
             .ok_or_else(|| EvidenceError::Signature(what.clone()))?;
-        let alg = &self.cert.signature_algorithm().oid;
-        if *alg == RSASSA_PSS {
-            use rsa::pkcs8::DecodePublicKey;
-            let key = rsa::PublicKey::from_public_key_der(&issuer.spki_der()?).map_err(|e| {
-                EvidenceError::Certificate {
-                    cert: issuer.subject_cn(),
-                    reason: format!("the key is not RSA: {e}"),
-                }
-            })?;
-            let vk = rsa::pss::VerifyingKey::<sha2::Sha384>::new(key);
-            let sig = rsa::pss::Signature::try_from(sig)
-                .map_err(|_| EvidenceError::Signature(what.clone()))?;
-            rsa::signature::Verifier::verify(&vk, tbs, &sig)
-                .map_err(|_| EvidenceError::Signature(what))
-        } else if *alg == ECDSA_SHA384 {
-            let vk = issuer.p384_key()?;
-            let sig = p384::ecdsa::Signature::from_der(sig)
-                .map_err(|_| EvidenceError::Signature(what.clone()))?;
-            vk.verify(tbs, &sig)
-                .map_err(|_| EvidenceError::Signature(what))
-        } else {
-            Err(EvidenceError::Certificate {
-                cert: self.subject_cn(),
-                reason: format!("unsupported signature algorithm {alg}"),
-            })
-        }
+        verify_signature(
+            self.tbs_der()?,
+            &self.cert.signature_algorithm().oid,
+            sig,
+            issuer,
+            what,
+        )
     }
 
     /// The raw value of extension `oid`, if present.
@@ -221,6 +196,182 @@ impl Cert {
             .iter()
             .find(|e| e.extn_id == *oid)
             .map(|e| e.extn_value.as_bytes())
+    }
+}
+
+/// The first element inside the outer SEQUENCE of a signed DER structure (certificate or CRL):
+/// the exact bytes the issuer signed.
+fn signed_part(der: &[u8]) -> Option<&[u8]> {
+    fn tlv(b: &[u8]) -> Option<(usize, usize)> {
+        let first = *b.get(1)?;
+        if first < 0x80 {
+            return Some((2, first as usize));
+        }
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = len << 8 | *b.get(2 + i)? as usize;
+        }
+        Some((2 + n, len))
+    }
+    let (outer_header, _) = tlv(der)?;
+    let inner = der.get(outer_header..)?;
+    let (h, l) = tlv(inner)?;
+    inner.get(..h.checked_add(l)?)
+}
+
+/// Verifies `sig` (as carried in a certificate or CRL) over `tbs` with `issuer`'s key, for
+/// the algorithm `alg`: RSASSA-PSS/SHA-384 with a 48-byte salt, ECDSA P-384/SHA-384 or ECDSA
+/// P-256/SHA-256.
+fn verify_signature(
+    tbs: &[u8],
+    alg: &der::asn1::ObjectIdentifier,
+    sig: &[u8],
+    issuer: &Cert,
+    what: String,
+) -> Result<()> {
+    if *alg == RSASSA_PSS {
+        use rsa::pkcs8::DecodePublicKey;
+        let key = rsa::PublicKey::from_public_key_der(&issuer.spki_der()?).map_err(|e| {
+            EvidenceError::Certificate {
+                cert: issuer.subject_cn(),
+                reason: format!("the key is not RSA: {e}"),
+            }
+        })?;
+        let vk = rsa::pss::VerifyingKey::<sha2::Sha384>::new(key);
+        let sig = rsa::pss::Signature::try_from(sig)
+            .map_err(|_| EvidenceError::Signature(what.clone()))?;
+        rsa::signature::Verifier::verify(&vk, tbs, &sig).map_err(|_| EvidenceError::Signature(what))
+    } else if *alg == ECDSA_SHA384 {
+        let vk = issuer.p384_key()?;
+        let sig = p384::ecdsa::Signature::from_der(sig)
+            .map_err(|_| EvidenceError::Signature(what.clone()))?;
+        vk.verify(tbs, &sig)
+            .map_err(|_| EvidenceError::Signature(what))
+    } else if *alg == ECDSA_SHA256 {
+        let vk = issuer.p256_key()?;
+        let sig = p256::ecdsa::Signature::from_der(sig)
+            .map_err(|_| EvidenceError::Signature(what.clone()))?;
+        p256::ecdsa::signature::Verifier::verify(&vk, tbs, &sig)
+            .map_err(|_| EvidenceError::Signature(what))
+    } else {
+        Err(EvidenceError::Certificate {
+            cert: what,
+            reason: format!("unsupported signature algorithm {alg}"),
+        })
+    }
+}
+
+/// A parsed certificate revocation list together with its exact DER bytes.
+#[derive(Debug, Clone)]
+pub struct Crl {
+    der: Vec<u8>,
+    list: x509_cert::crl::CertificateList,
+}
+
+impl Crl {
+    /// Parses one DER CRL (a PEM `X509 CRL` block is accepted too).
+    pub fn from_der(bytes: &[u8]) -> Result<Self> {
+        let bad = |reason: String| EvidenceError::Certificate {
+            cert: "CRL".into(),
+            reason,
+        };
+        let der = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            pem_rfc7468::decode_vec(bytes.trim_ascii())
+                .map_err(|e| bad(format!("bad PEM: {e}")))?
+                .1
+        } else {
+            bytes.to_vec()
+        };
+        let list = x509_cert::crl::CertificateList::from_der(&der)
+            .map_err(|e| bad(format!("not a DER X.509 CRL: {e}")))?;
+        Ok(Self { der, list })
+    }
+
+    /// The DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The issuer's common name ("" if none).
+    pub fn issuer_cn(&self) -> String {
+        common_name(&self.list.tbs_cert_list.issuer)
+    }
+
+    /// `(this_update, next_update)` in Unix seconds (`next_update` is `None` when absent).
+    pub fn window(&self) -> (u64, Option<u64>) {
+        let t = &self.list.tbs_cert_list;
+        (
+            t.this_update.to_unix_duration().as_secs(),
+            t.next_update.map(|n| n.to_unix_duration().as_secs()),
+        )
+    }
+
+    /// The number of revoked certificates listed.
+    pub fn len(&self) -> usize {
+        self.list
+            .tbs_cert_list
+            .revoked_certificates
+            .as_ref()
+            .map_or(0, Vec::len)
+    }
+
+    /// Whether no certificate is listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `cert` is listed (same serial number; the issuer must have been checked with
+    /// [`Crl::verify_signed_by`]).
+    pub fn is_revoked(&self, cert: &Cert) -> bool {
+        let serial = cert.inner().tbs_certificate().serial_number().as_bytes();
+        self.list
+            .tbs_cert_list
+            .revoked_certificates
+            .iter()
+            .flatten()
+            .any(|r| r.serial_number.as_bytes() == serial)
+    }
+
+    /// Checks that `issuer` signed this CRL and is named as its issuer.
+    pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
+        let what = format!("CRL of {}", self.issuer_cn());
+        if self.list.tbs_cert_list.issuer != *issuer.inner().tbs_certificate().subject() {
+            return Err(EvidenceError::Chain(format!(
+                "the CRL is issued by {:?}, not by {:?}",
+                self.issuer_cn(),
+                issuer.subject_cn()
+            )));
+        }
+        let tbs = signed_part(&self.der).ok_or_else(|| EvidenceError::Certificate {
+            cert: what.clone(),
+            reason: "cannot locate the TBS cert list".into(),
+        })?;
+        let sig = self
+            .list
+            .signature
+            .as_bytes()
+            .ok_or_else(|| EvidenceError::Signature(what.clone()))?;
+        verify_signature(tbs, &self.list.signature_algorithm.oid, sig, issuer, what)
+    }
+
+    /// Fails unless `at` lies in `[this_update, next_update]`. `role` names the CRL.
+    pub fn check_window(&self, at: SystemTime, role: &str) -> Result<()> {
+        let at = unix(at);
+        let (this_update, next_update) = self.window();
+        let next = next_update.unwrap_or(u64::MAX);
+        if at < this_update || at > next {
+            return Err(EvidenceError::Expired {
+                cert: format!("{role} ({})", self.issuer_cn()),
+                at,
+                not_before: this_update,
+                not_after: next,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,321 @@
+//! Verification of a TDX quote: the PCK chain to the pinned Intel SGX Root CA, the QE report
+//! signed by the PCK key, the QE report binding the attestation key, the quote signed by the
+//! attestation key; with collateral, revocation and the TCB status.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use p256::ecdsa::signature::Verifier;
+use sha2::{Digest, Sha256};
+
+use super::abi::Quote;
+use super::collateral::{Collateral, check_window, hex_n};
+use super::pck::{PckExtensions, SGX_EXTENSION};
+use super::roots::intel_root;
+use super::tcb::{TcbEvaluation, evaluate};
+use crate::error::{EvidenceError, Result};
+use crate::verified::Verified;
+use crate::x509::{Cert, parse_certs};
+
+/// Options of TDX verification.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The time at which certificates, CRLs and collateral must be valid.
+    pub at: SystemTime,
+    /// Require the PCK CRL and the Root CA CRL (default). When off, missing revocation data
+    /// is accepted and the evidence says `revocation_checked: false`.
+    pub check_revocation: bool,
+    /// Accept arbitrary (unsigned, ignored) bytes after the quote structure. Off by default:
+    /// then only zero padding is accepted.
+    pub allow_trailing_data: bool,
+    /// A root to trust instead of the pinned Intel SGX Root CA. Only for roots the caller
+    /// controls (tests, simulated TEEs); `None` (the default) trusts Intel's root alone.
+    pub root: Option<Cert>,
+}
+
+impl VerifyOptions {
+    /// Verification at `at` with revocation checks, trusting the pinned Intel root.
+    pub fn at(at: SystemTime) -> Self {
+        Self {
+            at,
+            check_revocation: true,
+            allow_trailing_data: false,
+            root: None,
+        }
+    }
+
+    /// Accepts missing revocation data.
+    pub fn without_revocation_check(mut self) -> Self {
+        self.check_revocation = false;
+        self
+    }
+
+    /// Accepts arbitrary bytes after the quote structure.
+    pub fn allowing_trailing_data(mut self) -> Self {
+        self.allow_trailing_data = true;
+        self
+    }
+
+    /// Trusts `root` instead of the pinned Intel SGX Root CA.
+    pub fn with_trusted_root(mut self, root: Cert) -> Self {
+        self.root = Some(root);
+        self
+    }
+}
+
+/// A quote whose signatures, chain, binding and (with collateral) TCB status were checked.
+#[derive(Debug, Clone)]
+pub struct TdxEvidence {
+    /// The quote.
+    pub quote: Quote,
+    /// The PCK leaf certificate.
+    pub pck: Cert,
+    /// The PCK CA (Platform or Processor CA).
+    pub pck_ca: Cert,
+    /// The trusted root the chain ends in.
+    pub root: Cert,
+    /// The PCK certificate's SGX extensions.
+    pub pck_extensions: PckExtensions,
+    /// The TCB evaluation; `None` when verified without collateral.
+    pub tcb: Option<TcbEvaluation>,
+    /// Whether the PCK and its CA were checked against both CRLs.
+    pub revocation_checked: bool,
+}
+
+/// Remembers verified PCK chains and PCK CRL signatures by certificate fingerprints, so that
+/// quotes from known platforms skip those ECDSA checks. Validity windows, revocation lists,
+/// the QE report and the quote signature are still checked for every quote. Thread-safe.
+#[derive(Debug, Default)]
+pub struct ChainCache {
+    verified: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl ChainCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(parts: &[&Cert], extra: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for c in parts {
+            h.update(Sha256::digest(c.der()));
+        }
+        h.update(Sha256::digest(extra));
+        h.finalize().into()
+    }
+
+    fn contains(&self, k: &[u8; 32]) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(k)
+    }
+
+    fn insert(&self, k: [u8; 32]) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(k);
+    }
+}
+
+fn p256_sig(raw: &[u8; 64], what: &str) -> Result<p256::ecdsa::Signature> {
+    p256::ecdsa::Signature::from_slice(raw)
+        .map_err(|_| EvidenceError::Signature(format!("{what} (r or s out of range)")))
+}
+
+/// Verifies a parsed quote, with verified collateral when available. Without collateral only
+/// signatures, chain and binding are checked (`tcb` is `None`), and revocation cannot be
+/// checked: that is an error unless `opts.check_revocation` is off.
+pub fn verify(
+    quote: Quote,
+    collateral: Option<&Verified<Collateral>>,
+    opts: &VerifyOptions,
+    cache: Option<&ChainCache>,
+) -> Result<Verified<TdxEvidence>> {
+    let root = opts.root.as_ref().unwrap_or_else(|| intel_root());
+    if let Some(c) = collateral
+        && c.root != *root
+    {
+        return Err(EvidenceError::Chain(format!(
+            "the collateral was verified under {:?}, not the root trusted here ({:?})",
+            c.root.subject_cn(),
+            root.subject_cn()
+        )));
+    }
+
+    // The PCK chain carried in the quote: the leaf is the certificate with the SGX
+    // extension, its CA the certificate naming it; a root in the input is ignored.
+    let certs = parse_certs(&quote.pck_chain).map_err(|e| EvidenceError::Certificate {
+        cert: "PCK chain in the quote".into(),
+        reason: e.to_string(),
+    })?;
+    let pck = certs
+        .iter()
+        .find(|c| c.extension(&SGX_EXTENSION).is_some())
+        .ok_or_else(|| EvidenceError::Certificate {
+            cert: "PCK".into(),
+            reason: format!(
+                "none of the {} certificates in the quote has the SGX extension",
+                certs.len()
+            ),
+        })?;
+    let pck_ca = certs
+        .iter()
+        .find(|c| {
+            *c != pck
+                && c.inner().tbs_certificate().subject() == pck.inner().tbs_certificate().issuer()
+        })
+        .ok_or_else(|| EvidenceError::Certificate {
+            cert: "PCK CA".into(),
+            reason: format!(
+                "the PCK's issuer {:?} is not in the quote's chain",
+                pck.issuer_cn()
+            ),
+        })?;
+    // Whatever else the quote carries must be the trusted root itself, byte for byte: a
+    // chain naming another root (or a corrupted copy of it) is not Intel's chain.
+    if let Some(other) = certs
+        .iter()
+        .find(|c| *c != pck && *c != pck_ca && *c != root)
+    {
+        return Err(EvidenceError::Chain(format!(
+            "the quote's PCK chain carries {:?} (SHA-256 {}), which is not the trusted root {:?}",
+            other.subject_cn(),
+            other.fingerprint(),
+            root.subject_cn()
+        )));
+    }
+    let key = ChainCache::key(&[pck, pck_ca, root], b"pck chain");
+    if !cache.is_some_and(|c| c.contains(&key)) {
+        pck_ca.verify_signed_by(root).map_err(|e| {
+            EvidenceError::Chain(format!(
+                "{} is not signed by the trusted {}: {e}",
+                pck_ca.subject_cn(),
+                root.subject_cn()
+            ))
+        })?;
+        pck.verify_signed_by(pck_ca)?;
+        if let Some(c) = cache {
+            c.insert(key);
+        }
+    }
+    root.check_validity(opts.at, "root CA")?;
+    pck_ca.check_validity(opts.at, "PCK CA")?;
+    pck.check_validity(opts.at, "PCK")?;
+
+    // Revocation.
+    let mut revocation_checked = false;
+    if let Some(c) = collateral {
+        if let Some(crl) = &c.pck_crl {
+            let key = ChainCache::key(&[pck_ca], crl.der());
+            if !cache.is_some_and(|c| c.contains(&key)) {
+                crl.verify_signed_by(pck_ca)?;
+                if let Some(c) = cache {
+                    c.insert(key);
+                }
+            }
+            crl.check_window(opts.at, "PCK CRL")?;
+            if crl.is_revoked(pck) {
+                return Err(EvidenceError::Revoked {
+                    cert: format!("PCK ({})", pck.subject_cn()),
+                    serial: pck.serial_hex(),
+                });
+            }
+        }
+        if let Some(crl) = &c.root_ca_crl {
+            crl.check_window(opts.at, "Root CA CRL")?;
+            if crl.is_revoked(pck_ca) {
+                return Err(EvidenceError::Revoked {
+                    cert: format!("PCK CA ({})", pck_ca.subject_cn()),
+                    serial: pck_ca.serial_hex(),
+                });
+            }
+        }
+        revocation_checked = c.pck_crl.is_some() && c.root_ca_crl.is_some();
+    }
+    if opts.check_revocation && !revocation_checked {
+        return Err(EvidenceError::Collateral(
+            "revocation data missing: verifying a TDX quote needs collateral with pck_crl.der and root_ca_crl.der (or --no-revocation-check)".into(),
+        ));
+    }
+
+    // The QE report, signed by the PCK key, binds the attestation key.
+    pck.p256_key()?
+        .verify(
+            &quote.qe_report.raw,
+            &p256_sig(&quote.qe_report_signature, "QE report")?,
+        )
+        .map_err(|_| EvidenceError::Signature("QE report by the PCK key".into()))?;
+    let mut h = Sha256::new();
+    h.update(quote.attestation_key);
+    h.update(&quote.qe_auth_data);
+    let binding: [u8; 32] = h.finalize().into();
+    if quote.qe_report.report_data[..32] != binding
+        || quote.qe_report.report_data[32..].iter().any(|&b| b != 0)
+    {
+        return Err(EvidenceError::Mismatch {
+            what: "QE report REPORTDATA vs. SHA-256(attestation key || QE auth data) || zeros"
+                .into(),
+            evidence: hex::encode(quote.qe_report.report_data),
+            endorsement: hex::encode(binding),
+        });
+    }
+
+    // The quote, signed by the attestation key.
+    let mut sec1 = [0u8; 65];
+    sec1[0] = 0x04;
+    sec1[1..].copy_from_slice(&quote.attestation_key);
+    let att_key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| {
+        EvidenceError::malformed(
+            "TDX quote",
+            "attestation_key",
+            quote.signed_len + 68,
+            "not a point on P-256",
+        )
+    })?;
+    att_key
+        .verify(
+            quote.signed_bytes(),
+            &p256_sig(&quote.signature, "TDX quote")?,
+        )
+        .map_err(|_| EvidenceError::Signature("TDX quote by the attestation key".into()))?;
+
+    // The platform and its TCB status.
+    let pck_extensions = PckExtensions::from_cert(pck)?;
+    let tcb = match collateral {
+        None => None,
+        Some(c) => {
+            if c.fmspc != pck_extensions.fmspc {
+                return Err(EvidenceError::Mismatch {
+                    what: "FMSPC of the PCK vs. TCB Info".into(),
+                    evidence: hex::encode(pck_extensions.fmspc),
+                    endorsement: c.tcb_info.fmspc.to_ascii_lowercase(),
+                });
+            }
+            let pce_id = hex_n::<2>(&c.tcb_info.pce_id, "TCB Info pceId")?;
+            if pce_id != pck_extensions.pce_id {
+                return Err(EvidenceError::Mismatch {
+                    what: "PCE-ID of the PCK vs. TCB Info".into(),
+                    evidence: hex::encode(pck_extensions.pce_id),
+                    endorsement: c.tcb_info.pce_id.to_ascii_lowercase(),
+                });
+            }
+            check_window(c.tcb_info_window, opts.at, "TCB Info")?;
+            check_window(c.qe_identity_window, opts.at, "QE Identity")?;
+            Some(evaluate(&quote.body, &quote.qe_report, &pck_extensions, c)?)
+        }
+    };
+
+    Ok(Verified::new(TdxEvidence {
+        pck: pck.clone(),
+        pck_ca: pck_ca.clone(),
+        root: root.clone(),
+        quote,
+        pck_extensions,
+        tcb,
+        revocation_checked,
+    }))
+}
