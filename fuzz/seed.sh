@@ -4,12 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 for f in "$vectors"/snp/*/*.der "$vectors"/snp/*/*.pem "$vectors"/roots/amd/*.pem; do
     cp "$f" "corpus/x509_certs/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+for f in "$vectors"/tdx/*/quote.bin; do
+    cp "$f" "corpus/tdx_quote/$(basename "$(dirname "$f")")"
+done
+for f in "$vectors"/tdx/*/collateral/*.json "$vectors"/tdx/*/collateral/*.der; do
+    case "$f" in *collateral_dcap_qvl.json) continue ;; esac
+    cp "$f" "corpus/tdx_collateral/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")"
+done
+for f in "$vectors"/tdx/*/collateral/tcb_info.json; do
+    # The inner tcbInfo object alone, so the TCB algorithm sees well-formed levels.
+    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tcbInfo"]))' "$f" \
+        > "corpus/tdx_collateral/$(basename "$(dirname "$(dirname "$f")")")-inner.json"
 done
 kat=../crates/coco-seal/tests/data/kat-v1.coco
 cp "$kat" corpus/sealed_header/kat

@@ -4,7 +4,9 @@
 //!   + TCB/chip-id checks + the report's ECDSA P-384 signature, one report, cold.
 //! - `snp/verify_chain_cached`: the same with the chain's signature checks cached.
 //! - `snp/parse`: parsing alone.
-//! - `snp/report_signature`: the ECDSA P-384 check alone (the floor for a cached chain).
+//! - `snp/report_signature_ring`: the ECDSA P-384 check alone with ring, as coco does it (the
+//!   floor for a cached chain).
+//! - `snp/report_signature_rustcrypto`: the same with RustCrypto's `p384`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -51,8 +53,20 @@ fn bench(c: &mut Criterion) {
         .p384_key()
         .unwrap();
     let sig = p384::ecdsa::Signature::from_scalars(report.signature_r, report.signature_s).unwrap();
-    g.bench_function("report_signature", |b| {
+    g.bench_function("report_signature_rustcrypto", |b| {
         b.iter(|| key.verify(black_box(report.signed_bytes()), &sig).unwrap())
+    });
+    let point = key.to_sec1_point(false);
+    let fixed = sig.to_bytes();
+    g.bench_function("report_signature_ring", |b| {
+        b.iter(|| {
+            assert!(coco_evidence::crypto::verify(
+                coco_evidence::crypto::Scheme::P384Fixed,
+                point.as_bytes(),
+                black_box(report.signed_bytes()),
+                &fixed
+            ))
+        })
     });
     g.finish();
 }

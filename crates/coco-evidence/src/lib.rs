@@ -10,8 +10,10 @@
 //! 3. `claims`: the verified structure as claims, named after the vendors' specifications.
 //!
 //! Landed: [`snp`] (AMD SEV-SNP reports v2-v5 on Milan, Genoa and Turin, VCEK and VLEK, raw or
-//! inside an Azure HCL report). Intel TDX quotes and NVIDIA GPU reports follow in their own
-//! modules; until a platform is here, this crate does not claim to verify it.
+//! inside an Azure HCL report) and [`tdx`] (Intel TDX quotes v4 and v5 with Intel PCS
+//! collateral and TCB status). NVIDIA GPU reports follow in their own module; until a
+//! platform is here, this crate does not claim to verify it. Signatures are checked with
+//! ring ([`crypto`]).
 //!
 //! ```no_run
 //! use coco_evidence::{snp, x509};
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod crypto;
 pub mod error;
 pub mod snp;
 pub mod tdx;

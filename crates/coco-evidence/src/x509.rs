@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use der::{Decode, Encode};
-use p384::ecdsa::signature::Verifier as _;
 use x509_cert::Certificate;
 
+use crate::crypto::{self, Scheme};
 use crate::error::{EvidenceError, Result};
 
 /// id-RSASSA-PSS.
@@ -20,9 +20,18 @@ const ECDSA_SHA384: der::asn1::ObjectIdentifier =
 /// ecdsa-with-SHA256.
 const ECDSA_SHA256: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+/// rsaEncryption.
+const RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// id-ecPublicKey.
 const EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// secp256r1.
+const SECP256R1: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// secp384r1.
+const SECP384R1: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 /// commonName.
 const CN: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
 
@@ -158,6 +167,54 @@ impl Cert {
         })
     }
 
+    /// The subject public key as carried in the certificate: an uncompressed SEC1 point for
+    /// EC keys, a PKCS#1 RSAPublicKey for RSA keys.
+    pub fn public_key_bits(&self) -> &[u8] {
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .subject_public_key
+            .raw_bytes()
+    }
+
+    fn ec_curve(&self) -> Option<der::asn1::ObjectIdentifier> {
+        let alg = &self
+            .cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .algorithm;
+        if alg.oid != EC_PUBLIC_KEY {
+            return None;
+        }
+        alg.parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+    }
+
+    /// Checks an ECDSA signature given as r‖s (big-endian) made by this certificate's key:
+    /// P-256 with SHA-256 or P-384 with SHA-384, by the key's curve. `what` names the signed
+    /// object in the error.
+    pub fn verify_ecdsa_fixed(&self, msg: &[u8], sig: &[u8], what: &str) -> Result<()> {
+        let scheme = match self.ec_curve() {
+            Some(c) if c == SECP256R1 => Scheme::P256Fixed,
+            Some(c) if c == SECP384R1 => Scheme::P384Fixed,
+            _ => {
+                return Err(EvidenceError::Certificate {
+                    cert: self.subject_cn(),
+                    reason: "the key is not ECDSA P-256 or P-384".into(),
+                });
+            }
+        };
+        if crypto::verify(scheme, self.public_key_bits(), msg, sig) {
+            Ok(())
+        } else {
+            Err(EvidenceError::Signature(format!(
+                "{what} by {}",
+                self.subject_cn()
+            )))
+        }
+    }
+
     /// Checks that `issuer`'s key signed this certificate (RSASSA-PSS/SHA-384 with a 48-byte
     /// salt, or ECDSA P-384/SHA-384), and that the issuer name matches.
     pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
@@ -233,35 +290,40 @@ fn verify_signature(
     issuer: &Cert,
     what: String,
 ) -> Result<()> {
-    if *alg == RSASSA_PSS {
-        use rsa::pkcs8::DecodePublicKey;
-        let key = rsa::PublicKey::from_public_key_der(&issuer.spki_der()?).map_err(|e| {
-            EvidenceError::Certificate {
-                cert: issuer.subject_cn(),
-                reason: format!("the key is not RSA: {e}"),
-            }
-        })?;
-        let vk = rsa::pss::VerifyingKey::<sha2::Sha384>::new(key);
-        let sig = rsa::pss::Signature::try_from(sig)
-            .map_err(|_| EvidenceError::Signature(what.clone()))?;
-        rsa::signature::Verifier::verify(&vk, tbs, &sig).map_err(|_| EvidenceError::Signature(what))
+    let (scheme, curve) = if *alg == RSASSA_PSS {
+        (Scheme::RsaPssSha384, None)
     } else if *alg == ECDSA_SHA384 {
-        let vk = issuer.p384_key()?;
-        let sig = p384::ecdsa::Signature::from_der(sig)
-            .map_err(|_| EvidenceError::Signature(what.clone()))?;
-        vk.verify(tbs, &sig)
-            .map_err(|_| EvidenceError::Signature(what))
+        (Scheme::P384Der, Some(SECP384R1))
     } else if *alg == ECDSA_SHA256 {
-        let vk = issuer.p256_key()?;
-        let sig = p256::ecdsa::Signature::from_der(sig)
-            .map_err(|_| EvidenceError::Signature(what.clone()))?;
-        p256::ecdsa::signature::Verifier::verify(&vk, tbs, &sig)
-            .map_err(|_| EvidenceError::Signature(what))
+        (Scheme::P256Der, Some(SECP256R1))
     } else {
-        Err(EvidenceError::Certificate {
+        return Err(EvidenceError::Certificate {
             cert: what,
             reason: format!("unsupported signature algorithm {alg}"),
-        })
+        });
+    };
+    let key_ok = match curve {
+        Some(c) => issuer.ec_curve() == Some(c),
+        None => {
+            issuer
+                .cert
+                .tbs_certificate()
+                .subject_public_key_info()
+                .algorithm
+                .oid
+                == RSA_ENCRYPTION
+        }
+    };
+    if !key_ok {
+        return Err(EvidenceError::Certificate {
+            cert: issuer.subject_cn(),
+            reason: format!("its key does not match the signature algorithm {alg} of {what}"),
+        });
+    }
+    if crypto::verify(scheme, issuer.public_key_bits(), tbs, sig) {
+        Ok(())
+    } else {
+        Err(EvidenceError::Signature(what))
     }
 }
 

@@ -4,7 +4,6 @@
 use std::time::SystemTime;
 
 use der::Decode;
-use p384::ecdsa::signature::Verifier;
 
 use super::abi::{Product, Report, SigningKey, Tcb};
 use super::roots::arks;
@@ -297,12 +296,13 @@ pub fn verify_cached(
         }
     }
 
-    // The report signature (ECDSA P-384 / SHA-384 over 0x000..0x2A0).
-    let key = vek.p384_key()?;
-    let sig = p384::ecdsa::Signature::from_scalars(report.signature_r, report.signature_s)
-        .map_err(|_| EvidenceError::Signature("SNP report (r or s out of range)".into()))?;
-    key.verify(report.signed_bytes(), &sig)
-        .map_err(|_| EvidenceError::Signature(format!("SNP report by the {role}")))?;
+    // The report signature (ECDSA P-384 / SHA-384 over 0x000..0x2A0); the parser has turned
+    // the report's little-endian r and s into big-endian.
+    let mut sig = [0u8; 96];
+    for (i, part) in [report.signature_r, report.signature_s].iter().enumerate() {
+        sig[i * 48..(i + 1) * 48].copy_from_slice(part);
+    }
+    vek.verify_ecdsa_fixed(report.signed_bytes(), &sig, &format!("SNP report ({role})"))?;
 
     Ok(Verified::new(SnpEvidence {
         report,

@@ -289,10 +289,9 @@ fn coll(msg: impl Into<String>) -> EvidenceError {
 fn check_json_signature(signed: &str, sig_hex: &str, signer: &Cert, what: &str) -> Result<()> {
     let sig = hex::decode(sig_hex)
         .ok()
-        .and_then(|b| p256::ecdsa::Signature::from_slice(&b).ok())
+        .filter(|b| b.len() == 64)
         .ok_or_else(|| coll(format!("{what}: the signature is not 64 bytes of hex r||s")))?;
-    p256::ecdsa::signature::Verifier::verify(&signer.p256_key()?, signed.as_bytes(), &sig)
-        .map_err(|_| EvidenceError::Signature(format!("{what} by {}", signer.subject_cn())))
+    signer.verify_ecdsa_fixed(signed.as_bytes(), &sig, what)
 }
 
 fn window(issue: &str, next: &str, what: &str) -> Result<(u64, u64)> {

@@ -108,7 +108,11 @@ pub fn evaluate(
         .tcb_levels
         .iter()
         .find(|l| {
-            l.tcb
+            // A level with other than 16 components of each kind never matches (verified
+            // collateral has been checked for this; `evaluate` does not rely on it).
+            l.tcb.sgxtcbcomponents.len() == 16
+                && l.tcb.tdxtcbcomponents.len() == 16
+                && l.tcb
                 .sgxtcbcomponents
                 .iter()
                 .zip(pck.sgx_tcb_components)

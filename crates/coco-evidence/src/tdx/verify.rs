@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use p256::ecdsa::signature::Verifier;
 use sha2::{Digest, Sha256};
 
 use super::abi::Quote;
@@ -14,6 +13,7 @@ use super::collateral::{Collateral, check_window, hex_n};
 use super::pck::{PckExtensions, SGX_EXTENSION};
 use super::roots::intel_root;
 use super::tcb::{TcbEvaluation, evaluate};
+use crate::crypto::{self, Scheme};
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, parse_certs};
@@ -121,11 +121,6 @@ impl ChainCache {
     }
 }
 
-fn p256_sig(raw: &[u8; 64], what: &str) -> Result<p256::ecdsa::Signature> {
-    p256::ecdsa::Signature::from_slice(raw)
-        .map_err(|_| EvidenceError::Signature(format!("{what} (r or s out of range)")))
-}
-
 /// Verifies a parsed quote, with verified collateral when available. Without collateral only
 /// signatures, chain and binding are checked (`tcb` is `None`), and revocation cannot be
 /// checked: that is an error unless `opts.check_revocation` is off.
@@ -188,8 +183,8 @@ pub fn verify(
             root.subject_cn()
         )));
     }
-    let key = ChainCache::key(&[pck, pck_ca, root], b"pck chain");
-    if !cache.is_some_and(|c| c.contains(&key)) {
+    let key = cache.map(|_| ChainCache::key(&[pck, pck_ca, root], b"pck chain"));
+    if !cache.zip(key.as_ref()).is_some_and(|(c, k)| c.contains(k)) {
         pck_ca.verify_signed_by(root).map_err(|e| {
             EvidenceError::Chain(format!(
                 "{} is not signed by the trusted {}: {e}",
@@ -198,8 +193,8 @@ pub fn verify(
             ))
         })?;
         pck.verify_signed_by(pck_ca)?;
-        if let Some(c) = cache {
-            c.insert(key);
+        if let Some((c, k)) = cache.zip(key) {
+            c.insert(k);
         }
     }
     root.check_validity(opts.at, "root CA")?;
@@ -210,11 +205,11 @@ pub fn verify(
     let mut revocation_checked = false;
     if let Some(c) = collateral {
         if let Some(crl) = &c.pck_crl {
-            let key = ChainCache::key(&[pck_ca], crl.der());
-            if !cache.is_some_and(|c| c.contains(&key)) {
+            let key = cache.map(|_| ChainCache::key(&[pck_ca], crl.der()));
+            if !cache.zip(key.as_ref()).is_some_and(|(c, k)| c.contains(k)) {
                 crl.verify_signed_by(pck_ca)?;
-                if let Some(c) = cache {
-                    c.insert(key);
+                if let Some((c, k)) = cache.zip(key) {
+                    c.insert(k);
                 }
             }
             crl.check_window(opts.at, "PCK CRL")?;
@@ -243,12 +238,11 @@ pub fn verify(
     }
 
     // The QE report, signed by the PCK key, binds the attestation key.
-    pck.p256_key()?
-        .verify(
-            &quote.qe_report.raw,
-            &p256_sig(&quote.qe_report_signature, "QE report")?,
-        )
-        .map_err(|_| EvidenceError::Signature("QE report by the PCK key".into()))?;
+    pck.verify_ecdsa_fixed(
+        &quote.qe_report.raw,
+        &quote.qe_report_signature,
+        "QE report",
+    )?;
     let mut h = Sha256::new();
     h.update(quote.attestation_key);
     h.update(&quote.qe_auth_data);
@@ -268,20 +262,16 @@ pub fn verify(
     let mut sec1 = [0u8; 65];
     sec1[0] = 0x04;
     sec1[1..].copy_from_slice(&quote.attestation_key);
-    let att_key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| {
-        EvidenceError::malformed(
-            "TDX quote",
-            "attestation_key",
-            quote.signed_len + 68,
-            "not a point on P-256",
-        )
-    })?;
-    att_key
-        .verify(
-            quote.signed_bytes(),
-            &p256_sig(&quote.signature, "TDX quote")?,
-        )
-        .map_err(|_| EvidenceError::Signature("TDX quote by the attestation key".into()))?;
+    if !crypto::verify(
+        Scheme::P256Fixed,
+        &sec1,
+        quote.signed_bytes(),
+        &quote.signature,
+    ) {
+        return Err(EvidenceError::Signature(
+            "TDX quote by the attestation key".into(),
+        ));
+    }
 
     // The platform and its TCB status.
     let pck_extensions = PckExtensions::from_cert(pck)?;
