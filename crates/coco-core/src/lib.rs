@@ -7,12 +7,29 @@
 //! agrees on:
 //!
 //! - [`digest`]: fixed-size digests with lower-case hex text forms and constant-time equality;
-//! - (as the appraisal work lands) the claims model, CoRIM/CoMID reference values, the
-//!   declarative appraisal policy and EAR (EAT Attestation Result) documents.
+//! - [`corim`]: CoRIM / CoMID reference values (unsigned, COSE-signed, NVIDIA's legacy shape),
+//!   the matching rules of the CoRIM reference verifier, and `coco corim build`;
+//! - [`profile`]: coco's CoRIM profile for TDX, SEV-SNP and NVIDIA GPUs (docs/PROFILE.md);
+//! - [`policy`]: the declarative appraisal policy (TOML);
+//! - [`appraise`]: verified claims + reference values + policy -> [`ear::Ear`];
+//! - [`ear`]: EAT Attestation Results (JSON, JWT, CWT; both namings read, the current one
+//!   written);
+//! - [`keys`]: the ES256/ES384 keys documents are signed and verified with.
 //!
 //! Policy in this crate only ever sees *verified* claims: parsing and signature checks live in
 //! `coco-evidence`, which hands over values it alone can construct.
 
+pub mod appraise;
+pub mod cbor;
+pub mod corim;
 pub mod digest;
+pub mod ear;
+pub mod error;
+pub mod keys;
+pub mod policy;
+pub mod profile;
+pub mod time;
+pub mod vectors;
 
 pub use digest::{DigestError, Sha256Digest};
+pub use error::{CoreError, Result};
