@@ -2,6 +2,7 @@
 //!
 //! Exit status: 0 success, 1 failure (one line on stderr saying why), 2 usage error.
 
+mod appraisal;
 mod demo;
 mod evidence;
 mod progress;
@@ -46,8 +47,23 @@ enum Command {
     /// Attestation evidence.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// CoRIM reference values: inspect, build from TOML, sign.
+    #[command(subcommand)]
+    Corim(appraisal::CorimCommand),
+    /// Verify evidence, appraise it against CoRIM reference values and a policy, print an EAR.
+    Appraise(appraisal::AppraiseArgs),
+    /// EAT Attestation Results.
+    #[command(subcommand)]
+    Ear(EarCommand),
     /// Run the end-to-end flow on a generated sample model.
     Demo(demo::DemoArgs),
+}
+
+/// `coco ear ...`.
+#[derive(Subcommand)]
+enum EarCommand {
+    /// Verify an EAR (JWT or CWT) with trusted keys and print its claims.
+    Verify(appraisal::EarVerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +74,12 @@ fn main() -> ExitCode {
         Command::Unseal(a) => seal::unseal(&a),
         Command::Inspect { input, json } => seal::inspect(&input, json),
         Command::Evidence(evidence::EvidenceCommand::Verify(a)) => return evidence::verify(&a),
+        Command::Corim(c) => appraisal::corim(&c),
+        Command::Appraise(a) => match appraisal::appraise_cmd(&a) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Ear(EarCommand::Verify(a)) => appraisal::ear_verify(&a),
         Command::Demo(a) => demo::run(&a),
     };
     match result {

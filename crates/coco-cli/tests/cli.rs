@@ -376,3 +376,192 @@ fn evidence_verify_tdx_with_collateral() {
     assert_eq!(code, Some(1));
     assert_eq!(v["error"]["kind"], "no_tcb_level");
 }
+
+#[test]
+fn corim_build_sign_inspect_appraise_and_ear_verify() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let s = vectors().join("tdx/v4-dcap-qvl-uptodate");
+    let exp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.join("expected.json")).unwrap()).unwrap();
+    let b = &exp["body"];
+    let h = |k: &str| b[k]["hex"].as_str().unwrap().to_string();
+    let refs = format!(
+        "id = \"dcap-qvl-sample\"\n[tdx]\nmrtd = [\"{}\"]\nrtmr0 = [\"{}\"]\nrtmr1 = [\"{}\"]\nrtmr2 = [\"{}\"]\nmrseam = [\"{}\"]\ntd_attributes = {{ value = \"0000000000000000\", mask = \"0100000000000000\" }}\n",
+        h("mrtd"),
+        h("rtmr0"),
+        h("rtmr1"),
+        h("rtmr2"),
+        h("mrseam")
+    );
+    std::fs::write(d.join("refs.toml"), &refs).unwrap();
+    ok(&coco(
+        &["corim", "build", "refs.toml", "--out", "refs.cbor"],
+        d,
+    ));
+    ok(&coco(&["keygen", "--vendor", "--out", "vendor.pem"], d));
+    ok(&coco(
+        &[
+            "corim",
+            "sign",
+            "refs.cbor",
+            "--key",
+            "vendor.pem",
+            "--signer",
+            "ACME",
+            "--out",
+            "refs.signed",
+        ],
+        d,
+    ));
+    let out = coco(
+        &[
+            "corim",
+            "inspect",
+            "refs.signed",
+            "--key",
+            "vendor.pem.pub",
+            "--json",
+        ],
+        d,
+    );
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signed"], true);
+    assert_eq!(v["signature_verified"], true);
+    assert_eq!(v["profile"], "tag:coco.example,2026:cc-corim#1");
+    assert_eq!(
+        v["comids"][0]["reference_values"].as_array().unwrap().len(),
+        6
+    );
+
+    let q = s.join("quote.bin");
+    let evidence = format!("tdx:{}", q.display());
+    let coll = s.join("collateral");
+    let appraise = |reference: &str, extra: &[&str]| {
+        let mut args = vec![
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--collateral",
+            coll.to_str().unwrap(),
+            "--reference",
+            reference,
+            "--corim-key",
+            "vendor.pem.pub",
+            "--at",
+            "2025-07-01T00:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        coco(&args, d)
+    };
+    let out = appraise("refs.signed", &["--json"]);
+    ok(&out);
+    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ear["ear_status"], "affirming");
+    assert_eq!(
+        ear["submods"]["cpu0"]["ear_trustworthiness_vector"]["hardware"],
+        2
+    );
+    // A signed CoRIM under a key that is not trusted is refused.
+    ok(&coco(&["keygen", "--vendor", "--out", "other.pem"], d));
+    let out = coco(
+        &[
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--collateral",
+            coll.to_str().unwrap(),
+            "--reference",
+            "refs.signed",
+            "--corim-key",
+            "other.pem.pub",
+            "--at",
+            "2025-07-01T00:00:00Z",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // A different MRTD: contraindicated, exit 1, the reason on stderr.
+    std::fs::write(
+        d.join("bad.toml"),
+        refs.replacen("mrtd = [\"9", "mrtd = [\"8", 1),
+    )
+    .unwrap();
+    ok(&coco(
+        &["corim", "build", "bad.toml", "--out", "bad.cbor"],
+        d,
+    ));
+    let out = appraise("bad.cbor", &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mrtd"));
+    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ear["ear_status"], "contraindicated");
+
+    // A signed EAR verifies only under its key.
+    let out = appraise("refs.signed", &["--sign-key", "vendor.pem"]);
+    ok(&out);
+    std::fs::write(
+        d.join("ear.jwt"),
+        String::from_utf8(out.stdout).unwrap().trim(),
+    )
+    .unwrap();
+    let out = coco(
+        &[
+            "ear",
+            "verify",
+            "ear.jwt",
+            "--key",
+            "vendor.pem.pub",
+            "--at",
+            "2025-07-01T00:01:00Z",
+            "--json",
+        ],
+        d,
+    );
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["submods"]["cpu0"]["ear_status"], "affirming");
+    let out = coco(
+        &[
+            "ear",
+            "verify",
+            "ear.jwt",
+            "--key",
+            "other.pem.pub",
+            "--at",
+            "2025-07-01T00:01:00Z",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = coco(
+        &[
+            "ear",
+            "verify",
+            "ear.jwt",
+            "--key",
+            "vendor.pem.pub",
+            "--at",
+            "2025-07-02T00:00:00Z",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1), "expired");
+    // A published EAR and its key.
+    let e = vectors().join("corim/ear");
+    let out = coco(
+        &[
+            "ear",
+            "verify",
+            e.join("veraison-ear-jwt-es256-tv.jwt").to_str().unwrap(),
+            "--key",
+            e.join("veraison-ear-test-key.pub.jwk.json")
+                .to_str()
+                .unwrap(),
+            "--json",
+        ],
+        d,
+    );
+    ok(&out);
+}

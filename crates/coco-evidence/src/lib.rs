@@ -24,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod attester;
 pub mod crypto;
 pub mod error;
 pub mod snp;

@@ -1,0 +1,378 @@
+//! `coco corim inspect|build|sign`, `coco appraise`, `coco ear verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use clap::{Args, Subcommand};
+use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
+use coco_core::corim::cose::{self, SignedCorim};
+use coco_core::corim::{Corim, DecodeOptions, Validity, build};
+use coco_core::ear::{Ear, Status};
+use coco_core::keys::{PublicKey, SigningKey};
+use coco_core::policy::Policy;
+use coco_evidence::{attester, snp, tdx, x509};
+use serde_json::{Value, json};
+
+use crate::CmdResult;
+
+fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
+    msg.into().into()
+}
+
+fn read(p: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    std::fs::read(p).map_err(|e| err(format!("{}: {e}", p.display())))
+}
+
+fn now_or(at: &Option<String>) -> Result<u64, Box<dyn std::error::Error>> {
+    match at {
+        Some(s) => coco_core::time::unix_rfc3339(s)
+            .ok_or_else(|| err(format!("--at {s:?} is not RFC 3339"))),
+        None => Ok(coco_core::time::unix(SystemTime::now())),
+    }
+}
+
+fn keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Box<dyn std::error::Error>> {
+    paths
+        .iter()
+        .map(|p| PublicKey::parse(&read(p)?).map_err(|e| err(format!("{}: {e}", p.display()))))
+        .collect()
+}
+
+/// `coco corim ...`.
+#[derive(Subcommand)]
+pub enum CorimCommand {
+    /// Decode a CoRIM (signed or not) and show its reference values.
+    Inspect(InspectArgs),
+    /// Build an unsigned CoRIM of coco's profile from a readable TOML file.
+    Build {
+        /// The reference values (see docs/PROFILE.md).
+        refs: PathBuf,
+        /// Where to write the CoRIM (CBOR).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a CoRIM as COSE_Sign1 (ES256 or ES384 by the key's curve).
+    Sign {
+        /// The unsigned CoRIM.
+        corim: PathBuf,
+        /// The signing key (PKCS#8 PEM, e.g. from `coco keygen --vendor`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The signer's name (corim-meta).
+        #[arg(long)]
+        signer: String,
+        /// Signature not valid after this time (RFC 3339).
+        #[arg(long)]
+        not_after: Option<String>,
+        /// Where to write the signed CoRIM.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `coco corim inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The CoRIM file (CBOR).
+    file: PathBuf,
+    /// A trusted signer key (JWK, SPKI PEM or DER); repeatable. Only these are ever trusted.
+    #[arg(long = "key")]
+    keys: Vec<PathBuf>,
+    /// Check validity windows as of this time (RFC 3339; default now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Accept NVIDIA's legacy wire shape (tags 500/502, bare payload and tags).
+    #[arg(long)]
+    legacy: bool,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn decode_opts(legacy: bool) -> DecodeOptions {
+    DecodeOptions {
+        legacy,
+        bare_text_profile: legacy,
+    }
+}
+
+/// Loads a CoRIM: signed ones must verify under `trusted` at `at`; unsigned ones come from
+/// local files and are accepted as configuration.
+pub fn load_corim(
+    path: &Path,
+    trusted: &[PublicKey],
+    at: u64,
+    legacy: bool,
+) -> Result<(Corim, Value), Box<dyn std::error::Error>> {
+    let bytes = read(path)?;
+    let opts = decode_opts(legacy);
+    if cose::is_signed(&bytes) {
+        let s = SignedCorim::decode(&bytes, &opts)?;
+        let verified = if trusted.is_empty() {
+            None
+        } else {
+            Some(s.verify(trusted, at)?)
+        };
+        let info = json!({
+            "signed": true,
+            "signature_verified": verified.is_some(),
+            "alg": if s.alg == -7 { "ES256" } else { "ES384" },
+            "signer": s.signer.as_ref().map(|x| json!({"name": x.name, "uri": x.uri})),
+        });
+        Ok((s.corim, info))
+    } else {
+        let c = Corim::decode(&bytes, &opts)?;
+        if let Some(v) = c.validity {
+            v.check(at, "CoRIM (rim-validity)")?;
+        }
+        Ok((c, json!({"signed": false, "signature_verified": false})))
+    }
+}
+
+/// Runs `coco corim ...`.
+pub fn corim(cmd: &CorimCommand) -> CmdResult {
+    match cmd {
+        CorimCommand::Inspect(a) => {
+            let at = now_or(&a.at)?;
+            let (c, info) = load_corim(&a.file, &keys(&a.keys)?, at, a.legacy)?;
+            let mut j = c.to_json();
+            for (k, v) in info.as_object().expect("object") {
+                j[k] = v.clone();
+            }
+            if a.json {
+                println!("{j}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&j)?);
+                if j["signed"] == true && j["signature_verified"] == false {
+                    eprintln!(
+                        "coco: note: signed, but no --key given: the signature was not checked"
+                    );
+                }
+            }
+            Ok(())
+        }
+        CorimCommand::Build { refs, out } => {
+            let text = String::from_utf8(read(refs)?).map_err(|_| err("REFS.toml is not UTF-8"))?;
+            let bytes = build::build(&text)?;
+            let c = Corim::decode(&bytes, &DecodeOptions::default())?;
+            ReferenceValues::from_corims(std::slice::from_ref(&c))?;
+            write_new(out, &bytes)?;
+            let n: usize = c.comids.iter().map(|m| m.reference.len()).sum();
+            eprintln!(
+                "wrote {} ({} reference values, {} bytes)",
+                out.display(),
+                n,
+                bytes.len()
+            );
+            Ok(())
+        }
+        CorimCommand::Sign {
+            corim,
+            key,
+            signer,
+            not_after,
+            out,
+        } => {
+            let bytes = read(corim)?;
+            Corim::decode(&bytes, &DecodeOptions::default())?;
+            let pem = String::from_utf8(read(key)?).map_err(|_| err("the key is not PEM"))?;
+            let k = SigningKey::from_pkcs8_pem(&pem)?;
+            let validity = not_after
+                .as_deref()
+                .map(|t| {
+                    coco_core::time::unix_rfc3339(t)
+                        .map(|na| Validity {
+                            not_before: None,
+                            not_after: Some(na),
+                        })
+                        .ok_or_else(|| err(format!("--not-after {t:?} is not RFC 3339")))
+                })
+                .transpose()?;
+            let signed = cose::sign(&bytes, &k, signer, validity)?;
+            write_new(out, &signed)?;
+            eprintln!(
+                "wrote {} ({} signature by {signer:?})",
+                out.display(),
+                k.public().jose_alg()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> CmdResult {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| err(format!("{}: {e}", path.display())))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+/// `coco appraise`.
+#[derive(Args)]
+pub struct AppraiseArgs {
+    /// Evidence as PLATFORM:FILE (snp, azure-snp, tdx); repeatable. CPU evidence becomes
+    /// submodule cpu0, cpu1, ...
+    #[arg(long = "evidence", required = true)]
+    evidence: Vec<String>,
+    /// Certificates for SNP evidence (PEM bundle or directory).
+    #[arg(long)]
+    certs: Option<PathBuf>,
+    /// Collateral directory for TDX evidence.
+    #[arg(long)]
+    collateral: Option<PathBuf>,
+    /// Accept evidence without revocation data (the policy may still refuse it).
+    #[arg(long)]
+    no_revocation_check: bool,
+    /// Reference values: a CoRIM file (signed or not); repeatable.
+    #[arg(long = "reference", required = true)]
+    references: Vec<PathBuf>,
+    /// A trusted CoRIM signer key; repeatable. Signed CoRIMs must verify under one of them.
+    #[arg(long = "corim-key")]
+    corim_keys: Vec<PathBuf>,
+    /// The policy (TOML); default: the strict built-in policy.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Appraise as of this time (RFC 3339; default now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Sign the EAR with this PKCS#8 PEM key and print the JWT instead of JSON.
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    /// Print exactly one JSON object (the EAR) on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `coco appraise`: exit 0 when the EAR is affirming (or warning), 1 otherwise.
+pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let now = now_or(&a.at)?;
+    let at = system_time(now);
+    let trusted = keys(&a.corim_keys)?;
+    let mut corims = Vec::new();
+    for r in &a.references {
+        let (c, info) = load_corim(r, &trusted, now, false)?;
+        if info["signed"] == true && info["signature_verified"] == false {
+            return Err(err(format!(
+                "{}: signed CoRIM but no --corim-key to verify it with",
+                r.display()
+            )));
+        }
+        corims.push(c);
+    }
+    let refs = ReferenceValues::from_corims(&corims)?;
+    let policy = match &a.policy {
+        Some(p) => Policy::from_toml(
+            &String::from_utf8(read(p)?).map_err(|_| err("policy is not UTF-8"))?,
+        )?,
+        None => Policy::default(),
+    };
+    let certs = match &a.certs {
+        Some(p) => x509::load_certs(p)?,
+        None => Vec::new(),
+    };
+    let mut attesters: Vec<Attester> = Vec::new();
+    for (i, e) in a.evidence.iter().enumerate() {
+        let (platform, file) = e
+            .split_once(':')
+            .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
+        let bytes = read(Path::new(file))?;
+        let name = format!("cpu{i}");
+        attesters.push(match platform {
+            "snp" | "azure-snp" => attester::snp(
+                &name,
+                &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(at))?,
+            ),
+            "tdx" => {
+                let mut o = tdx::VerifyOptions::at(at);
+                if a.no_revocation_check {
+                    o = o.without_revocation_check();
+                }
+                let c = a
+                    .collateral
+                    .as_deref()
+                    .map(|d| {
+                        tdx::RawCollateral::from_dir(d)
+                            .and_then(|raw| tdx::verify_collateral(&raw, &o))
+                    })
+                    .transpose()?;
+                attester::tdx(&name, &tdx::verify_bytes(&bytes, c.as_ref(), &o, None)?)
+            }
+            other => {
+                return Err(err(format!(
+                    "--evidence {other}: platforms are snp, azure-snp, tdx"
+                )));
+            }
+        });
+    }
+    let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
+    let overall = ear.overall();
+    match &a.sign_key {
+        Some(k) => {
+            let pem = String::from_utf8(read(k)?).map_err(|_| err("the key is not PEM"))?;
+            println!("{}", ear.to_jwt(&SigningKey::from_pkcs8_pem(&pem)?));
+        }
+        None if a.json => println!("{}", ear.to_json()),
+        None => println!("{}", serde_json::to_string_pretty(&ear.to_json())?),
+    }
+    for f in &findings {
+        eprintln!("coco: {}", f.reason());
+    }
+    eprintln!("coco: appraisal: {}", overall.name());
+    Ok(if overall <= Status::Warning && overall != Status::None {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn system_time(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
+/// `coco ear verify`.
+#[derive(Args)]
+pub struct EarVerifyArgs {
+    /// The EAR: a file holding a JWT or a CWT, or the JWT itself.
+    token: String,
+    /// A trusted EAR signer key (JWK, SPKI PEM or DER); repeatable. Only these are trusted.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// Check expiry as of this time (RFC 3339; default now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `coco ear verify`: exit 0 when the EAR verifies (whatever its status), 1 otherwise.
+pub fn ear_verify(a: &EarVerifyArgs) -> CmdResult {
+    let at = now_or(&a.at)?;
+    let trusted = keys(&a.keys)?;
+    let p = Path::new(&a.token);
+    let bytes = if p.is_file() {
+        read(p)?
+    } else {
+        a.token.as_bytes().to_vec()
+    };
+    let ear = if bytes.first().is_some_and(|b| *b == 0xd2 || *b == 0xd8) {
+        Ear::from_cwt(&bytes, &trusted, at)?
+    } else {
+        let t = String::from_utf8(bytes)
+            .map_err(|_| err("the token is not text (JWT) or CBOR (CWT)"))?;
+        Ear::from_jwt(&t, &trusted, at)?
+    };
+    let j = ear.to_json();
+    if a.json {
+        println!("{j}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        eprintln!("coco: EAR verified: {}", ear.overall().name());
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The hand-over to appraisal: verified evidence as a [`coco_core::appraise::Attester`]. These
+//! functions take [`Verified`] values only, so what coco-core appraises has passed this crate's
+//! checks.
+
+use coco_core::appraise::{Attester, Platform};
+
+use crate::snp::SnpEvidence;
+use crate::tdx::TdxEvidence;
+use crate::verified::Verified;
+
+/// An SNP attester named `name` (e.g. `cpu0`). AMD CRLs are not consumed yet, so its claims
+/// say `"revocation_checked": false`.
+pub fn snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
+    let mut claims = crate::snp::claims::claims(v);
+    claims["revocation_checked"] = serde_json::json!(false);
+    Attester {
+        name: name.into(),
+        platform: Platform::Snp,
+        claims,
+        simulated: false,
+        collected_at: None,
+        expected_binding: None,
+    }
+}
+
+/// A TDX attester named `name` (e.g. `cpu0`).
+pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
+    Attester {
+        name: name.into(),
+        platform: Platform::Tdx,
+        claims: crate::tdx::claims::claims(v),
+        simulated: false,
+        collected_at: None,
+        expected_binding: None,
+    }
+}

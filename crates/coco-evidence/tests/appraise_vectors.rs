@@ -1,0 +1,410 @@
+//! The real SNP and TDX vectors, appraised against CoRIMs built (with `corim build`) from their
+//! expected values, are affirming; changing any single reference value, or a debug TD/VM,
+//! flips the result to contraindicated with that reason.
+
+mod common;
+
+use std::path::Path;
+
+use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
+use coco_core::corim::cose::SignedCorim;
+use coco_core::corim::{Corim, DecodeOptions, build, cose};
+use coco_core::ear::Status;
+use coco_core::keys::SigningKey;
+use coco_core::policy::Policy;
+use coco_evidence::tdx::{self, RawCollateral, VerifyOptions};
+use coco_evidence::{attester, snp, x509};
+use common::*;
+use serde_json::Value;
+
+fn refs(toml: &str) -> ReferenceValues {
+    let bytes = build::build(toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    ReferenceValues::from_corims(&[Corim::decode(&bytes, &DecodeOptions::default()).unwrap()])
+        .unwrap()
+}
+
+fn ctx() -> Context {
+    Context {
+        now: 1_751_328_000,
+        nonce: None,
+    }
+}
+
+fn tdx_attester(sample: &Path) -> Attester {
+    let exp = expected(sample);
+    let at = time(
+        exp["collateral_evaluation"]["suggested_as_of"]
+            .as_str()
+            .unwrap(),
+    );
+    let mut opts = VerifyOptions::at(at);
+    let dir = sample.join("collateral");
+    if !dir.join("pck_crl.der").exists() {
+        opts = opts.without_revocation_check();
+    }
+    let c = tdx::verify_collateral(&RawCollateral::from_dir(&dir).unwrap(), &opts).unwrap();
+    let q = std::fs::read(sample.join("quote.bin")).unwrap();
+    attester::tdx(
+        "cpu0",
+        &tdx::verify_bytes(&q, Some(&c), &opts, None).unwrap(),
+    )
+}
+
+/// REFS.toml lines for a TDX sample's own values.
+fn tdx_refs(claims: &Value) -> Vec<(String, String)> {
+    let h = |k: &str| claims[k].as_str().unwrap().to_string();
+    vec![
+        ("mrtd".into(), format!("[\"{}\"]", h("mr_td"))),
+        ("rtmr0".into(), format!("[\"{}\"]", h("rtmr0"))),
+        ("rtmr1".into(), format!("[\"{}\"]", h("rtmr1"))),
+        ("rtmr2".into(), format!("[\"{}\"]", h("rtmr2"))),
+        ("rtmr3".into(), format!("[\"{}\"]", h("rtmr3"))),
+        ("mrseam".into(), format!("[\"{}\"]", h("mr_seam"))),
+        ("xfam".into(), format!("\"{}\"", h("xfam"))),
+        // DEBUG (bit 0) must be 0, SEPT_VE_DISABLE (bit 28) as the sample has it.
+        (
+            "td_attributes".into(),
+            format!("{{ value = \"{}\", mask = \"0100001000000000\" }}", {
+                let mut v = hex::decode(h("td_attributes")).unwrap();
+                v[0] &= 0xfe;
+                hex::encode(v)
+            }),
+        ),
+    ]
+}
+
+fn toml(section: &str, lines: &[(String, String)]) -> String {
+    let mut s = format!("id = \"test-refs\"\n[{section}]\n");
+    for (k, v) in lines {
+        s.push_str(&format!("{k} = {v}\n"));
+    }
+    s
+}
+
+fn flip_hex(v: &str) -> String {
+    // Flip the first hex digit inside the first quoted string.
+    let i = v.find('"').unwrap() + 1;
+    let mut b = v.as_bytes().to_vec();
+    b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(b).unwrap()
+}
+
+#[test]
+fn tdx_samples_are_affirming_against_their_own_values_and_each_change_is_named() {
+    for name in ["v4-dcap-qvl-uptodate", "v5-td15-go-tdx-guest-uptodate"] {
+        let a = tdx_attester(&vectors().join("tdx").join(name));
+        let lines = tdx_refs(&a.claims);
+        let (ear, findings) = appraise(
+            std::slice::from_ref(&a),
+            &refs(&toml("tdx", &lines)),
+            &Policy::default(),
+            &ctx(),
+        );
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+        assert_eq!(ear.overall(), Status::Affirming, "{name}");
+        let tv = &ear.submods["cpu0"].trust_vector;
+        assert_eq!(tv.get("hardware"), Some(2));
+        assert_eq!(tv.get("executables"), Some(2));
+        assert_eq!(tv.get("configuration"), Some(2));
+
+        for i in 0..lines.len() {
+            let mut changed = lines.clone();
+            changed[i].1 = if lines[i].0 == "td_attributes" {
+                // Flip SEPT_VE_DISABLE (bit 28: byte 3, high nibble), which the mask covers.
+                let v = &lines[i].1;
+                let at = v.find('"').unwrap() + 1 + 6;
+                let mut b = v.as_bytes().to_vec();
+                b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+                String::from_utf8(b).unwrap()
+            } else {
+                flip_hex(&changed[i].1)
+            };
+            let (ear, findings) = appraise(
+                std::slice::from_ref(&a),
+                &refs(&toml("tdx", &changed)),
+                &Policy::default(),
+                &ctx(),
+            );
+            assert_eq!(
+                ear.overall(),
+                Status::Contraindicated,
+                "{name}: {}",
+                lines[i].0
+            );
+            assert_eq!(findings.len(), 1, "{name}: {findings:?}");
+            assert_eq!(findings[0].claim, format!("cpu0.{}", lines[i].0));
+            let reasons = &ear.submods["cpu0"].extra["coco_findings"];
+            assert_eq!(reasons[0]["claim"], lines[i].0.as_str());
+        }
+        // An alternative next to the changed value keeps it affirming.
+        let mut alt = lines.clone();
+        alt[0].1 = format!(
+            "[{}, {}]",
+            &flip_hex(&lines[0].1)[1..lines[0].1.len() - 1],
+            &lines[0].1[1..lines[0].1.len() - 1]
+        );
+        let (ear, _) = appraise(
+            std::slice::from_ref(&a),
+            &refs(&toml("tdx", &alt)),
+            &Policy::default(),
+            &ctx(),
+        );
+        assert_eq!(ear.overall(), Status::Affirming, "{name}: alternatives");
+    }
+}
+
+#[test]
+fn a_debug_td_is_contraindicated_with_that_reason() {
+    let a = tdx_attester(&vectors().join("tdx/v4-trustee-debug-td-uptodate"));
+    assert_eq!(a.claims["debug"], true);
+    let lines = tdx_refs(&a.claims);
+    let (ear, findings) = appraise(
+        std::slice::from_ref(&a),
+        &refs(&toml("tdx", &lines)),
+        &Policy::default(),
+        &ctx(),
+    );
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert!(claims.contains(&"cpu0.debug"), "{claims:?}");
+    assert!(
+        claims.contains(&"cpu0.td_attributes"),
+        "the DEBUG mask catches it too: {claims:?}"
+    );
+    assert_eq!(
+        ear.submods["cpu0"].trust_vector.get("configuration"),
+        Some(96)
+    );
+    // Allowing debug in the policy removes only the policy finding.
+    let policy = Policy {
+        allow_debug: true,
+        ..Policy::default()
+    };
+    let (_, findings) = appraise(&[a], &refs(&toml("tdx", &lines)), &policy, &ctx());
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| f.claim.as_str())
+            .collect::<Vec<_>>(),
+        ["cpu0.td_attributes"]
+    );
+}
+
+#[test]
+fn tcb_status_policy() {
+    let a = tdx_attester(&vectors().join("tdx/v4-trustee-module-tdx03-outofdate"));
+    let lines = tdx_refs(&a.claims);
+    let r = refs(&toml("tdx", &lines));
+    let relaxed = Policy {
+        require_revocation_check: false,
+        ..Policy::default()
+    };
+    let (ear, findings) = appraise(std::slice::from_ref(&a), &r, &relaxed, &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    assert_eq!(
+        findings
+            .iter()
+            .map(|f| f.claim.as_str())
+            .collect::<Vec<_>>(),
+        ["cpu0.tcb_status"]
+    );
+    // OutOfDate with an explicit grace date: a warning until then, contraindicated after.
+    let grace = Policy {
+        out_of_date_until: Some("2025-08-01T00:00:00Z".into()),
+        ..relaxed.clone()
+    };
+    let (ear, findings) = appraise(std::slice::from_ref(&a), &r, &grace, &ctx());
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(ear.overall(), Status::Warning);
+    assert_eq!(ear.submods["cpu0"].trust_vector.get("hardware"), Some(32));
+    let late = Context {
+        now: 1_760_000_000,
+        nonce: None,
+    };
+    assert_eq!(
+        appraise(std::slice::from_ref(&a), &r, &grace, &late)
+            .0
+            .overall(),
+        Status::Contraindicated
+    );
+    // Missing revocation data is a finding under the default policy.
+    let (_, findings) = appraise(&[a], &r, &Policy::default(), &ctx());
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.claim == "cpu0.revocation_checked")
+    );
+}
+
+fn snp_attester(sample: &Path) -> Attester {
+    let exp = expected(sample);
+    let at = time(exp["endorsement_key"]["not_before"].as_str().unwrap())
+        + std::time::Duration::from_secs(86400);
+    let mut certs = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(sample)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for p in files {
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        if (n.ends_with(".pem") || n.ends_with(".der")) && !n.contains("invalid") {
+            certs.extend(x509::load_certs(&p).unwrap());
+        }
+    }
+    let bytes = if sample.join("hcl_report.bin").exists() {
+        std::fs::read(sample.join("hcl_report.bin")).unwrap()
+    } else {
+        std::fs::read(sample.join("report.bin")).unwrap()
+    };
+    attester::snp(
+        "cpu0",
+        &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(at)).unwrap(),
+    )
+}
+
+fn snp_refs(c: &Value) -> Vec<(String, String)> {
+    let t = &c["reported_tcb"];
+    let fmc = t
+        .get("fmc")
+        .map(|f| format!(", fmc = {f}"))
+        .unwrap_or_default();
+    vec![
+        (
+            "measurement".into(),
+            format!("[\"{}\"]", c["measurement"].as_str().unwrap()),
+        ),
+        (
+            "host_data".into(),
+            format!("[\"{}\"]", c["host_data"].as_str().unwrap()),
+        ),
+        (
+            "policy".into(),
+            format!(
+                "{{ value = \"0x{:x}\", mask = \"0x{:x}\" }}",
+                c["policy"].as_u64().unwrap() & !(1 << 19),
+                1u64 << 19 | 1 << 18
+            ),
+        ),
+        ("guest_svn_min".into(), c["guest_svn"].to_string()),
+        ("vmpl_max".into(), c["vmpl"].to_string()),
+        (
+            "product".into(),
+            format!("\"{}\"", c["product"].as_str().unwrap()),
+        ),
+        (
+            "signing_key".into(),
+            format!("\"{}\"", c["signing_key"].as_str().unwrap()),
+        ),
+        (
+            "reported_tcb_min".into(),
+            format!(
+                "{{ bootloader = {}, tee = {}, snp = {}, microcode = {}{fmc} }}",
+                t["bootloader"], t["tee"], t["snp"], t["microcode"]
+            ),
+        ),
+    ]
+}
+
+#[test]
+fn snp_samples_are_affirming_and_each_change_is_named() {
+    let policy = Policy {
+        require_revocation_check: false,
+        ..Policy::default()
+    };
+    let mut seen = 0;
+    for sample in samples("snp") {
+        let name = sample.file_name().unwrap().to_string_lossy().into_owned();
+        let a = snp_attester(&sample);
+        let lines = snp_refs(&a.claims);
+        let debug = a.claims["debug"] == true;
+        let (ear, findings) = appraise(
+            std::slice::from_ref(&a),
+            &refs(&toml("snp", &lines)),
+            &policy,
+            &ctx(),
+        );
+        if debug {
+            assert_eq!(ear.overall(), Status::Contraindicated, "{name}");
+            assert!(
+                findings.iter().any(|f| f.claim == "cpu0.debug"),
+                "{name}: {findings:?}"
+            );
+            assert!(
+                findings.iter().any(|f| f.claim == "cpu0.policy"),
+                "{name}: {findings:?}"
+            );
+            seen += 1;
+            continue;
+        }
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+        assert_eq!(ear.overall(), Status::Affirming, "{name}");
+        for (i, (k, v)) in lines.iter().enumerate() {
+            let changed = match k.as_str() {
+                "measurement" | "host_data" => flip_hex(v),
+                "guest_svn_min" => (a.claims["guest_svn"].as_u64().unwrap() + 1).to_string(),
+                "reported_tcb_min" => v.replacen(
+                    &format!("microcode = {}", a.claims["reported_tcb"]["microcode"]),
+                    &format!(
+                        "microcode = {}",
+                        a.claims["reported_tcb"]["microcode"].as_u64().unwrap() + 1
+                    ),
+                    1,
+                ),
+                "policy" => v.replace("mask = \"0x", "mask = \"0x1"), // also compare bit 60, which is 0 ...
+                _ => continue,
+            };
+            let mut ch = lines.clone();
+            ch[i].1 = if k == "policy" {
+                // ... against a value with bit 60 set.
+                let p = a.claims["policy"].as_u64().unwrap() & !(1 << 19) | 1 << 60;
+                format!(
+                    "{{ value = \"0x{p:x}\", mask = \"0x{:x}\" }}",
+                    1u64 << 60 | 1 << 19
+                )
+            } else {
+                changed
+            };
+            let (ear, findings) = appraise(
+                std::slice::from_ref(&a),
+                &refs(&toml("snp", &ch)),
+                &policy,
+                &ctx(),
+            );
+            assert_eq!(ear.overall(), Status::Contraindicated, "{name}: {k}");
+            let want = match k.as_str() {
+                "guest_svn_min" => "cpu0.guest_svn".to_string(),
+                "reported_tcb_min" => "cpu0.reported_tcb".to_string(),
+                other => format!("cpu0.{other}"),
+            };
+            assert_eq!(
+                findings.iter().map(|f| f.claim.clone()).collect::<Vec<_>>(),
+                [want],
+                "{name}"
+            );
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 8);
+}
+
+#[test]
+fn signed_reference_values_from_a_vendor_key() {
+    let a = tdx_attester(&vectors().join("tdx/v4-dcap-qvl-uptodate"));
+    let unsigned = build::build(&toml("tdx", &tdx_refs(&a.claims))).unwrap();
+    let vendor = SigningKey::generate_p384().unwrap();
+    let signed = cose::sign(&unsigned, &vendor, "ACME Model Ops", None).unwrap();
+    let s = SignedCorim::decode(&signed, &DecodeOptions::default()).unwrap();
+    s.verify(&[vendor.public()], ctx().now).unwrap();
+    let other = SigningKey::generate_p384().unwrap();
+    assert!(s.verify(&[other.public()], ctx().now).is_err());
+    let r = ReferenceValues::from_corims(&[s.corim]).unwrap();
+    let (ear, _) = appraise(&[a], &r, &Policy::default(), &ctx());
+    assert_eq!(ear.overall(), Status::Affirming);
+    // No reference values at all: contraindicated, named.
+    let empty = ReferenceValues::default();
+    let a = tdx_attester(&vectors().join("tdx/v4-dcap-qvl-uptodate"));
+    let (ear, findings) = appraise(&[a], &empty, &Policy::default(), &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    assert_eq!(findings[0].claim, "cpu0.reference values");
+}
