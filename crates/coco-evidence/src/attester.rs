@@ -34,3 +34,24 @@ pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
         expected_binding: None,
     }
 }
+
+/// A simulated SNP attester (claims say `"simulated": true`; appraisal refuses it unless the
+/// policy allows simulation).
+pub fn sim_snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
+    let mut a = snp(name, v);
+    a.claims["simulated"] = serde_json::json!(true);
+    a.simulated = true;
+    a
+}
+
+/// A simulated GPU attester.
+pub fn sim_gpu(name: &str, v: &Verified<crate::sim::SimGpuEvidence>) -> Attester {
+    Attester {
+        name: name.into(),
+        platform: Platform::Nvidia,
+        claims: v.claims.clone(),
+        simulated: true,
+        collected_at: None,
+        expected_binding: None,
+    }
+}

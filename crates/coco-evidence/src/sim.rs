@@ -1,0 +1,379 @@
+//! A simulated TEE for demos and tests: SNP-shaped reports (the real 1184-byte layout, parsed
+//! by [`snp::abi`](crate::snp::abi)) and GPU-shaped reports, signed by platform keys whose
+//! certificates chain to a root generated at start.
+//!
+//! Nothing here is ever trusted by default: [`verify_snp`] and [`verify_gpu`] need the sim
+//! root passed explicitly, the regular verifiers pin the vendor roots and refuse the sim
+//! chain, and the claims say `"simulated": true` so that appraisal marks the result.
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use der::Encode;
+use p384::ecdsa::signature::Signer;
+use serde_json::{Value, json};
+use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+use x509_cert::TbsCertificate;
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder, CertificateBuilder};
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::Validity;
+
+use crate::error::{EvidenceError, Result};
+use crate::snp::abi::Report;
+use crate::snp::verify::{SnpEvidence, vek_extensions};
+use crate::verified::Verified;
+use crate::x509::Cert;
+
+const ROOT_NAME: &str = "CN=coco simulated TEE root,O=coco (simulation - not a TEE)";
+
+struct Profile {
+    subject: Name,
+    issuer: Name,
+    extensions: Vec<Extension>,
+}
+
+impl BuilderProfile for Profile {
+    fn get_issuer(&self, _: &Name) -> Name {
+        self.issuer.clone()
+    }
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+    fn build_extensions(
+        &self,
+        _: SubjectPublicKeyInfoRef<'_>,
+        _: SubjectPublicKeyInfoRef<'_>,
+        _: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        Ok(self.extensions.clone())
+    }
+}
+
+fn sim_err(msg: impl Into<String>) -> EvidenceError {
+    EvidenceError::Platform(format!("simulated TEE: {}", msg.into()))
+}
+
+fn key() -> Result<p384::ecdsa::SigningKey> {
+    let mut seed = [0u8; 48];
+    loop {
+        getrandom::fill(&mut seed).map_err(|e| sim_err(format!("no randomness: {e}")))?;
+        if let Ok(k) = p384::ecdsa::SigningKey::from_slice(&seed) {
+            seed.iter_mut().for_each(|b| *b = 0);
+            return Ok(k);
+        }
+    }
+}
+
+fn cert(
+    subject: &str,
+    issuer_name: &str,
+    serial: u32,
+    subject_key: &p384::ecdsa::SigningKey,
+    issuer_key: &p384::ecdsa::SigningKey,
+    extensions: Vec<Extension>,
+) -> Result<Cert> {
+    let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key())
+        .map_err(|e| sim_err(e.to_string()))?;
+    let profile = Profile {
+        subject: Name::from_str(subject).map_err(|e| sim_err(e.to_string()))?,
+        issuer: Name::from_str(issuer_name).map_err(|e| sim_err(e.to_string()))?,
+        extensions,
+    };
+    let validity =
+        Validity::from_now(Duration::from_secs(30 * 86400)).map_err(|e| sim_err(e.to_string()))?;
+    let builder = CertificateBuilder::new(profile, SerialNumber::from(serial), validity, spki)
+        .map_err(|e| sim_err(e.to_string()))?;
+    let c = builder
+        .build::<_, p384::ecdsa::DerSignature>(issuer_key)
+        .map_err(|e| sim_err(e.to_string()))?;
+    Cert::from_der(&c.to_der().map_err(|e| sim_err(e.to_string()))?)
+}
+
+fn amd_ext(suffix: &str, value: Vec<u8>) -> Result<Extension> {
+    Ok(Extension {
+        extn_id: der::asn1::ObjectIdentifier::new(&format!("1.3.6.1.4.1.3704.1.{suffix}"))
+            .map_err(|e| sim_err(e.to_string()))?,
+        critical: false,
+        extn_value: der::asn1::OctetString::new(value).map_err(|e| sim_err(e.to_string()))?,
+    })
+}
+
+/// The root of a simulation. A service trusts it only when configured with [`SimRoot::cert`].
+pub struct SimRoot {
+    key: p384::ecdsa::SigningKey,
+    cert: Cert,
+}
+
+impl std::fmt::Debug for SimRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimRoot({})", self.cert.fingerprint())
+    }
+}
+
+/// The TCB a simulated platform reports (Genoa layout).
+pub const SIM_TCB: [u8; 8] = [9, 0, 0, 0, 0, 0, 23, 72];
+
+impl SimRoot {
+    /// A fresh root (P-384, self-signed, valid 30 days).
+    pub fn generate() -> Result<Self> {
+        let key = key()?;
+        let cert = cert(ROOT_NAME, ROOT_NAME, 1, &key, &key, vec![])?;
+        Ok(Self { key, cert })
+    }
+
+    /// The root certificate to configure a verifier with.
+    pub fn cert(&self) -> &Cert {
+        &self.cert
+    }
+
+    /// A simulated platform (one CPU and one GPU) endorsed by this root.
+    pub fn platform(&self) -> Result<SimPlatform> {
+        let mut chip_id = [0u8; 64];
+        getrandom::fill(&mut chip_id).map_err(|e| sim_err(e.to_string()))?;
+        let vcek_key = key()?;
+        let t = SIM_TCB;
+        let int = |v: u8| u32::from(v).to_der().map_err(|e| sim_err(e.to_string()));
+        let extensions = vec![
+            amd_ext(
+                "2",
+                der::asn1::Ia5StringRef::new("Genoa-B1")
+                    .map_err(|e| sim_err(e.to_string()))?
+                    .to_der()
+                    .map_err(|e| sim_err(e.to_string()))?,
+            )?,
+            amd_ext("3.1", int(t[0])?)?,
+            amd_ext("3.2", int(t[1])?)?,
+            amd_ext("3.3", int(t[6])?)?,
+            amd_ext("3.8", int(t[7])?)?,
+            amd_ext("4", chip_id.to_vec())?,
+        ];
+        let vcek = cert(
+            "CN=SEV-VCEK,O=coco (simulation)",
+            ROOT_NAME,
+            2,
+            &vcek_key,
+            &self.key,
+            extensions,
+        )?;
+        let gpu_key = key()?;
+        let gpu = cert(
+            "CN=coco simulated GPU,O=coco (simulation)",
+            ROOT_NAME,
+            3,
+            &gpu_key,
+            &self.key,
+            vec![],
+        )?;
+        Ok(SimPlatform {
+            vcek_key,
+            vcek,
+            gpu_key,
+            gpu,
+            chip_id,
+        })
+    }
+}
+
+/// What a simulated confidential VM measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimVm {
+    /// MEASUREMENT.
+    pub measurement: [u8; 48],
+    /// HOST_DATA.
+    pub host_data: [u8; 32],
+    /// POLICY (bit 17 is set for you; bit 19 = debug).
+    pub policy: u64,
+    /// GUEST_SVN.
+    pub guest_svn: u32,
+}
+
+/// What a simulated GPU reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimGpu {
+    /// Driver version.
+    pub driver_version: String,
+    /// VBIOS version.
+    pub vbios_version: String,
+    /// Measurements by SPDM index (1-based), SHA-384.
+    pub measurements: Vec<(u32, [u8; 48])>,
+    /// CC mode on.
+    pub cc_mode: bool,
+    /// CC DEVTOOLS mode.
+    pub devtools_mode: bool,
+}
+
+/// A simulated platform: a VCEK-like CPU key and a GPU key, both certified by the root.
+pub struct SimPlatform {
+    vcek_key: p384::ecdsa::SigningKey,
+    vcek: Cert,
+    gpu_key: p384::ecdsa::SigningKey,
+    gpu: Cert,
+    chip_id: [u8; 64],
+}
+
+impl std::fmt::Debug for SimPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimPlatform(chip {})", hex::encode(&self.chip_id[..8]))
+    }
+}
+
+impl SimPlatform {
+    /// The CPU endorsement certificate (VCEK-like).
+    pub fn vcek(&self) -> &Cert {
+        &self.vcek
+    }
+
+    /// The GPU certificate.
+    pub fn gpu_cert(&self) -> &Cert {
+        &self.gpu
+    }
+
+    /// An SNP-shaped report (version 3, Genoa CPUID, VCEK-signed) with `report_data`.
+    pub fn snp_report(&self, vm: &SimVm, report_data: &[u8; 64]) -> Vec<u8> {
+        let mut b = vec![0u8; 1184];
+        b[0..4].copy_from_slice(&3u32.to_le_bytes());
+        b[4..8].copy_from_slice(&vm.guest_svn.to_le_bytes());
+        b[8..16].copy_from_slice(&(vm.policy | 1 << 17).to_le_bytes());
+        b[0x34..0x38].copy_from_slice(&1u32.to_le_bytes());
+        for at in [0x38, 0x180, 0x1E0, 0x1F0] {
+            b[at..at + 8].copy_from_slice(&SIM_TCB);
+        }
+        b[0x50..0x90].copy_from_slice(report_data);
+        b[0x90..0xC0].copy_from_slice(&vm.measurement);
+        b[0xC0..0xE0].copy_from_slice(&vm.host_data);
+        b[0x188] = 0x19; // family: Genoa
+        b[0x189] = 0x11; // model
+        b[0x18A] = 0x01; // stepping
+        b[0x1A0..0x1E0].copy_from_slice(&self.chip_id);
+        let sig: p384::ecdsa::Signature = self.vcek_key.sign(&b[..0x2A0]);
+        let (r, s) = sig.split_bytes();
+        for (at, part) in [(0x2A0, r), (0x2E8, s)] {
+            let mut le = part.to_vec();
+            le.reverse();
+            b[at..at + 48].copy_from_slice(&le);
+        }
+        b
+    }
+
+    /// A GPU-shaped report: a JSON payload (nonce, versions, measurements, CC mode) and an
+    /// ECDSA P-384 signature over its exact bytes.
+    pub fn gpu_report(&self, gpu: &SimGpu, nonce: &[u8; 32]) -> Vec<u8> {
+        let measurements: serde_json::Map<String, Value> = gpu
+            .measurements
+            .iter()
+            .map(|(i, m)| (i.to_string(), json!(hex::encode(m))))
+            .collect();
+        let payload = json!({
+            "format": "coco-sim-gpu/v1",
+            "nonce": hex::encode(nonce),
+            "architecture": "HOPPER",
+            "chip": "GH100",
+            "driver_version": gpu.driver_version,
+            "vbios_version": gpu.vbios_version,
+            "measurements": measurements,
+            "cc_mode": gpu.cc_mode,
+            "devtools_mode": gpu.devtools_mode,
+        })
+        .to_string();
+        let sig: p384::ecdsa::Signature = self.gpu_key.sign(payload.as_bytes());
+        format!(
+            "{{\"payload\":{payload},\"signature\":\"{}\"}}",
+            hex::encode(sig.to_bytes())
+        )
+        .into_bytes()
+    }
+}
+
+/// Verifies a simulated SNP report under the explicitly given sim `root`: the VCEK-like
+/// certificate chains to it, its TCB and chip id match the report, the report signature holds.
+pub fn verify_snp(
+    report: &[u8],
+    vcek: &Cert,
+    root: &Cert,
+    at: SystemTime,
+) -> Result<Verified<SnpEvidence>> {
+    let r = Report::parse(report)?;
+    vcek.verify_signed_by(root)?;
+    root.check_validity(at, "sim root")?;
+    vcek.check_validity(at, "sim VCEK")?;
+    let product = r
+        .cpuid_product()
+        .ok_or_else(|| sim_err("the report names no product"))?;
+    let ext = vek_extensions(vcek, product)?;
+    if r.reported_tcb.decode(product) != ext.tcb {
+        return Err(EvidenceError::Mismatch {
+            what: "REPORTED_TCB vs. the sim VCEK".into(),
+            evidence: format!("{:?}", r.reported_tcb.decode(product)),
+            endorsement: format!("{:?}", ext.tcb),
+        });
+    }
+    if ext.hw_id.as_deref() != Some(&r.chip_id[..]) {
+        return Err(EvidenceError::Mismatch {
+            what: "CHIP_ID vs. the sim VCEK".into(),
+            evidence: hex::encode(r.chip_id),
+            endorsement: hex::encode(ext.hw_id.unwrap_or_default()),
+        });
+    }
+    let mut sig = [0u8; 96];
+    sig[..48].copy_from_slice(&r.signature_r);
+    sig[48..].copy_from_slice(&r.signature_s);
+    vcek.verify_ecdsa_fixed(r.signed_bytes(), &sig, "simulated SNP report")?;
+    Ok(Verified::new(SnpEvidence {
+        report: r,
+        product,
+        vek: vcek.clone(),
+        intermediate: root.clone(),
+        ark: root.clone(),
+    }))
+}
+
+/// A verified simulated GPU report: its claims in DESIGN §4's nvidia names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimGpuEvidence {
+    /// The claims (`nonce`, `driver_version`, `vbios_version`, `measurements`, ...,
+    /// `"simulated": true`).
+    pub claims: Value,
+}
+
+/// Verifies a simulated GPU report under the explicitly given sim `root`.
+pub fn verify_gpu(
+    report: &[u8],
+    cert: &Cert,
+    root: &Cert,
+    at: SystemTime,
+) -> Result<Verified<SimGpuEvidence>> {
+    #[derive(serde::Deserialize)]
+    struct Wire<'a> {
+        #[serde(borrow)]
+        payload: &'a serde_json::value::RawValue,
+        signature: String,
+    }
+    let w: Wire<'_> =
+        serde_json::from_slice(report).map_err(|e| sim_err(format!("GPU report: {e}")))?;
+    cert.verify_signed_by(root)?;
+    root.check_validity(at, "sim root")?;
+    cert.check_validity(at, "sim GPU")?;
+    let sig = hex::decode(&w.signature).map_err(|_| sim_err("GPU report signature is not hex"))?;
+    cert.verify_ecdsa_fixed(w.payload.get().as_bytes(), &sig, "simulated GPU report")?;
+    let p: Value = serde_json::from_str(w.payload.get()).map_err(|e| sim_err(e.to_string()))?;
+    if p["format"] != "coco-sim-gpu/v1" {
+        return Err(sim_err("unknown GPU report format"));
+    }
+    let n = p["measurements"].as_object().map_or(0, |m| m.len());
+    let claims = json!({
+        "spdm_version": "1.1",
+        "nonce": p["nonce"],
+        "driver_version": p["driver_version"],
+        "vbios_version": p["vbios_version"],
+        "measurements": p["measurements"],
+        "measurement_count": n,
+        "architecture": p["architecture"],
+        "chip": p["chip"],
+        "opaque": {"cc_mode": p["cc_mode"], "devtools_mode": p["devtools_mode"]},
+        "simulated": true,
+    });
+    Ok(Verified::new(SimGpuEvidence { claims }))
+}

@@ -1,0 +1,152 @@
+//! Challenges as stateless signed tokens (HMAC-SHA256 under a secret the replicas share), so
+//! that several service replicas behind a load balancer need no shared state to issue and
+//! check them; single use is enforced by a pluggable [`ReplayStore`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{KeyInit, Mac};
+use zeroize::Zeroizing;
+
+use crate::error::{ReleaseError, Result};
+use crate::wire::Challenge;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// Issues and checks challenge tokens.
+pub struct ChallengeIssuer {
+    secret: Zeroizing<[u8; 32]>,
+    ttl_secs: u64,
+}
+
+impl std::fmt::Debug for ChallengeIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChallengeIssuer(ttl {} s)", self.ttl_secs)
+    }
+}
+
+fn mac(secret: &[u8; 32], nonce: &[u8; 32], exp: u64) -> HmacSha256 {
+    let mut m = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    m.update(b"coco/kr/v1/challenge");
+    m.update(nonce);
+    m.update(&exp.to_be_bytes());
+    m
+}
+
+impl ChallengeIssuer {
+    /// An issuer with `secret` (shared by every replica) and tokens valid `ttl_secs`.
+    pub fn new(secret: [u8; 32], ttl_secs: u64) -> Self {
+        Self {
+            secret: Zeroizing::new(secret),
+            ttl_secs,
+        }
+    }
+
+    /// An issuer with a fresh random secret (a single replica).
+    pub fn generate(ttl_secs: u64) -> Result<Self> {
+        let mut s = [0u8; 32];
+        getrandom::fill(&mut s)
+            .map_err(|e| ReleaseError::Storage(format!("no randomness: {e}")))?;
+        Ok(Self::new(s, ttl_secs))
+    }
+
+    /// A fresh challenge valid until `now + ttl`.
+    pub fn issue(&self, now: u64) -> Result<Challenge> {
+        let mut nonce = [0u8; 32];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| ReleaseError::Storage(format!("no randomness: {e}")))?;
+        let exp = now + self.ttl_secs;
+        let tag = mac(&self.secret, &nonce, exp).finalize().into_bytes();
+        let mut body = nonce.to_vec();
+        body.extend_from_slice(&exp.to_be_bytes());
+        Ok(Challenge {
+            version: 1,
+            nonce: URL_SAFE_NO_PAD.encode(nonce),
+            expires_at: exp,
+            token: format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(body),
+                URL_SAFE_NO_PAD.encode(tag)
+            ),
+        })
+    }
+
+    /// Checks a token (MAC compared in constant time, expiry at `now`); returns its nonce and
+    /// expiry.
+    pub fn verify(&self, token: &str, now: u64) -> Result<([u8; 32], u64)> {
+        let bad = |m: &str| ReleaseError::Challenge(m.into());
+        let (body, tag) = token
+            .split_once('.')
+            .ok_or_else(|| bad("malformed token"))?;
+        let body = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| bad("malformed token"))?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| bad("malformed token"))?;
+        if body.len() != 40 {
+            return Err(bad("malformed token"));
+        }
+        let nonce: [u8; 32] = body[..32].try_into().expect("length checked");
+        let exp = u64::from_be_bytes(body[32..].try_into().expect("length checked"));
+        mac(&self.secret, &nonce, exp)
+            .verify_slice(&tag)
+            .map_err(|_| bad("token not issued by this service"))?;
+        if now > exp {
+            return Err(bad("expired challenge"));
+        }
+        Ok((nonce, exp))
+    }
+}
+
+/// Remembers used challenges until they expire.
+pub trait ReplayStore: Send + Sync {
+    /// Records `nonce` as used; `false` if it was used before.
+    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> bool;
+}
+
+/// An in-memory [`ReplayStore`] (one replica; expired entries are pruned as it goes).
+#[derive(Debug, Default)]
+pub struct MemoryReplayStore {
+    used: Mutex<HashMap<[u8; 32], u64>>,
+}
+
+impl ReplayStore for MemoryReplayStore {
+    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if used.len() > 4096 {
+            used.retain(|_, exp| *exp >= now);
+        }
+        used.insert(*nonce, expires_at).is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_expire_are_bound_to_the_secret_and_replays_are_caught() {
+        let i = ChallengeIssuer::new([1; 32], 60);
+        let c = i.issue(1000).unwrap();
+        let (n, exp) = i.verify(&c.token, 1059).unwrap();
+        assert_eq!(exp, 1060);
+        assert_eq!(
+            i.verify(&c.token, 1061).unwrap_err().to_string(),
+            "challenge: expired challenge"
+        );
+        assert!(
+            ChallengeIssuer::new([2; 32], 60)
+                .verify(&c.token, 1001)
+                .is_err()
+        );
+        let mut forged = c.token.clone().into_bytes();
+        forged[3] ^= 1;
+        assert!(i.verify(&String::from_utf8(forged).unwrap(), 1001).is_err());
+        let store = MemoryReplayStore::default();
+        assert!(store.first_use(&n, exp, 1001));
+        assert!(!store.first_use(&n, exp, 1002));
+    }
+}

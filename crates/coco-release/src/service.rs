@@ -1,0 +1,376 @@
+//! The key-release service: challenge, then verify + bind + appraise + wrap.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
+use coco_core::ear::Status;
+use coco_core::keys::{PublicKey, SigningKey};
+use coco_core::policy::Policy;
+use coco_evidence::x509::{Cert, parse_certs};
+use coco_evidence::{attester, sim, snp, tdx};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::binding;
+use crate::challenge::{ChallengeIssuer, MemoryReplayStore, ReplayStore};
+use crate::error::{ReleaseError, Result};
+use crate::keystore::KeyStore;
+use crate::wire::{
+    Challenge, CpuEvidence, EvidenceBundle, GpuEvidence, ReleaseResponse, WrappedKey,
+};
+use crate::wrap::{self, Kem};
+
+/// How the service decides.
+pub struct ServiceConfig {
+    /// Reference values (from verified CoRIMs).
+    pub references: ReferenceValues,
+    /// The appraisal policy.
+    pub policy: Policy,
+    /// The root of a simulated TEE to accept. `None` (the default) refuses simulated evidence
+    /// outright; the policy must also allow simulation.
+    pub sim_root: Option<Cert>,
+    /// How long a challenge stays valid (seconds).
+    pub challenge_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ServiceConfig({} reference values, policy {})",
+            self.references.len(),
+            self.policy.id
+        )
+    }
+}
+
+/// A refusal, with the EAR when the evidence got as far as appraisal.
+#[derive(Debug)]
+pub struct Rejection {
+    /// Why.
+    pub error: ReleaseError,
+    /// The EAR (JWT) of the appraisal that refused, if any.
+    pub ear: Option<String>,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl From<ReleaseError> for Rejection {
+    fn from(error: ReleaseError) -> Self {
+        Self { error, ear: None }
+    }
+}
+
+/// The service. `Sync`: one instance serves concurrent requests.
+pub struct KeyReleaseService {
+    issuer: ChallengeIssuer,
+    replay: Box<dyn ReplayStore>,
+    keys: Box<dyn KeyStore>,
+    ear_key: SigningKey,
+    config: ServiceConfig,
+    audit: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for KeyReleaseService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyReleaseService({:?})", self.config)
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn b64(s: &str, what: &str) -> Result<Vec<u8>> {
+    B64.decode(s)
+        .map_err(|_| ReleaseError::Request(format!("{what} is not base64")))
+}
+
+fn ev(e: impl std::fmt::Display) -> ReleaseError {
+    ReleaseError::Evidence(e.to_string())
+}
+
+impl KeyReleaseService {
+    /// A service over `keys`, signing EARs with `ear_key`, with an in-memory replay store and a
+    /// random challenge secret. Audit lines go to stderr until [`Self::with_audit`].
+    pub fn new(
+        keys: Box<dyn KeyStore>,
+        ear_key: SigningKey,
+        config: ServiceConfig,
+    ) -> Result<Self> {
+        Ok(Self {
+            issuer: ChallengeIssuer::generate(config.challenge_ttl_secs)?,
+            replay: Box::new(MemoryReplayStore::default()),
+            keys,
+            ear_key,
+            config,
+            audit: Mutex::new(Box::new(std::io::stderr())),
+        })
+    }
+
+    /// Uses `issuer` (e.g. with a secret shared by replicas) and `replay` (shared storage).
+    pub fn with_challenges(
+        mut self,
+        issuer: ChallengeIssuer,
+        replay: Box<dyn ReplayStore>,
+    ) -> Self {
+        self.issuer = issuer;
+        self.replay = replay;
+        self
+    }
+
+    /// Writes one JSON audit line per decision to `sink`.
+    pub fn with_audit(mut self, sink: Box<dyn Write + Send>) -> Self {
+        self.audit = Mutex::new(sink);
+        self
+    }
+
+    /// The key EARs are signed with (for clients that check the EAR).
+    pub fn ear_public_key(&self) -> PublicKey {
+        self.ear_key.public()
+    }
+
+    /// A fresh challenge.
+    pub fn challenge(&self, now: SystemTime) -> Result<Challenge> {
+        self.issuer.issue(unix(now))
+    }
+
+    fn audit(&self, line: serde_json::Value) {
+        let mut sink = self.audit.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(sink, "{line}");
+    }
+
+    /// Verifies, binds, appraises and, when affirming, wraps the key. Every decision is
+    /// audited (never with key material).
+    pub fn release(
+        &self,
+        bundle: &EvidenceBundle,
+        now: SystemTime,
+    ) -> std::result::Result<ReleaseResponse, Rejection> {
+        let started = unix(now);
+        let result = self.decide(bundle, now);
+        let (decision, reason, status) = match &result {
+            Ok((_, s)) => ("release", String::new(), s.name()),
+            Err(r) => (
+                "refuse",
+                r.error.to_string(),
+                r.ear.as_ref().map_or("none", |_| "contraindicated"),
+            ),
+        };
+        self.audit(json!({
+            "time": coco_core::time::format_rfc3339(started),
+            "event": "key-release",
+            "decision": decision,
+            "key_id": bundle.key_id,
+            "cpu": bundle.cpu.platform,
+            "gpus": bundle.gpus.len(),
+            "ear_status": status,
+            "reason": reason,
+            "kind": result.as_ref().err().map(|r| r.error.kind()),
+        }));
+        result.map(|(r, _)| r)
+    }
+
+    fn decide(
+        &self,
+        bundle: &EvidenceBundle,
+        now: SystemTime,
+    ) -> std::result::Result<(ReleaseResponse, Status), Rejection> {
+        let t = unix(now);
+        if bundle.version != 1 {
+            return Err(ReleaseError::Request(format!(
+                "version {} (this service speaks 1)",
+                bundle.version
+            ))
+            .into());
+        }
+        if bundle.key_id.is_empty() || bundle.key_id.len() > 256 {
+            return Err(ReleaseError::Request("key_id must be 1..=256 bytes".into()).into());
+        }
+        let (challenge, expires_at) = self.issuer.verify(&bundle.token, t)?;
+        let pk = b64(&bundle.public_key, "public_key")?;
+        wrap::check_public_key(bundle.kem, &pk)?;
+        // Single use: the challenge is spent whatever the outcome.
+        if !self.replay.first_use(&challenge, expires_at, t) {
+            return Err(ReleaseError::Challenge("replayed challenge".into()).into());
+        }
+
+        // The binding of DESIGN §1.
+        let gpu_reports: Vec<Vec<u8>> = bundle
+            .gpus
+            .iter()
+            .enumerate()
+            .map(|(i, g)| b64(&g.evidence, &format!("gpus[{i}].evidence")))
+            .collect::<Result<_>>()?;
+        let gpu_nonce = binding::gpu_nonce(&challenge, &pk);
+        let report_data =
+            binding::report_data(&challenge, &pk, gpu_reports.iter().map(Vec::as_slice));
+
+        let mut attesters = vec![self.cpu_attester(&bundle.cpu, now)?];
+        attesters[0].expected_binding = Some(report_data.to_vec());
+        for (i, (g, raw)) in bundle.gpus.iter().zip(&gpu_reports).enumerate() {
+            let mut a = self.gpu_attester(g, raw, i, now)?;
+            a.expected_binding = Some(gpu_nonce.to_vec());
+            attesters.push(a);
+        }
+
+        let ctx = Context {
+            now: t,
+            nonce: Some(hex::encode(Sha256::digest(challenge))),
+        };
+        let (ear, findings) = appraise(
+            &attesters,
+            &self.config.references,
+            &self.config.policy,
+            &ctx,
+        );
+        let jwt = ear.to_jwt(&self.ear_key);
+        let status = ear.overall();
+        if !(status == Status::Affirming || status == Status::Warning) {
+            let reasons: Vec<String> = findings.iter().map(|f| f.reason()).collect();
+            return Err(Rejection {
+                error: ReleaseError::Appraisal(if reasons.is_empty() {
+                    status.name().into()
+                } else {
+                    reasons.join("; ")
+                }),
+                ear: Some(jwt),
+            });
+        }
+        let dek = self
+            .keys
+            .get(&bundle.key_id)?
+            .ok_or_else(|| ReleaseError::Key(format!("no key {:?}", bundle.key_id)))?;
+        let info = binding::wrap_info(&bundle.key_id, &jwt);
+        let w = wrap::wrap(
+            bundle.kem,
+            &pk,
+            dek.as_bytes(),
+            &info,
+            bundle.key_id.as_bytes(),
+        )?;
+        Ok((
+            ReleaseResponse {
+                version: 1,
+                ear: jwt,
+                wrapped_key: WrappedKey {
+                    kem: w.kem,
+                    enc: B64.encode(&w.enc),
+                    ciphertext: B64.encode(&w.ciphertext),
+                },
+            },
+            status,
+        ))
+    }
+
+    fn certs(pem: &Option<String>) -> Result<Vec<Cert>> {
+        match pem {
+            Some(p) => parse_certs(p.as_bytes()).map_err(ev),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn sim_root(&self) -> Result<&Cert> {
+        self.config.sim_root.as_ref().ok_or_else(|| {
+            ReleaseError::Evidence("simulated evidence is not accepted by this service".into())
+        })
+    }
+
+    fn cpu_attester(&self, cpu: &CpuEvidence, now: SystemTime) -> Result<Attester> {
+        let bytes = b64(&cpu.evidence, "cpu.evidence")?;
+        let certs = Self::certs(&cpu.certs)?;
+        match cpu.platform.as_str() {
+            "sim-snp" => {
+                let root = self.sim_root()?;
+                let vcek = certs
+                    .first()
+                    .ok_or_else(|| ReleaseError::Evidence("no sim VCEK".into()))?;
+                Ok(attester::sim_snp(
+                    "cpu0",
+                    &sim::verify_snp(&bytes, vcek, root, now).map_err(ev)?,
+                ))
+            }
+            "snp" => Ok(attester::snp(
+                "cpu0",
+                &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(now)).map_err(ev)?,
+            )),
+            "tdx" => {
+                let c = cpu.collateral.as_ref().ok_or_else(|| {
+                    ReleaseError::Evidence("TDX evidence needs its collateral".into())
+                })?;
+                let raw = tdx::RawCollateral {
+                    tcb_info: b64(&c.tcb_info, "tcb_info")?,
+                    qe_identity: b64(&c.qe_identity, "qe_identity")?,
+                    tcb_signing_chain: b64(&c.tcb_signing_chain, "tcb_signing_chain")?,
+                    pck_crl: c
+                        .pck_crl
+                        .as_deref()
+                        .map(|x| b64(x, "pck_crl"))
+                        .transpose()?,
+                    root_ca_crl: c
+                        .root_ca_crl
+                        .as_deref()
+                        .map(|x| b64(x, "root_ca_crl"))
+                        .transpose()?,
+                };
+                let mut o = tdx::VerifyOptions::at(now);
+                if !self.config.policy.require_revocation_check {
+                    o = o.without_revocation_check();
+                }
+                let coll = tdx::verify_collateral(&raw, &o).map_err(ev)?;
+                Ok(attester::tdx(
+                    "cpu0",
+                    &tdx::verify_bytes(&bytes, Some(&coll), &o, None).map_err(ev)?,
+                ))
+            }
+            other => Err(ReleaseError::Request(format!(
+                "cpu.platform {other:?}: snp, tdx or sim-snp"
+            ))),
+        }
+    }
+
+    fn gpu_attester(
+        &self,
+        g: &GpuEvidence,
+        raw: &[u8],
+        i: usize,
+        now: SystemTime,
+    ) -> Result<Attester> {
+        match g.platform.as_str() {
+            "sim-gpu" => {
+                let root = self.sim_root()?;
+                let certs = Self::certs(&g.certs)?;
+                let cert = certs
+                    .first()
+                    .ok_or_else(|| ReleaseError::Evidence("no sim GPU certificate".into()))?;
+                Ok(attester::sim_gpu(
+                    &format!("gpu{i}"),
+                    &sim::verify_gpu(raw, cert, root, now).map_err(ev)?,
+                ))
+            }
+            other => Err(ReleaseError::Request(format!(
+                "gpus[{i}].platform {other:?}: this build verifies sim-gpu (NVIDIA reports follow)"
+            ))),
+        }
+    }
+}
+
+/// Seconds as a `SystemTime` (helper for callers with Unix times).
+pub fn at(unix_secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix_secs)
+}
+
+#[allow(dead_code)]
+fn _assert_sync() {
+    fn is_sync<T: Sync + Send>() {}
+    is_sync::<KeyReleaseService>();
+    let _ = Kem::P384;
+}

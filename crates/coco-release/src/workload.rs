@@ -1,0 +1,132 @@
+//! The workload side: collect evidence bound to the challenge and an ephemeral key, assemble
+//! the bundle, and unwrap the released key into zeroizing memory.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use coco_evidence::sim::{SimGpu, SimPlatform, SimVm};
+use coco_seal::Dek;
+
+use crate::binding;
+use crate::error::{ReleaseError, Result};
+use crate::wire::{Challenge, CpuEvidence, EvidenceBundle, GpuEvidence, ReleaseResponse};
+use crate::wrap::{Kem, WorkloadKey, Wrapped};
+
+/// A source of evidence inside the confidential VM.
+pub trait Attester {
+    /// Evidence of each GPU with `nonce` as its request nonce (in GPU order).
+    fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>>;
+    /// The CPU evidence with `report_data`.
+    fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence>;
+}
+
+/// A simulated confidential VM with GPUs (demos and tests).
+pub struct SimAttester {
+    /// The simulated platform.
+    pub platform: SimPlatform,
+    /// What the VM measures.
+    pub vm: SimVm,
+    /// Its GPUs.
+    pub gpus: Vec<SimGpu>,
+}
+
+impl std::fmt::Debug for SimAttester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SimAttester({:?}, {} GPUs)",
+            self.platform,
+            self.gpus.len()
+        )
+    }
+}
+
+fn pem(c: &coco_evidence::x509::Cert) -> String {
+    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in B64.encode(c.der()).as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        s.push('\n');
+    }
+    s.push_str("-----END CERTIFICATE-----\n");
+    s
+}
+
+impl Attester for SimAttester {
+    fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
+        Ok(self
+            .gpus
+            .iter()
+            .map(|g| GpuEvidence {
+                platform: "sim-gpu".into(),
+                evidence: B64.encode(self.platform.gpu_report(g, nonce)),
+                certs: Some(pem(self.platform.gpu_cert())),
+            })
+            .collect())
+    }
+
+    fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {
+        Ok(CpuEvidence {
+            platform: "sim-snp".into(),
+            evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
+            certs: Some(pem(self.platform.vcek())),
+            collateral: None,
+        })
+    }
+}
+
+/// Collects evidence bound to `challenge` and a fresh key of `kem`; returns the bundle and the
+/// key that will unwrap the answer.
+pub fn bundle(
+    attester: &dyn Attester,
+    challenge: &Challenge,
+    key_id: &str,
+    kem: Kem,
+) -> Result<(EvidenceBundle, WorkloadKey)> {
+    let nonce = URL_SAFE_NO_PAD
+        .decode(&challenge.nonce)
+        .map_err(|_| ReleaseError::Request("challenge nonce is not base64url".into()))?;
+    let key = WorkloadKey::generate(kem);
+    let pk = key.public_key().to_vec();
+    let gpus = attester.gpu_evidence(&binding::gpu_nonce(&nonce, &pk))?;
+    let raw: Vec<Vec<u8>> = gpus
+        .iter()
+        .map(|g| {
+            B64.decode(&g.evidence)
+                .map_err(|_| ReleaseError::Request("GPU evidence is not base64".into()))
+        })
+        .collect::<Result<_>>()?;
+    let cpu = attester.cpu_evidence(&binding::report_data(
+        &nonce,
+        &pk,
+        raw.iter().map(Vec::as_slice),
+    ))?;
+    Ok((
+        EvidenceBundle {
+            version: 1,
+            token: challenge.token.clone(),
+            key_id: key_id.into(),
+            kem,
+            public_key: B64.encode(&pk),
+            cpu,
+            gpus,
+        },
+        key,
+    ))
+}
+
+/// Unwraps the released key (bound to `key_id` and the response's EAR).
+pub fn unwrap(response: &ReleaseResponse, key: &WorkloadKey, key_id: &str) -> Result<Dek> {
+    let w = &response.wrapped_key;
+    let wrapped = Wrapped {
+        kem: w.kem,
+        enc: B64
+            .decode(&w.enc)
+            .map_err(|_| ReleaseError::Request("enc is not base64".into()))?,
+        ciphertext: B64
+            .decode(&w.ciphertext)
+            .map_err(|_| ReleaseError::Request("ciphertext is not base64".into()))?,
+    };
+    let info = binding::wrap_info(key_id, &response.ear);
+    let dek = key.unwrap(&wrapped, &info, key_id.as_bytes())?;
+    Ok(Dek::from_bytes(*dek))
+}

@@ -1,0 +1,404 @@
+//! Key release end to end with the simulated TEE: the key is released only to bound,
+//! affirming evidence; every refusal names its reason; 200 concurrent releases all unwrap.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use coco_core::appraise::ReferenceValues;
+use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::ear::{Ear, Status};
+use coco_core::keys::SigningKey;
+use coco_core::policy::Policy;
+use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_release::keystore::{FileKeyStore, KeyStore, MemoryKeyStore};
+use coco_release::wire::EvidenceBundle;
+use coco_release::workload::{self, SimAttester};
+use coco_release::wrap::Kem;
+use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_seal::Dek;
+
+const KEY_ID: &str = "kbs:///acme/llm/weights-v1";
+
+fn vm() -> SimVm {
+    SimVm {
+        measurement: [0x11; 48],
+        host_data: [0x22; 32],
+        policy: 0x30000,
+        guest_svn: 2,
+    }
+}
+
+fn gpu() -> SimGpu {
+    SimGpu {
+        driver_version: "550.54.14".into(),
+        vbios_version: "96.00.88.00.11".into(),
+        measurements: vec![(1, [0x33; 48]), (2, [0x44; 48])],
+        cc_mode: true,
+        devtools_mode: false,
+    }
+}
+
+fn refs() -> ReferenceValues {
+    let h = |b: u8, n: usize| hex::encode(vec![b; n]);
+    let toml = format!(
+        r#"id = "release-test"
+[snp]
+product = "genoa"
+measurement = ["{}"]
+host_data = ["{}"]
+guest_svn_min = 1
+policy = {{ value = "0x30000", mask = "0xC0000" }}
+reported_tcb_min = {{ bootloader = 9, tee = 0, snp = 23, microcode = 72 }}
+
+[[nvidia]]
+chip = "GH100"
+driver_version = ["550.54.14"]
+vbios_version = ["96.00.88.00.11"]
+measurements = {{ "1" = ["{}"], "2" = ["{}"] }}
+"#,
+        h(0x11, 48),
+        h(0x22, 32),
+        h(0x33, 48),
+        h(0x44, 48)
+    );
+    let bytes = build::build(&toml).unwrap();
+    ReferenceValues::from_corims(&[Corim::decode(&bytes, &DecodeOptions::default()).unwrap()])
+        .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct World {
+    root: SimRoot,
+    service: KeyReleaseService,
+    dek: Dek,
+    log: Log,
+}
+
+fn world_with(policy: Policy, trust_sim: bool) -> World {
+    let root = SimRoot::generate().unwrap();
+    let keys = MemoryKeyStore::default();
+    let dek = Dek::generate().unwrap();
+    keys.put(KEY_ID, &dek);
+    let log = Log::default();
+    let service = KeyReleaseService::new(
+        Box::new(keys),
+        SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: refs(),
+            policy,
+            sim_root: trust_sim.then(|| root.cert().clone()),
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(log.clone()));
+    World {
+        root,
+        service,
+        dek,
+        log,
+    }
+}
+
+fn demo_policy() -> Policy {
+    Policy {
+        allow_simulated: true,
+        require_revocation_check: false,
+        ..Policy::default()
+    }
+}
+
+fn world() -> World {
+    world_with(demo_policy(), true)
+}
+
+fn cvm(w: &World, vm: SimVm, gpus: Vec<SimGpu>) -> SimAttester {
+    SimAttester {
+        platform: w.root.platform().unwrap(),
+        vm,
+        gpus,
+    }
+}
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+fn request(
+    w: &World,
+    a: &SimAttester,
+    kem: Kem,
+) -> (EvidenceBundle, coco_release::wrap::WorkloadKey) {
+    let c = w.service.challenge(now()).unwrap();
+    workload::bundle(a, &c, KEY_ID, kem).unwrap()
+}
+
+#[test]
+fn released_only_to_bound_affirming_evidence_and_unwrapped_by_its_key() {
+    let w = world();
+    for kem in [Kem::P384, Kem::X25519] {
+        let a = cvm(&w, vm(), vec![gpu(), gpu()]);
+        let (bundle, key) = request(&w, &a, kem);
+        let resp = w.service.release(&bundle, now()).unwrap();
+        let dek = workload::unwrap(&resp, &key, KEY_ID).unwrap();
+        assert_eq!(dek.as_bytes(), w.dek.as_bytes());
+        // The EAR verifies under the service key: three submodules, marked simulated, and a
+        // warning (a simulated TEE's memory is not opaque to its host), not affirming.
+        let ear = Ear::from_jwt(
+            &resp.ear,
+            &[w.service.ear_public_key()],
+            coco_core::time::unix(now()),
+        )
+        .unwrap();
+        assert_eq!(ear.overall(), Status::Warning);
+        assert_eq!(
+            ear.submods["cpu0"].trust_vector.get("runtime-opaque"),
+            Some(32)
+        );
+        assert_eq!(ear.submods["cpu0"].trust_vector.get("executables"), Some(2));
+        assert_eq!(
+            ear.submods.keys().collect::<Vec<_>>(),
+            ["cpu0", "gpu0", "gpu1"]
+        );
+        assert_eq!(ear.submods["cpu0"].extra["coco_simulated"], true);
+        assert_eq!(
+            ear.submods["cpu0"].trust_vector.get("instance-identity"),
+            Some(2)
+        );
+        assert_eq!(
+            ear.submods["gpu1"].trust_vector.get("instance-identity"),
+            Some(2)
+        );
+        // The wrapped key is bound to the EAR and the key id: any change breaks the unwrap.
+        let mut other = resp.clone();
+        other.ear.push('x');
+        assert!(workload::unwrap(&other, &key, KEY_ID).is_err());
+        assert!(workload::unwrap(&resp, &key, "kbs:///acme/llm/other").is_err());
+        let stranger = coco_release::wrap::WorkloadKey::generate(kem);
+        assert!(workload::unwrap(&resp, &stranger, KEY_ID).is_err());
+    }
+    let log = String::from_utf8(w.log.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(log.lines().count(), 2);
+    assert!(
+        log.lines().all(
+            |l| serde_json::from_str::<serde_json::Value>(l).unwrap()["decision"] == "release"
+        )
+    );
+    assert!(
+        !log.contains(&hex::encode(w.dek.as_bytes())),
+        "no key material in the audit log"
+    );
+}
+
+fn refused(w: &World, bundle: &EvidenceBundle) -> (String, String) {
+    let r = w.service.release(bundle, now()).unwrap_err();
+    (r.error.kind().to_string(), r.error.to_string())
+}
+
+#[test]
+fn replayed_and_expired_challenges_are_refused() {
+    let w = world();
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let (bundle, _) = request(&w, &a, Kem::P384);
+    w.service.release(&bundle, now()).unwrap();
+    let (kind, msg) = refused(&w, &bundle);
+    assert_eq!(kind, "challenge");
+    assert!(msg.contains("replayed challenge"), "{msg}");
+    let (bundle, _) = request(&w, &a, Kem::P384);
+    let r = w
+        .service
+        .release(&bundle, now() + Duration::from_secs(61))
+        .unwrap_err();
+    assert!(
+        r.error.to_string().contains("expired challenge"),
+        "{}",
+        r.error
+    );
+    // A token from another service (another secret) is refused.
+    let other = world();
+    let (bundle, _) = request(&other, &a, Kem::P384);
+    assert_eq!(refused(&w, &bundle).0, "challenge");
+}
+
+#[test]
+fn debug_and_unknown_measurements_are_refused_with_their_reason() {
+    let w = world();
+    let debug = SimVm {
+        policy: 0x30000 | 1 << 19,
+        ..vm()
+    };
+    let (bundle, _) = request(&w, &cvm(&w, debug, vec![gpu()]), Kem::P384);
+    let r = w.service.release(&bundle, now()).unwrap_err();
+    assert_eq!(r.error.kind(), "appraisal");
+    assert!(r.error.to_string().contains("cpu0.debug"), "{}", r.error);
+    assert!(r.ear.is_some(), "the refusing EAR is returned");
+
+    let other = SimVm {
+        measurement: [0x99; 48],
+        ..vm()
+    };
+    let (bundle, _) = request(&w, &cvm(&w, other, vec![gpu()]), Kem::P384);
+    let (kind, msg) = refused(&w, &bundle);
+    assert_eq!(kind, "appraisal");
+    assert!(msg.contains("cpu0.measurement"), "{msg}");
+
+    let mut bad_gpu = gpu();
+    bad_gpu.measurements[1].1 = [0x45; 48];
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![gpu(), bad_gpu]), Kem::P384);
+    let (_, msg) = refused(&w, &bundle);
+    assert!(msg.contains("gpu1.measurement[2]"), "{msg}");
+
+    let devtools = SimGpu {
+        devtools_mode: true,
+        ..gpu()
+    };
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![devtools]), Kem::P384);
+    assert!(refused(&w, &bundle).1.contains("gpu0.devtools_mode"));
+}
+
+#[test]
+fn a_gpu_report_from_another_session_breaks_the_binding() {
+    let w = world();
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let (first, _) = request(&w, &a, Kem::P384);
+    let (mut second, _) = request(&w, &a, Kem::P384);
+    second.gpus = first.gpus.clone();
+    let (kind, msg) = refused(&w, &second);
+    assert_eq!(kind, "appraisal");
+    assert!(msg.contains("gpu0.nonce"), "{msg}");
+    assert!(msg.contains("cpu0.report_data"), "{msg}");
+    // Another workload key than the one the evidence is bound to.
+    let (mut third, _) = request(&w, &a, Kem::P384);
+    let other = coco_release::wrap::WorkloadKey::generate(Kem::P384);
+    use base64::Engine;
+    third.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key());
+    assert!(refused(&w, &third).1.contains("report_data"));
+}
+
+#[test]
+fn simulated_evidence_needs_the_root_and_the_policy() {
+    // Not configured with the sim root: refused outright.
+    let w = world_with(demo_policy(), false);
+    let a = cvm(&w, vm(), vec![]);
+    let (bundle, _) = request(&w, &a, Kem::P384);
+    let (kind, msg) = refused(&w, &bundle);
+    assert_eq!(kind, "evidence");
+    assert!(msg.contains("simulated evidence is not accepted"), "{msg}");
+    // Root configured, but the default policy refuses simulation.
+    let w = world_with(
+        Policy {
+            require_revocation_check: false,
+            ..Policy::default()
+        },
+        true,
+    );
+    let a = cvm(&w, vm(), vec![]);
+    let (bundle, _) = request(&w, &a, Kem::P384);
+    assert!(refused(&w, &bundle).1.contains("cpu0.simulated"));
+    // A platform certified by another sim root.
+    let w = world();
+    let stranger = SimRoot::generate().unwrap();
+    let a = SimAttester {
+        platform: stranger.platform().unwrap(),
+        vm: vm(),
+        gpus: vec![],
+    };
+    let (bundle, _) = request(&w, &a, Kem::P384);
+    assert_eq!(refused(&w, &bundle).0, "evidence");
+}
+
+#[test]
+fn malformed_requests_are_refused_and_the_service_keeps_serving() {
+    let w = world();
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let (good, key) = request(&w, &a, Kem::P384);
+    let mut b = good.clone();
+    b.version = 2;
+    assert_eq!(refused(&w, &b).0, "request");
+    let mut b = good.clone();
+    b.public_key = "not base64!".into();
+    assert_eq!(refused(&w, &b).0, "request");
+    let mut b = good.clone();
+    b.public_key = "AAAA".into();
+    assert_eq!(refused(&w, &b).0, "wrap");
+    // Rejected before the replay check: the token is not spent yet.
+    let mut b = good.clone();
+    b.cpu.evidence = "AAAA".into();
+    assert_eq!(refused(&w, &b).0, "evidence");
+    // ... but now it is.
+    assert_eq!(refused(&w, &good).0, "challenge");
+    let (mut b, _) = request(&w, &a, Kem::P384);
+    b.key_id = "kbs:///nobody".into();
+    assert_eq!(refused(&w, &b).0, "key");
+    let (mut b, _) = request(&w, &a, Kem::P384);
+    b.key_id = "x".repeat(300);
+    assert_eq!(refused(&w, &b).0, "request");
+    // Still serving.
+    let (fresh, key2) = request(&w, &a, Kem::P384);
+    let resp = w.service.release(&fresh, now()).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key2, KEY_ID).unwrap().as_bytes(),
+        w.dek.as_bytes()
+    );
+    assert!(workload::unwrap(&resp, &key, KEY_ID).is_err());
+}
+
+#[test]
+fn two_hundred_concurrent_releases() {
+    let w = world();
+    let platform = cvm(&w, vm(), vec![gpu()]);
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..25 {
+                    let (bundle, key) = request(&w, &platform, Kem::X25519);
+                    let resp = w.service.release(&bundle, now()).unwrap();
+                    assert_eq!(
+                        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+                        w.dek.as_bytes()
+                    );
+                    ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(ok.into_inner(), 200);
+}
+
+#[test]
+fn file_key_store() {
+    let d = tempfile::tempdir().unwrap();
+    let store = FileKeyStore::open(&d.path().join("keys")).unwrap();
+    let dek = Dek::generate().unwrap();
+    store.put(KEY_ID, &dek).unwrap();
+    assert_eq!(
+        store.get(KEY_ID).unwrap().unwrap().as_bytes(),
+        dek.as_bytes()
+    );
+    assert!(store.get("other").unwrap().is_none());
+    assert!(store.put(KEY_ID, &dek).is_err(), "no overwrite");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for e in std::fs::read_dir(d.path().join("keys")).unwrap() {
+            assert_eq!(
+                e.unwrap().metadata().unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+}
