@@ -1,18 +1,33 @@
-//! `coco demo`: the vendor-to-workload flow on a generated sample model.
+//! `coco demo`: DESIGN §1 end to end on a generated sample model, with a simulated TEE.
 //!
-//! Today it runs the sealing half of the flow for real: a generated safetensors model is sealed
-//! with a fresh data key and a manifest signed by a fresh vendor key, then unsealed with the
-//! vendor key required, and every file is compared with the original. The attestation and key
-//! release steps join as `coco-release` lands.
+//! The vendor seals a generated safetensors model with a fresh data key and a signed manifest,
+//! publishes signed reference values (a CoRIM) for its CVM image and GPUs, and hands the key to
+//! a key-release service (its key store). A simulated confidential VM with one GPU collects
+//! evidence bound to the service's challenge and a fresh HPKE key, the service verifies,
+//! appraises (EAR) and wraps the key, the workload unwraps it and unseals the model, and every
+//! file is compared with the original. Then the negative cases, each refused with its reason.
+//! The service runs in-process; the simulated TEE is accepted only because this service is
+//! configured with its root and a policy that allows simulation.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use clap::Args;
+use coco_core::appraise::ReferenceValues;
+use coco_core::corim::cose::{self, SignedCorim};
+use coco_core::corim::{DecodeOptions, build};
+use coco_core::ear::Ear;
+use coco_core::keys::SigningKey;
+use coco_core::policy::Policy;
+use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_release::keystore::FileKeyStore;
+use coco_release::workload::{self, SimAttester};
+use coco_release::wrap::Kem;
+use coco_release::{KeyReleaseService, ServiceConfig};
 use coco_seal::manifest::generate_signing_key;
 use coco_seal::{Dek, DirSealOptions, DirUnsealOptions, SealOptions, seal_dir, unseal_dir};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::CmdResult;
 
@@ -28,6 +43,60 @@ pub struct DemoArgs {
     /// Size of each shard in MiB.
     #[arg(long, default_value_t = 4)]
     shard_mib: usize,
+    /// Print exactly one JSON object on stdout: `{"released", "unsealed_matches", "ear",
+    /// "negative": [{"case", "rejected", "reason"}]}`.
+    #[arg(long)]
+    json: bool,
+}
+
+const KEY_ID: &str = "coco-demo/dek-1";
+
+fn vm() -> SimVm {
+    SimVm {
+        measurement: [0x5a; 48],
+        host_data: [0; 32],
+        policy: 0x30000,
+        guest_svn: 1,
+    }
+}
+
+fn gpu() -> SimGpu {
+    SimGpu {
+        driver_version: "550.54.14".into(),
+        vbios_version: "96.00.88.00.11".into(),
+        measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
+        cc_mode: true,
+        devtools_mode: false,
+    }
+}
+
+/// The vendor's reference values for the demo CVM image and GPU, as REFS.toml.
+fn refs_toml() -> String {
+    let g = gpu();
+    let ms: Vec<String> = g
+        .measurements
+        .iter()
+        .map(|(i, m)| format!("\"{i}\" = [\"{}\"]", hex::encode(m)))
+        .collect();
+    format!(
+        "id = \"coco-demo-refs\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\nhost_data = [\"{}\"]\npolicy = {{ value = \"0x30000\", mask = \"0xC0000\" }}\nguest_svn_min = 1\nvmpl_max = 0\n\n[[nvidia]]\nchip = \"GH100\"\ndriver_version = [\"{}\"]\nvbios_version = [\"{}\"]\nmeasurements = {{ {} }}\n",
+        hex::encode(vm().measurement),
+        hex::encode(vm().host_data),
+        g.driver_version,
+        g.vbios_version,
+        ms.join(", ")
+    )
+}
+
+/// Prints progress unless JSON output was asked for.
+struct Say(bool);
+
+impl Say {
+    fn line(&self, s: impl AsRef<str>) {
+        if !self.0 {
+            println!("{}", s.as_ref());
+        }
+    }
 }
 
 /// Writes one safetensors file of f32 tensors totalling about `bytes` bytes.
@@ -87,7 +156,9 @@ fn compare_trees(a: &Path, b: &Path) -> Result<usize, Box<dyn std::error::Error>
     Ok(files.len())
 }
 
+/// Runs the demo.
 pub fn run(a: &DemoArgs) -> CmdResult {
+    let say = Say(a.json);
     let tmp;
     let root = match &a.dir {
         Some(d) => {
@@ -104,10 +175,10 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     let unsealed = root.join("model.unsealed");
     fs::create_dir_all(&model)?;
 
-    println!(
-        "[1/4] vendor: generating a sample model in {}",
+    say.line(format!(
+        "[1/6] vendor: generating a sample model in {}",
         model.display()
-    );
+    ));
     let mut total = 0u64;
     let mut tensors = 0;
     let mut weight_map = serde_json::Map::new();
@@ -126,12 +197,12 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         model.join("config.json"),
         br#"{"model_type": "coco-demo", "hidden_size": 256}"#,
     )?;
-    println!(
+    say.line(format!(
         "      {} shards, {tensors} tensors, {total} bytes of weights",
         a.shards
-    );
+    ));
 
-    println!("[2/4] vendor: sealing with a fresh data key and a signed manifest");
+    say.line("[2/6] vendor: sealing with a fresh data key and a signed manifest");
     let dek = Dek::generate()?;
     let vendor = generate_signing_key()?;
     let t = Instant::now();
@@ -141,7 +212,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         &sealed,
         &DirSealOptions {
             seal: SealOptions {
-                key_id: "coco-demo/dek-1".into(),
+                key_id: KEY_ID.into(),
                 ..SealOptions::default()
             },
             model_id: "coco-demo/model@1".into(),
@@ -149,22 +220,81 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         },
     )?;
     let secs = t.elapsed().as_secs_f64();
-    println!(
+    say.line(format!(
         "      sealed into {} in {:.3} s ({:.2} GB/s); model identity sha256:{}",
         sealed.display(),
         secs,
         total as f64 / secs / 1e9,
         st.predicate.shards_digest()
-    );
+    ));
 
-    println!(
-        "[3/4] key release: handing the data key to the workload (attestation-bound release lands with coco-release)"
-    );
+    say.line("[3/6] vendor: signed reference values (CoRIM) for the CVM image and the GPU; key to the release service");
+    let corim_key = SigningKey::P384(vendor.clone());
+    let signed = cose::sign(
+        &build::build(&refs_toml())?,
+        &corim_key,
+        "coco demo vendor",
+        None,
+    )?;
+    let now = SystemTime::now();
+    let s = SignedCorim::decode(&signed, &DecodeOptions::default())?;
+    s.verify(&[corim_key.public()], coco_core::time::unix(now))?;
+    let references = ReferenceValues::from_corims(&[s.corim])?;
+    let n_refs = references.len();
+    let keys = FileKeyStore::open(&root.join("release-keys"))?;
+    keys.put(KEY_ID, &dek)?;
+    let sim = SimRoot::generate()?;
+    let policy = Policy {
+        id: "coco-demo".into(),
+        allow_simulated: true,
+        // The simulated TEE has no revocation lists to check.
+        require_revocation_check: false,
+        ..Policy::default()
+    };
+    let audit = fs::File::create(root.join("release-audit.jsonl"))?;
+    let service = KeyReleaseService::new(
+        Box::new(keys),
+        SigningKey::generate_p384()?,
+        ServiceConfig {
+            references,
+            policy,
+            sim_root: Some(sim.cert().clone()),
+            challenge_ttl_secs: 60,
+        },
+    )?
+    .with_audit(Box::new(audit));
+    say.line(format!(
+        "      {n_refs} reference values (signature verified); audit log {}",
+        root.join("release-audit.jsonl").display()
+    ));
 
-    println!("[4/4] workload: checking the vendor signature and unsealing");
+    say.line("[4/6] workload: simulated CVM + GPU collect evidence bound to the challenge and an HPKE key");
+    let cvm = SimAttester {
+        platform: sim.platform()?,
+        vm: vm(),
+        gpus: vec![gpu()],
+    };
+    let challenge = service.challenge(SystemTime::now())?;
+    let (bundle, key) = workload::bundle(&cvm, &challenge, KEY_ID, Kem::P384)?;
+    let response = service
+        .release(&bundle, SystemTime::now())
+        .map_err(|r| format!("release refused: {r}"))?;
+    let ear = Ear::from_jwt(
+        &response.ear,
+        &[service.ear_public_key()],
+        coco_core::time::unix(SystemTime::now()),
+    )?;
+    let released = workload::unwrap(&response, &key, KEY_ID)?;
+    say.line(format!(
+        "      released: EAR {} (submods {}), data key unwrapped inside the CVM",
+        ear.overall().name(),
+        ear.submods.keys().cloned().collect::<Vec<_>>().join(", ")
+    ));
+
+    say.line("[5/6] workload: checking the vendor signature and unsealing with the released key");
     let t = Instant::now();
     unseal_dir(
-        &dek,
+        &released,
         &sealed,
         &unsealed,
         &DirUnsealOptions {
@@ -180,13 +310,149 @@ pub fn run(a: &DemoArgs) -> CmdResult {
             loaded += safetensors_tensors(&unsealed.join(&s.path))?;
         }
     }
-    if loaded != tensors {
+    let unsealed_matches = loaded == tensors;
+    if !unsealed_matches {
         return Err(format!("loaded {loaded} tensors, expected {tensors}").into());
     }
-    println!(
-        "      {files} files identical to the originals, {loaded} tensors readable; unsealed in {secs:.3} s ({:.2} GB/s, signature and plaintext digests checked)",
+    say.line(format!(
+        "      {files} files identical to the originals, {loaded} tensors readable; unsealed in {secs:.3} s ({:.2} GB/s)",
         total as f64 / secs / 1e9
+    ));
+
+    say.line("[6/6] negative cases");
+    let mut negative = Vec::new();
+    let mut case = |name: &str, outcome: Result<(), String>| {
+        let (rejected, reason) = match outcome {
+            Ok(()) => (false, String::new()),
+            Err(r) => (true, r),
+        };
+        say.line(format!(
+            "      {name}: {}",
+            if rejected {
+                format!("refused ({reason})")
+            } else {
+                "NOT REFUSED".into()
+            }
+        ));
+        negative.push(json!({"case": name, "rejected": rejected, "reason": reason}));
+    };
+    let release = |b: &coco_release::wire::EvidenceBundle| {
+        service
+            .release(b, SystemTime::now())
+            .map(|_| ())
+            .map_err(|r| r.to_string())
+    };
+    case("replayed challenge", release(&bundle));
+    let debug_cvm = SimAttester {
+        platform: sim.platform()?,
+        vm: SimVm {
+            policy: 0x30000 | 1 << 19,
+            ..vm()
+        },
+        gpus: vec![gpu()],
+    };
+    let (b, _) = workload::bundle(
+        &debug_cvm,
+        &service.challenge(SystemTime::now())?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    case("debug enabled", release(&b));
+    let other_cvm = SimAttester {
+        platform: sim.platform()?,
+        vm: SimVm {
+            measurement: [0xa5; 48],
+            ..vm()
+        },
+        gpus: vec![gpu()],
+    };
+    let (b, _) = workload::bundle(
+        &other_cvm,
+        &service.challenge(SystemTime::now())?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    case("measurement not in reference values", release(&b));
+    let (first, _) = workload::bundle(
+        &cvm,
+        &service.challenge(SystemTime::now())?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    let (mut second, _) = workload::bundle(
+        &cvm,
+        &service.challenge(SystemTime::now())?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    second.gpus = first.gpus;
+    case("gpu report from another session", release(&second));
+    let tampered = root.join("model.tampered");
+    copy_dir(&sealed, &tampered)?;
+    let shard = st
+        .predicate
+        .shards
+        .iter()
+        .find(|s| s.path.ends_with(".safetensors"))
+        .map(|s| tampered.join(&s.sealed_path))
+        .ok_or("no safetensors shard")?;
+    let mut bytes = fs::read(&shard)?;
+    let at = bytes.len() - 100;
+    bytes[at] ^= 1;
+    fs::write(&shard, bytes)?;
+    let out = root.join("model.tampered.out");
+    case(
+        "tampered shard",
+        match unseal_dir(
+            &released,
+            &tampered,
+            &out,
+            &DirUnsealOptions {
+                vendor_key: Some(*vendor.verifying_key()),
+                ..Default::default()
+            },
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        },
     );
-    println!("demo: OK");
+    let all_refused = negative.iter().all(|n| n["rejected"] == true);
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "released": true,
+                "unsealed_matches": unsealed_matches,
+                "ear": ear.to_json(),
+                "negative": Value::Array(negative),
+            })
+        );
+    } else {
+        println!(
+            "demo: {}",
+            if all_refused {
+                "OK"
+            } else {
+                "FAILED (a negative case was not refused)"
+            }
+        );
+    }
+    if !all_refused {
+        return Err("a negative case was not refused".into());
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let dst = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &dst)?;
+        } else {
+            fs::copy(e.path(), dst)?;
+        }
+    }
     Ok(())
 }

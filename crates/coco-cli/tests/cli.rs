@@ -222,6 +222,53 @@ fn demo_runs() {
     );
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("demo: OK"));
+    let audit = std::fs::read_to_string(t.path().join("w/release-audit.jsonl")).unwrap();
+    assert_eq!(
+        audit.lines().count(),
+        5,
+        "one release and four refusals: {audit}"
+    );
+    let out = coco(
+        &["demo", "--shards", "1", "--shard-mib", "1", "--json"],
+        t.path(),
+    );
+    ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["released"], true);
+    assert_eq!(v["unsealed_matches"], true);
+    assert_eq!(v["ear"]["submods"]["cpu0"]["coco_simulated"], true);
+    let cases: Vec<(&str, bool)> = v["negative"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["case"].as_str().unwrap(),
+                n["rejected"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cases,
+        [
+            ("replayed challenge", true),
+            ("debug enabled", true),
+            ("measurement not in reference values", true),
+            ("gpu report from another session", true),
+            ("tampered shard", true)
+        ]
+    );
+    let reasons: Vec<&str> = v["negative"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].contains("replayed"));
+    assert!(reasons[1].contains("debug"));
+    assert!(reasons[2].contains("measurement"));
+    assert!(reasons[3].contains("nonce") && reasons[3].contains("report_data"));
+    assert!(reasons[4].contains("tampered"));
 }
 
 fn vectors() -> std::path::PathBuf {
