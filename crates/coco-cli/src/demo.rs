@@ -21,6 +21,7 @@ use coco_core::ear::Ear;
 use coco_core::keys::SigningKey;
 use coco_core::policy::Policy;
 use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::FileKeyStore;
 use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
@@ -263,8 +264,16 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         },
     )?
     .with_audit(Box::new(audit));
+    let service_pk = service.ear_public_key();
+    let server = Server::start(
+        std::sync::Arc::new(service),
+        "127.0.0.1:0".parse()?,
+        Limits::default(),
+    )?;
+    let client = Client::new(&format!("http://{}", server.addr()));
     say.line(format!(
-        "      {n_refs} reference values (signature verified); audit log {}",
+        "      {n_refs} reference values (signature verified); service on http://{}; audit log {}",
+        server.addr(),
         root.join("release-audit.jsonl").display()
     ));
 
@@ -274,14 +283,14 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         vm: vm(),
         gpus: vec![gpu()],
     };
-    let challenge = service.challenge(SystemTime::now())?;
+    let challenge = client.challenge()?;
     let (bundle, key) = workload::bundle(&cvm, &challenge, KEY_ID, Kem::P384)?;
-    let response = service
-        .release(&bundle, SystemTime::now())
+    let response = client
+        .release(&bundle)
         .map_err(|r| format!("release refused: {r}"))?;
     let ear = Ear::from_jwt(
         &response.ear,
-        &[service.ear_public_key()],
+        &[service_pk],
         coco_core::time::unix(SystemTime::now()),
     )?;
     let released = workload::unwrap(&response, &key, KEY_ID)?;
@@ -337,10 +346,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         negative.push(json!({"case": name, "rejected": rejected, "reason": reason}));
     };
     let release = |b: &coco_release::wire::EvidenceBundle| {
-        service
-            .release(b, SystemTime::now())
-            .map(|_| ())
-            .map_err(|r| r.to_string())
+        client.release(b).map(|_| ()).map_err(|r| r.to_string())
     };
     case("replayed challenge", release(&bundle));
     let debug_cvm = SimAttester {
@@ -351,12 +357,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         },
         gpus: vec![gpu()],
     };
-    let (b, _) = workload::bundle(
-        &debug_cvm,
-        &service.challenge(SystemTime::now())?,
-        KEY_ID,
-        Kem::P384,
-    )?;
+    let (b, _) = workload::bundle(&debug_cvm, &client.challenge()?, KEY_ID, Kem::P384)?;
     case("debug enabled", release(&b));
     let other_cvm = SimAttester {
         platform: sim.platform()?,
@@ -366,25 +367,10 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         },
         gpus: vec![gpu()],
     };
-    let (b, _) = workload::bundle(
-        &other_cvm,
-        &service.challenge(SystemTime::now())?,
-        KEY_ID,
-        Kem::P384,
-    )?;
+    let (b, _) = workload::bundle(&other_cvm, &client.challenge()?, KEY_ID, Kem::P384)?;
     case("measurement not in reference values", release(&b));
-    let (first, _) = workload::bundle(
-        &cvm,
-        &service.challenge(SystemTime::now())?,
-        KEY_ID,
-        Kem::P384,
-    )?;
-    let (mut second, _) = workload::bundle(
-        &cvm,
-        &service.challenge(SystemTime::now())?,
-        KEY_ID,
-        Kem::P384,
-    )?;
+    let (first, _) = workload::bundle(&cvm, &client.challenge()?, KEY_ID, Kem::P384)?;
+    let (mut second, _) = workload::bundle(&cvm, &client.challenge()?, KEY_ID, Kem::P384)?;
     second.gpus = first.gpus;
     case("gpu report from another session", release(&second));
     let tampered = root.join("model.tampered");

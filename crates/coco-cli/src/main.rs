@@ -6,6 +6,7 @@ mod appraisal;
 mod demo;
 mod evidence;
 mod progress;
+mod release;
 mod seal;
 
 use std::path::PathBuf;
@@ -55,6 +56,10 @@ enum Command {
     /// EAT Attestation Results.
     #[command(subcommand)]
     Ear(EarCommand),
+    /// Run the key-release service over HTTP.
+    Serve(release::ServeArgs),
+    /// Inside the confidential VM: attest through configfs-tsm and fetch a data key.
+    FetchKey(release::FetchArgs),
     /// Run the end-to-end flow on a generated sample model.
     Demo(demo::DemoArgs),
 }
@@ -80,6 +85,8 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::Ear(EarCommand::Verify(a)) => appraisal::ear_verify(&a),
+        Command::Serve(a) => release::serve(&a),
+        Command::FetchKey(a) => release::fetch(&a),
         Command::Demo(a) => demo::run(&a),
     };
     match result {

@@ -612,3 +612,112 @@ fn corim_build_sign_inspect_appraise_and_ear_verify() {
     );
     ok(&out);
 }
+
+#[test]
+fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
+    use coco_release::http::Client;
+    use coco_release::workload::{self, SimAttester};
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let root = coco_evidence::sim::SimRoot::generate().unwrap();
+    let b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(root.cert().der())
+    };
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    std::fs::write(d.join("sim-root.pem"), pem).unwrap();
+    std::fs::write(
+        d.join("refs.toml"),
+        format!(
+            "id = \"serve-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
+            "ab".repeat(48)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("policy.toml"),
+        "allow_simulated = true\nrequire_revocation_check = false\n",
+    )
+    .unwrap();
+    ok(&coco(
+        &["corim", "build", "refs.toml", "--out", "refs.cbor"],
+        d,
+    ));
+    ok(&coco(&["keygen", "--out", "dek"], d));
+    ok(&coco(&["keygen", "--vendor", "--out", "ear.pem"], d));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args([
+            "serve",
+            "--keys",
+            "store",
+            "--add-key",
+            "model-1=dek",
+            "--reference",
+            "refs.cbor",
+            "--policy",
+            "policy.toml",
+            "--ear-key",
+            "ear.pem",
+            "--sim-root",
+            "sim-root.pem",
+            "--listen",
+            &listen,
+        ])
+        .current_dir(d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = Client::new(&format!("http://{listen}"));
+    let mut challenge = None;
+    for _ in 0..200 {
+        if let Ok(c) = client.challenge() {
+            challenge = Some(c);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let cvm = SimAttester {
+        platform: root.platform().unwrap(),
+        vm: coco_evidence::sim::SimVm {
+            measurement: [0xab; 48],
+            host_data: [0; 32],
+            policy: 0x30000,
+            guest_svn: 1,
+        },
+        gpus: vec![],
+    };
+    let result = (|| {
+        let (bundle, key) = workload::bundle(
+            &cvm,
+            &challenge.expect("the service came up"),
+            "model-1",
+            coco_release::wrap::Kem::P384,
+        )?;
+        let resp = client.release(&bundle)?;
+        workload::unwrap(&resp, &key, "model-1")
+    })();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let dek = result.unwrap();
+    assert_eq!(
+        dek.as_bytes().to_vec(),
+        std::fs::read(d.join("dek")).unwrap()
+    );
+    let audit = String::from_utf8_lossy(&out.stdout);
+    assert!(audit.contains("\"decision\":\"release\""), "{audit}");
+}

@@ -28,6 +28,19 @@ pub enum ReleaseError {
 }
 
 impl ReleaseError {
+    /// The message without its kind.
+    pub fn message(&self) -> &str {
+        match self {
+            ReleaseError::Request(m)
+            | ReleaseError::Challenge(m)
+            | ReleaseError::Evidence(m)
+            | ReleaseError::Appraisal(m)
+            | ReleaseError::Key(m)
+            | ReleaseError::Wrap(m)
+            | ReleaseError::Storage(m) => m,
+        }
+    }
+
     /// `request`, `challenge`, `evidence`, `appraisal`, `key`, `wrap` or `storage`.
     pub fn kind(&self) -> &'static str {
         match self {

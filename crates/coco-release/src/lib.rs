@@ -47,8 +47,10 @@
 pub mod binding;
 pub mod challenge;
 pub mod error;
+pub mod http;
 pub mod keystore;
 pub mod service;
+pub mod tsm;
 pub mod wire;
 pub mod workload;
 pub mod wrap;

@@ -1,0 +1,213 @@
+//! `coco serve` (the key-release service over HTTP) and `coco fetch-key` (the workload side).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use coco_core::appraise::ReferenceValues;
+use coco_core::keys::SigningKey;
+use coco_core::policy::Policy;
+use coco_evidence::x509::parse_certs;
+use coco_release::http::{Client, Limits, Server};
+use coco_release::keystore::FileKeyStore;
+use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
+use coco_release::wire::TdxCollateral;
+use coco_release::workload;
+use coco_release::wrap::Kem;
+use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_seal::Dek;
+
+use crate::CmdResult;
+use crate::appraisal::load_corim;
+
+fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
+    msg.into().into()
+}
+
+/// `coco serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The key store directory (one 0600 file per key id).
+    #[arg(long)]
+    keys: PathBuf,
+    /// Import a data key into the store first: KEY_ID=KEYFILE; repeatable.
+    #[arg(long = "add-key")]
+    add_keys: Vec<String>,
+    /// Reference values (CoRIM, signed or not); repeatable.
+    #[arg(long = "reference", required = true)]
+    references: Vec<PathBuf>,
+    /// A trusted CoRIM signer key; repeatable.
+    #[arg(long = "corim-key")]
+    corim_keys: Vec<PathBuf>,
+    /// The appraisal policy (TOML); default: the strict built-in one.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// The EAR signing key (PKCS#8 PEM, e.g. from `coco keygen --vendor`).
+    #[arg(long)]
+    ear_key: PathBuf,
+    /// Listen address (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Accept a simulated TEE certified by this root (PEM). Never without it; the policy must
+    /// allow simulation too.
+    #[arg(long)]
+    sim_root: Option<PathBuf>,
+    /// Largest request accepted, bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body: usize,
+    /// Request timeout, seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Challenge lifetime, seconds.
+    #[arg(long, default_value_t = 60)]
+    challenge_ttl: u64,
+}
+
+/// Runs the service until the process is stopped.
+pub fn serve(a: &ServeArgs) -> CmdResult {
+    let store = FileKeyStore::open(&a.keys)?;
+    for spec in &a.add_keys {
+        let (id, file) = spec
+            .split_once('=')
+            .ok_or_else(|| err(format!("--add-key {spec:?}: KEY_ID=KEYFILE")))?;
+        store.put(id, &Dek::load(Path::new(file))?)?;
+    }
+    let now = coco_core::time::unix(SystemTime::now());
+    let trusted = a
+        .corim_keys
+        .iter()
+        .map(|p| {
+            coco_core::keys::PublicKey::parse(&std::fs::read(p)?).map_err(|e| err(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut corims = Vec::new();
+    for r in &a.references {
+        let (c, info) = load_corim(r, &trusted, now, false)?;
+        if info["signed"] == true && info["signature_verified"] == false {
+            return Err(err(format!(
+                "{}: signed CoRIM but no --corim-key",
+                r.display()
+            )));
+        }
+        corims.push(c);
+    }
+    let policy = match &a.policy {
+        Some(p) => Policy::from_toml(&std::fs::read_to_string(p)?)?,
+        None => Policy::default(),
+    };
+    let sim_root = match &a.sim_root {
+        Some(p) => Some(
+            parse_certs(&std::fs::read(p)?)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| err("--sim-root holds no certificate"))?,
+        ),
+        None => None,
+    };
+    let ear_key = SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&a.ear_key)?)?;
+    let service = KeyReleaseService::new(
+        Box::new(store),
+        ear_key,
+        ServiceConfig {
+            references: ReferenceValues::from_corims(&corims)?,
+            policy,
+            sim_root,
+            challenge_ttl_secs: a.challenge_ttl,
+        },
+    )?
+    .with_audit(Box::new(std::io::stdout()));
+    let limits = Limits {
+        max_body_bytes: a.max_body,
+        request_timeout: Duration::from_secs(a.timeout),
+    };
+    if !a.listen.ip().is_loopback() {
+        eprintln!(
+            "coco: note: listening on {} (not loopback): put TLS in front; the data key is HPKE-wrapped, the EAR is not encrypted",
+            a.listen
+        );
+    }
+    let server = Server::start(Arc::new(service), a.listen, limits)?;
+    eprintln!(
+        "coco: serving key release on http://{} (audit lines on stdout)",
+        server.addr()
+    );
+    server.wait();
+    Ok(())
+}
+
+/// `coco fetch-key`.
+#[derive(Args)]
+pub struct FetchArgs {
+    /// The key-release service, e.g. http://127.0.0.1:8443.
+    #[arg(long)]
+    url: String,
+    /// The key wanted.
+    #[arg(long)]
+    key_id: String,
+    /// Where to write the released data key (mode 0600; refuses to overwrite).
+    #[arg(long)]
+    out: PathBuf,
+    /// The configfs-tsm report directory.
+    #[arg(long, default_value = DEFAULT_ROOT)]
+    configfs: PathBuf,
+    /// TDX collateral to send along (configfs-tsm does not provide it).
+    #[arg(long)]
+    collateral: Option<PathBuf>,
+    /// The HPKE KEM of the ephemeral key: p384 or x25519.
+    #[arg(long, default_value = "p384")]
+    kem: String,
+    /// Verify the EAR of the release with this key before writing the data key.
+    #[arg(long)]
+    ear_key: Option<PathBuf>,
+}
+
+fn b64_file(p: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?))
+}
+
+/// Collects evidence through configfs-tsm, asks for the key, unwraps it.
+pub fn fetch(a: &FetchArgs) -> CmdResult {
+    let kem = match a.kem.as_str() {
+        "p384" => Kem::P384,
+        "x25519" => Kem::X25519,
+        k => return Err(err(format!("--kem {k:?}: p384 or x25519"))),
+    };
+    let collateral = match &a.collateral {
+        Some(d) => {
+            let opt = |n: &str| d.join(n).exists().then(|| b64_file(&d.join(n))).transpose();
+            Some(TdxCollateral {
+                tcb_info: b64_file(&d.join("tcb_info.json"))?,
+                qe_identity: b64_file(&d.join("qe_identity.json"))?,
+                tcb_signing_chain: b64_file(&d.join("tcb_signing_chain.pem"))?,
+                pck_crl: opt("pck_crl.der")?,
+                root_ca_crl: opt("root_ca_crl.der")?,
+            })
+        }
+        None => None,
+    };
+    let attester = TsmAttester::new(&a.configfs, collateral);
+    let client = Client::new(&a.url);
+    let challenge = client.challenge()?;
+    let (bundle, key) = workload::bundle(&attester, &challenge, &a.key_id, kem)?;
+    let response = client.release(&bundle)?;
+    if let Some(k) = &a.ear_key {
+        let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
+        let ear = coco_core::ear::Ear::from_jwt(
+            &response.ear,
+            &[pk],
+            coco_core::time::unix(SystemTime::now()),
+        )?;
+        eprintln!("coco: EAR verified: {}", ear.overall().name());
+    }
+    let dek = workload::unwrap(&response, &key, &a.key_id)?;
+    dek.save(&a.out)?;
+    eprintln!(
+        "coco: released key {:?} written to {}",
+        a.key_id,
+        a.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The service over loopback HTTP: 200 concurrent releases, replays and malformed or oversized
+//! requests refused with a 4xx while the service keeps serving.
+
+use std::sync::Arc;
+
+use coco_core::appraise::ReferenceValues;
+use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::keys::SigningKey;
+use coco_core::policy::Policy;
+use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_release::http::{Client, Limits, Server};
+use coco_release::keystore::MemoryKeyStore;
+use coco_release::workload::{self, SimAttester};
+use coco_release::wrap::Kem;
+use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_seal::Dek;
+
+const KEY_ID: &str = "model-1";
+
+fn setup() -> (SimRoot, Server, Dek) {
+    let root = SimRoot::generate().unwrap();
+    let toml = format!(
+        "id = \"http-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
+        hex::encode([7u8; 48]),
+        hex::encode([8u8; 48])
+    );
+    let refs = ReferenceValues::from_corims(&[Corim::decode(
+        &build::build(&toml).unwrap(),
+        &DecodeOptions::default(),
+    )
+    .unwrap()])
+    .unwrap();
+    let keys = MemoryKeyStore::default();
+    let dek = Dek::generate().unwrap();
+    keys.put(KEY_ID, &dek);
+    let service = KeyReleaseService::new(
+        Box::new(keys),
+        SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: refs,
+            policy: Policy {
+                allow_simulated: true,
+                require_revocation_check: false,
+                ..Policy::default()
+            },
+            sim_root: Some(root.cert().clone()),
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(std::io::sink()));
+    let limits = Limits {
+        max_body_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let server = Server::start(Arc::new(service), "127.0.0.1:0".parse().unwrap(), limits).unwrap();
+    (root, server, dek)
+}
+
+fn cvm(root: &SimRoot) -> SimAttester {
+    SimAttester {
+        platform: root.platform().unwrap(),
+        vm: SimVm {
+            measurement: [7; 48],
+            host_data: [0; 32],
+            policy: 0x30000,
+            guest_svn: 1,
+        },
+        gpus: vec![SimGpu {
+            driver_version: "550.54.14".into(),
+            vbios_version: "96.00.88.00.11".into(),
+            measurements: vec![(1, [8; 48])],
+            cc_mode: true,
+            devtools_mode: false,
+        }],
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_releases_over_loopback() {
+    let (root, server, dek) = setup();
+    let base = format!("http://{}", server.addr());
+    let a = cvm(&root);
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..10 {
+            s.spawn(|| {
+                let client = Client::new(&base);
+                for _ in 0..20 {
+                    let c = client.challenge().unwrap();
+                    let (bundle, key) = workload::bundle(&a, &c, KEY_ID, Kem::X25519).unwrap();
+                    let resp = client.release(&bundle).unwrap();
+                    assert_eq!(
+                        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+                        dek.as_bytes()
+                    );
+                    ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(ok.into_inner(), 200);
+}
+
+#[test]
+fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
+    let (root, server, dek) = setup();
+    let client = Client::new(&format!("http://{}", server.addr()));
+    let a = cvm(&root);
+    let c = client.challenge().unwrap();
+    let (bundle, key) = workload::bundle(&a, &c, KEY_ID, Kem::P384).unwrap();
+    let resp = client.release(&bundle).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        dek.as_bytes()
+    );
+    // Replayed.
+    let e = client.release(&bundle).unwrap_err();
+    assert_eq!((e.kind(), e.message()), ("challenge", "replayed challenge"));
+    // Malformed JSON, unknown fields, oversized bodies.
+    assert_eq!(client.post_raw(b"{not json").unwrap_err().kind(), "request");
+    assert_eq!(
+        client
+            .post_raw(br#"{"version":1,"extra":true}"#)
+            .unwrap_err()
+            .kind(),
+        "request"
+    );
+    let big = vec![b' '; 100 * 1024];
+    let e = client.post_raw(&big).unwrap_err();
+    assert_eq!(e.kind(), "request", "{e}");
+    assert!(e.message().contains("413"), "{e}");
+    // A refused appraisal carries its reason.
+    let mut other = cvm(&root);
+    other.vm.measurement = [9; 48];
+    let (b, _) = workload::bundle(&other, &client.challenge().unwrap(), KEY_ID, Kem::P384).unwrap();
+    let e = client.release(&b).unwrap_err();
+    assert_eq!(e.kind(), "appraisal");
+    assert!(e.message().contains("cpu0.measurement"), "{e}");
+    // Still serving.
+    let (b, key) = workload::bundle(&a, &client.challenge().unwrap(), KEY_ID, Kem::P384).unwrap();
+    let resp = client.release(&b).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        dek.as_bytes()
+    );
+}
