@@ -44,17 +44,20 @@ fn read_u64(path: &Path) -> Result<u64> {
 fn read_when(path: &Path, ready: impl Fn() -> bool) -> Result<Vec<u8>> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        match fs::read(path) {
-            Ok(b) if ready() => return Ok(b),
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path, e)),
-            _ if std::time::Instant::now() > deadline => {
-                return Err(ReleaseError::Evidence(format!(
-                    "configfs-tsm {}: not ready",
-                    path.display()
-                )));
+        if ready() {
+            match fs::read(path) {
+                Ok(b) => return Ok(b),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(path, e)),
+                Err(_) => {}
             }
-            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
         }
+        if std::time::Instant::now() > deadline {
+            return Err(ReleaseError::Evidence(format!(
+                "configfs-tsm {}: not ready",
+                path.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -179,7 +182,7 @@ impl Attester for TsmAttester {
         let entry = Entry(dir);
         let d = &entry.0;
         let generation = d.join("generation");
-        read_when(&generation, || true)?;
+        read_when(&generation, || generation.exists())?;
         let before = read_u64(&generation)?;
         fs::write(d.join("inblob"), report_data).map_err(|e| io(&d.join("inblob"), e))?;
         let out = read_when(&d.join("outblob"), || {
@@ -224,6 +227,13 @@ impl Attester for TsmAttester {
 mod tests {
     use super::*;
 
+    /// Writes atomically (temporary file, then rename), as the kernel's attributes appear.
+    fn put(path: &Path, data: impl AsRef<[u8]>) {
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, data).unwrap();
+        fs::rename(&tmp, path).unwrap();
+    }
+
     /// A user-space stand-in for the kernel: populates new entries and answers inblob writes
     /// with an SNP-shaped blob that embeds the report data.
     fn fake_kernel(
@@ -232,29 +242,31 @@ mod tests {
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> std::thread::JoinHandle<()> {
         std::thread::spawn(move || {
+            let mut populated = std::collections::HashSet::new();
+            let mut answered = std::collections::HashSet::new();
             while !stop.load(Ordering::Relaxed) {
                 for e in fs::read_dir(&root).unwrap().flatten() {
                     let d = e.path();
-                    if !d.join("generation").exists() {
-                        fs::write(d.join("provider"), format!("{provider}\n")).unwrap();
-                        fs::write(d.join("generation"), "0\n").unwrap();
+                    if populated.insert(d.clone()) {
+                        put(&d.join("provider"), format!("{provider}\n"));
+                        put(&d.join("generation"), "0\n");
                     }
                     if let Ok(inblob) = fs::read(d.join("inblob"))
-                        && !d.join("outblob").exists()
                         && inblob.len() == 64
+                        && answered.insert(d.clone())
                     {
                         {
                             let mut out = b"REPORT:".to_vec();
                             out.extend_from_slice(&inblob);
-                            fs::write(d.join("outblob"), out).unwrap();
+                            put(&d.join("outblob"), out);
                             let mut table = Vec::new();
                             table.extend_from_slice(&CERT_GUIDS[0].1);
                             table.extend_from_slice(&48u32.to_le_bytes());
                             table.extend_from_slice(&3u32.to_le_bytes());
                             table.extend_from_slice(&[0u8; 24]);
                             table.extend_from_slice(b"DER");
-                            fs::write(d.join("auxblob"), table).unwrap();
-                            fs::write(d.join("generation"), "1\n").unwrap();
+                            put(&d.join("auxblob"), table);
+                            put(&d.join("generation"), "1\n");
                         }
                     }
                 }
