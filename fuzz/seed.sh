@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
@@ -23,6 +23,9 @@ for f in "$vectors"/tdx/*/collateral/tcb_info.json; do
     python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tcbInfo"]))' "$f" \
         > "corpus/tdx_collateral/$(basename "$(dirname "$(dirname "$f")")")-inner.json"
 done
+for f in "$vectors"/corim/corim/*.cbor; do cp "$f" corpus/corim/; done
+for f in "$vectors"/corim/ear/*.jwt "$vectors"/corim/ear/*.json "$vectors"/corim/ear/*.cbor; do cp "$f" corpus/ear/; done
+sed -n '/^```toml/,/^```/p' ../docs/PROFILE.md | grep -v '^```' > corpus/corim_build/profile.toml
 kat=../crates/coco-seal/tests/data/kat-v1.coco
 cp "$kat" corpus/sealed_header/kat
 # Files sealed under the fuzz key (0x42 repeated) so sealed_open reaches the decryption paths.

@@ -50,6 +50,7 @@ pub mod error;
 pub mod http;
 pub mod keystore;
 pub mod service;
+#[cfg(feature = "collect")]
 pub mod tsm;
 pub mod wire;
 pub mod workload;
