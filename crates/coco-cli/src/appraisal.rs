@@ -130,6 +130,28 @@ pub fn load_corim(
     }
 }
 
+/// Loads reference values: every CoRIM must be unsigned (local configuration) or verify under
+/// one of the keys in `key_files` at `now`.
+pub fn load_references(
+    files: &[PathBuf],
+    key_files: &[PathBuf],
+    now: u64,
+) -> Result<ReferenceValues, Box<dyn std::error::Error>> {
+    let trusted = keys(key_files)?;
+    let mut corims = Vec::new();
+    for r in files {
+        let (c, info) = load_corim(r, &trusted, now, false)?;
+        if info["signed"] == true && info["signature_verified"] == false {
+            return Err(err(format!(
+                "{}: signed CoRIM but no --corim-key to verify it with",
+                r.display()
+            )));
+        }
+        corims.push(c);
+    }
+    Ok(ReferenceValues::from_corims(&corims)?)
+}
+
 /// Runs `coco corim ...`.
 pub fn corim(cmd: &CorimCommand) -> CmdResult {
     match cmd {
@@ -212,6 +234,35 @@ fn write_new(path: &Path, bytes: &[u8]) -> CmdResult {
     Ok(())
 }
 
+/// What a decision is based on: reference values, their signers, the policy (shared by
+/// `coco appraise` and `coco serve`).
+#[derive(Args)]
+pub struct DecisionArgs {
+    /// Reference values: a CoRIM file (signed or not); repeatable.
+    #[arg(long = "reference", required = true)]
+    pub references: Vec<PathBuf>,
+    /// A trusted CoRIM signer key; repeatable. Signed CoRIMs must verify under one of them.
+    #[arg(long = "corim-key")]
+    pub corim_keys: Vec<PathBuf>,
+    /// The policy (TOML); default: the strict built-in policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+}
+
+impl DecisionArgs {
+    /// The verified reference values and the policy, at `now`.
+    pub fn load(&self, now: u64) -> Result<(ReferenceValues, Policy), Box<dyn std::error::Error>> {
+        let refs = load_references(&self.references, &self.corim_keys, now)?;
+        let policy = match &self.policy {
+            Some(p) => Policy::from_toml(
+                &String::from_utf8(read(p)?).map_err(|_| err("policy is not UTF-8"))?,
+            )?,
+            None => Policy::default(),
+        };
+        Ok((refs, policy))
+    }
+}
+
 /// `coco appraise`.
 #[derive(Args)]
 pub struct AppraiseArgs {
@@ -228,15 +279,8 @@ pub struct AppraiseArgs {
     /// Accept evidence without revocation data (the policy may still refuse it).
     #[arg(long)]
     no_revocation_check: bool,
-    /// Reference values: a CoRIM file (signed or not); repeatable.
-    #[arg(long = "reference", required = true)]
-    references: Vec<PathBuf>,
-    /// A trusted CoRIM signer key; repeatable. Signed CoRIMs must verify under one of them.
-    #[arg(long = "corim-key")]
-    corim_keys: Vec<PathBuf>,
-    /// The policy (TOML); default: the strict built-in policy.
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    decision: DecisionArgs,
     /// Appraise as of this time (RFC 3339; default now).
     #[arg(long)]
     at: Option<String>,
@@ -252,25 +296,7 @@ pub struct AppraiseArgs {
 pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let now = now_or(&a.at)?;
     let at = system_time(now);
-    let trusted = keys(&a.corim_keys)?;
-    let mut corims = Vec::new();
-    for r in &a.references {
-        let (c, info) = load_corim(r, &trusted, now, false)?;
-        if info["signed"] == true && info["signature_verified"] == false {
-            return Err(err(format!(
-                "{}: signed CoRIM but no --corim-key to verify it with",
-                r.display()
-            )));
-        }
-        corims.push(c);
-    }
-    let refs = ReferenceValues::from_corims(&corims)?;
-    let policy = match &a.policy {
-        Some(p) => Policy::from_toml(
-            &String::from_utf8(read(p)?).map_err(|_| err("policy is not UTF-8"))?,
-        )?,
-        None => Policy::default(),
-    };
+    let (refs, policy) = a.decision.load(now)?;
     let certs = match &a.certs {
         Some(p) => x509::load_certs(p)?,
         None => Vec::new(),

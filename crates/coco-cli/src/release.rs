@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use coco_core::appraise::ReferenceValues;
 use coco_core::keys::SigningKey;
-use coco_core::policy::Policy;
 use coco_evidence::x509::parse_certs;
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::FileKeyStore;
@@ -20,7 +18,7 @@ use coco_release::{KeyReleaseService, ServiceConfig};
 use coco_seal::Dek;
 
 use crate::CmdResult;
-use crate::appraisal::load_corim;
+use crate::appraisal::DecisionArgs;
 
 fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
     msg.into().into()
@@ -35,15 +33,8 @@ pub struct ServeArgs {
     /// Import a data key into the store first: KEY_ID=KEYFILE; repeatable.
     #[arg(long = "add-key")]
     add_keys: Vec<String>,
-    /// Reference values (CoRIM, signed or not); repeatable.
-    #[arg(long = "reference", required = true)]
-    references: Vec<PathBuf>,
-    /// A trusted CoRIM signer key; repeatable.
-    #[arg(long = "corim-key")]
-    corim_keys: Vec<PathBuf>,
-    /// The appraisal policy (TOML); default: the strict built-in one.
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    decision: DecisionArgs,
     /// The EAR signing key (PKCS#8 PEM, e.g. from `coco keygen --vendor`).
     #[arg(long)]
     ear_key: PathBuf,
@@ -75,28 +66,7 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         store.put(id, &Dek::load(Path::new(file))?)?;
     }
     let now = coco_core::time::unix(SystemTime::now());
-    let trusted = a
-        .corim_keys
-        .iter()
-        .map(|p| {
-            coco_core::keys::PublicKey::parse(&std::fs::read(p)?).map_err(|e| err(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut corims = Vec::new();
-    for r in &a.references {
-        let (c, info) = load_corim(r, &trusted, now, false)?;
-        if info["signed"] == true && info["signature_verified"] == false {
-            return Err(err(format!(
-                "{}: signed CoRIM but no --corim-key",
-                r.display()
-            )));
-        }
-        corims.push(c);
-    }
-    let policy = match &a.policy {
-        Some(p) => Policy::from_toml(&std::fs::read_to_string(p)?)?,
-        None => Policy::default(),
-    };
+    let (references, policy) = a.decision.load(now)?;
     let sim_root = match &a.sim_root {
         Some(p) => Some(
             parse_certs(&std::fs::read(p)?)?
@@ -111,7 +81,7 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         Box::new(store),
         ear_key,
         ServiceConfig {
-            references: ReferenceValues::from_corims(&corims)?,
+            references,
             policy,
             sim_root,
             challenge_ttl_secs: a.challenge_ttl,

@@ -29,13 +29,19 @@ use crate::x509::Cert;
 
 const ROOT_NAME: &str = "CN=coco simulated TEE root,O=coco (simulation - not a TEE)";
 
-struct Profile {
-    subject: Name,
-    issuer: Name,
-    extensions: Vec<Extension>,
+/// A certificate profile with a fixed subject, issuer and extension list, for the x509-cert
+/// builder (the simulated TEE's certificates; tests use it for their throwaway roots).
+#[derive(Debug, Clone)]
+pub struct CertProfile {
+    /// The subject.
+    pub subject: Name,
+    /// The issuer.
+    pub issuer: Name,
+    /// The extensions, as given.
+    pub extensions: Vec<Extension>,
 }
 
-impl BuilderProfile for Profile {
+impl BuilderProfile for CertProfile {
     fn get_issuer(&self, _: &Name) -> Name {
         self.issuer.clone()
     }
@@ -77,7 +83,7 @@ fn cert(
 ) -> Result<Cert> {
     let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key())
         .map_err(|e| sim_err(e.to_string()))?;
-    let profile = Profile {
+    let profile = CertProfile {
         subject: Name::from_str(subject).map_err(|e| sim_err(e.to_string()))?,
         issuer: Name::from_str(issuer_name).map_err(|e| sim_err(e.to_string()))?,
         extensions,

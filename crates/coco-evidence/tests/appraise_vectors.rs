@@ -13,7 +13,7 @@ use coco_core::ear::Status;
 use coco_core::keys::SigningKey;
 use coco_core::policy::Policy;
 use coco_evidence::tdx::{self, RawCollateral, VerifyOptions};
-use coco_evidence::{attester, snp, x509};
+use coco_evidence::{attester, snp};
 use common::*;
 use serde_json::Value;
 
@@ -240,18 +240,7 @@ fn snp_attester(sample: &Path) -> Attester {
     let exp = expected(sample);
     let at = time(exp["endorsement_key"]["not_before"].as_str().unwrap())
         + std::time::Duration::from_secs(86400);
-    let mut certs = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(sample)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for p in files {
-        let n = p.file_name().unwrap().to_string_lossy().into_owned();
-        if (n.ends_with(".pem") || n.ends_with(".der")) && !n.contains("invalid") {
-            certs.extend(x509::load_certs(&p).unwrap());
-        }
-    }
+    let certs = sample_certs(sample);
     let bytes = if sample.join("hcl_report.bin").exists() {
         std::fs::read(sample.join("hcl_report.bin")).unwrap()
     } else {

@@ -14,37 +14,14 @@ use der::Encode;
 use der::asn1::{Ia5StringRef, ObjectIdentifier, OctetString};
 use p384::ecdsa::signature::Signer;
 use rand_core::UnwrapErr;
-use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
-use x509_cert::TbsCertificate;
-use x509_cert::builder::profile::BuilderProfile;
+use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-struct Profile {
-    subject: Name,
-    issuer: Name,
-    extensions: Vec<Extension>,
-}
-
-impl BuilderProfile for Profile {
-    fn get_issuer(&self, _: &Name) -> Name {
-        self.issuer.clone()
-    }
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-    fn build_extensions(
-        &self,
-        _: SubjectPublicKeyInfoRef<'_>,
-        _: SubjectPublicKeyInfoRef<'_>,
-        _: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        Ok(self.extensions.clone())
-    }
-}
+use coco_evidence::sim::CertProfile as Profile;
 
 fn amd_ext(suffix: &str, value: Vec<u8>) -> Extension {
     Extension {

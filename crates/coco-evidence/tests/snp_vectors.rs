@@ -12,21 +12,8 @@ use coco_evidence::x509::{Cert, load_certs};
 use common::*;
 use serde_json::Value;
 
-/// The certificates of a sample (every PEM/DER file except deliberately invalid ones).
 fn certs(sample: &Path) -> Vec<Cert> {
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(sample)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    for p in files {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if (name.ends_with(".pem") || name.ends_with(".der")) && !name.contains("invalid") {
-            out.extend(load_certs(&p).unwrap());
-        }
-    }
-    out
+    sample_certs(sample)
 }
 
 /// A time inside the endorsement key's validity (a day after notBefore).

@@ -15,9 +15,7 @@ use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
-use x509_cert::TbsCertificate;
-use x509_cert::builder::profile::BuilderProfile;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
 use x509_cert::ext::Extension;
@@ -25,28 +23,7 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
-struct Profile {
-    subject: Name,
-    issuer: Name,
-    extensions: Vec<Extension>,
-}
-
-impl BuilderProfile for Profile {
-    fn get_issuer(&self, _: &Name) -> Name {
-        self.issuer.clone()
-    }
-    fn get_subject(&self) -> Name {
-        self.subject.clone()
-    }
-    fn build_extensions(
-        &self,
-        _: SubjectPublicKeyInfoRef<'_>,
-        _: SubjectPublicKeyInfoRef<'_>,
-        _: &TbsCertificate,
-    ) -> x509_cert::builder::Result<Vec<Extension>> {
-        Ok(self.extensions.clone())
-    }
-}
+use coco_evidence::sim::CertProfile as Profile;
 
 fn key() -> SigningKey {
     let mut seed = [0u8; 32];
@@ -161,18 +138,7 @@ fn pem(c: &Cert) -> String {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    // Whole days are enough here: YYYY-MM-DDT00:00:00Z from a civil-date conversion.
-    let days = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() / 86400;
-    let z = days as i64 + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T00:00:00Z")
+    coco_core::time::format_rfc3339(coco_core::time::unix(t))
 }
 
 /// A throwaway Intel-shaped PKI and a platform with its quote.

@@ -54,6 +54,32 @@ fn hpke_err(what: &str) -> ReleaseError {
     ReleaseError::Wrap(what.into())
 }
 
+fn open_with<Kdf: hpke::kdf::Kdf, K: hpke::Kem>(
+    sk: &[u8],
+    enc: &[u8],
+    ct: &[u8],
+    info: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>> {
+    let sk = K::PrivateKey::from_bytes(sk).map_err(|_| hpke_err("private key"))?;
+    let enc = K::EncappedKey::from_bytes(enc).map_err(|_| hpke_err("encapsulated key"))?;
+    hpke::single_shot_open::<AesGcm256, Kdf, K>(&OpModeR::Base, &sk, &enc, info, ct, aad)
+        .map_err(|_| hpke_err("the wrapped key does not open with this key, info and aad"))
+}
+
+fn seal_with<Kdf: hpke::kdf::Kdf, K: hpke::Kem>(
+    pk: &[u8],
+    pt: &[u8],
+    info: &[u8],
+    aad: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let pk = K::PublicKey::from_bytes(pk)
+        .map_err(|_| hpke_err("the workload key is not valid for its KEM"))?;
+    let (enc, ct) = hpke::single_shot_seal::<AesGcm256, Kdf, K>(&OpModeS::Base, &pk, info, pt, aad)
+        .map_err(|_| hpke_err("seal"))?;
+    Ok((enc.to_bytes().to_vec(), ct))
+}
+
 impl WorkloadKey {
     /// A fresh key pair from the OS random generator.
     pub fn generate(kem: Kem) -> Self {
@@ -90,36 +116,21 @@ impl WorkloadKey {
             return Err(hpke_err("the wrapped key is for another KEM"));
         }
         let pt = match self.kem {
-            Kem::P384 => {
-                let sk = <DhP384HkdfSha384 as hpke::Kem>::PrivateKey::from_bytes(&self.private)
-                    .map_err(|_| hpke_err("private key"))?;
-                let enc = <DhP384HkdfSha384 as hpke::Kem>::EncappedKey::from_bytes(&w.enc)
-                    .map_err(|_| hpke_err("encapsulated key"))?;
-                hpke::single_shot_open::<AesGcm256, HkdfSha384, DhP384HkdfSha384>(
-                    &OpModeR::Base,
-                    &sk,
-                    &enc,
-                    info,
-                    &w.ciphertext,
-                    aad,
-                )
-            }
-            Kem::X25519 => {
-                let sk = <X25519HkdfSha256 as hpke::Kem>::PrivateKey::from_bytes(&self.private)
-                    .map_err(|_| hpke_err("private key"))?;
-                let enc = <X25519HkdfSha256 as hpke::Kem>::EncappedKey::from_bytes(&w.enc)
-                    .map_err(|_| hpke_err("encapsulated key"))?;
-                hpke::single_shot_open::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-                    &OpModeR::Base,
-                    &sk,
-                    &enc,
-                    info,
-                    &w.ciphertext,
-                    aad,
-                )
-            }
-        }
-        .map_err(|_| hpke_err("the wrapped key does not open with this key, info and aad"))?;
+            Kem::P384 => open_with::<HkdfSha384, DhP384HkdfSha384>(
+                &self.private,
+                &w.enc,
+                &w.ciphertext,
+                info,
+                aad,
+            )?,
+            Kem::X25519 => open_with::<HkdfSha256, X25519HkdfSha256>(
+                &self.private,
+                &w.enc,
+                &w.ciphertext,
+                info,
+                aad,
+            )?,
+        };
         let pt = Zeroizing::new(pt);
         let mut out = Zeroizing::new([0u8; 32]);
         if pt.len() != 32 {
@@ -133,32 +144,8 @@ impl WorkloadKey {
 /// Wraps `dek` to the workload public key `pk`.
 pub fn wrap(kem: Kem, pk: &[u8], dek: &[u8; 32], info: &[u8], aad: &[u8]) -> Result<Wrapped> {
     let (enc, ciphertext) = match kem {
-        Kem::P384 => {
-            let pk = <DhP384HkdfSha384 as hpke::Kem>::PublicKey::from_bytes(pk)
-                .map_err(|_| hpke_err("the workload key is not a P-384 point"))?;
-            let (enc, ct) = hpke::single_shot_seal::<AesGcm256, HkdfSha384, DhP384HkdfSha384>(
-                &OpModeS::Base,
-                &pk,
-                info,
-                dek,
-                aad,
-            )
-            .map_err(|_| hpke_err("seal"))?;
-            (enc.to_bytes().to_vec(), ct)
-        }
-        Kem::X25519 => {
-            let pk = <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(pk)
-                .map_err(|_| hpke_err("the workload key is not an X25519 key"))?;
-            let (enc, ct) = hpke::single_shot_seal::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
-                &OpModeS::Base,
-                &pk,
-                info,
-                dek,
-                aad,
-            )
-            .map_err(|_| hpke_err("seal"))?;
-            (enc.to_bytes().to_vec(), ct)
-        }
+        Kem::P384 => seal_with::<HkdfSha384, DhP384HkdfSha384>(pk, dek, info, aad)?,
+        Kem::X25519 => seal_with::<HkdfSha256, X25519HkdfSha256>(pk, dek, info, aad)?,
     };
     Ok(Wrapped {
         kem,

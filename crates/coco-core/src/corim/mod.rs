@@ -155,6 +155,13 @@ pub struct Entity {
     pub extensions: Vec<(i64, Value)>,
 }
 
+impl Entity {
+    /// The JSON form (`name`, `reg_id`, `roles`).
+    pub fn to_json(&self) -> Json {
+        json!({"name": self.name, "reg_id": self.reg_id, "roles": self.roles})
+    }
+}
+
 fn extensions(m: &[(Value, Value)]) -> Vec<(i64, Value)> {
     m.iter()
         .filter_map(|(k, v)| {
@@ -840,7 +847,7 @@ impl Comid {
             "tag_id": self.tag_id.to_text(),
             "tag_version": self.tag_version,
             "language": self.language,
-            "entities": self.entities.iter().map(|e| json!({"name": e.name, "reg_id": e.reg_id, "roles": e.roles})).collect::<Vec<_>>(),
+            "entities": self.entities.iter().map(Entity::to_json).collect::<Vec<_>>(),
             "reference_values": triples(&self.reference),
             "endorsed_values": triples(&self.endorsed),
             "identities": keys(&self.identity),
@@ -1071,7 +1078,7 @@ impl Corim {
             "id": self.id.to_text(),
             "profile": self.profile.as_ref().map(Profile::to_text),
             "validity": self.validity.map(|v| json!({"not_before": v.not_before, "not_after": v.not_after})),
-            "entities": self.entities.iter().map(|e| json!({"name": e.name, "reg_id": e.reg_id, "roles": e.roles})).collect::<Vec<_>>(),
+            "entities": self.entities.iter().map(Entity::to_json).collect::<Vec<_>>(),
             "extensions": self.extensions.iter().map(|(k, v)| json!({"key": k, "value": cbor::to_json(v)})).collect::<Vec<_>>(),
             "comids": self.comids.iter().map(Comid::to_json).collect::<Vec<_>>(),
         })

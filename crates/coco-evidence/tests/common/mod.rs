@@ -29,3 +29,20 @@ pub fn expected(sample: &std::path::Path) -> serde_json::Value {
 pub fn time(s: &str) -> SystemTime {
     coco_evidence::time::parse_rfc3339(s).unwrap()
 }
+
+/// The certificates of an SNP sample (every PEM/DER file except deliberately invalid ones).
+pub fn sample_certs(sample: &std::path::Path) -> Vec<coco_evidence::x509::Cert> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(sample)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for p in files {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if (name.ends_with(".pem") || name.ends_with(".der")) && !name.contains("invalid") {
+            out.extend(coco_evidence::x509::load_certs(&p).unwrap());
+        }
+    }
+    out
+}
