@@ -9,7 +9,7 @@
 //! - `tdx/dcap_qvl_ring`, `tdx/dcap_qvl_rustcrypto`: `dcap_qvl` 0.7 `verify` with its default
 //!   ring back end and its RustCrypto back end (dcap-qvl has no collateral cache).
 //! - `tdx/p256_verify_ring`: one ECDSA P-256 verification with ring (what coco uses), the unit
-//!   of all of the above: a cold verification does 8, a cached one 2.
+//!   of all of the above: a cold verification does 7, a cached one 2.
 //! - `tdx/p256_verify_rustcrypto`: the same with RustCrypto's `p256`.
 
 use std::hint::black_box;

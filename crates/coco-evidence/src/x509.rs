@@ -462,36 +462,37 @@ pub fn unix(t: SystemTime) -> u64 {
 /// Parses certificates from bytes: a PEM bundle (any number of CERTIFICATE blocks) or one DER
 /// certificate.
 pub fn parse_certs(bytes: &[u8]) -> Result<Vec<Cert>> {
-    if bytes.starts_with(b"-----BEGIN") || bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        let text = std::str::from_utf8(bytes).map_err(|_| EvidenceError::Certificate {
-            cert: "input".into(),
-            reason: "PEM is not UTF-8".into(),
-        })?;
-        let mut out = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-            let end_marker = "-----END CERTIFICATE-----";
-            let end = rest[start..]
-                .find(end_marker)
-                .ok_or_else(|| EvidenceError::Certificate {
-                    cert: "input".into(),
-                    reason: "unterminated PEM certificate".into(),
-                })?
-                + start
-                + end_marker.len();
-            let (_, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end]).map_err(|e| {
-                EvidenceError::Certificate {
-                    cert: "input".into(),
-                    reason: format!("bad PEM: {e}"),
-                }
-            })?;
-            out.push(Cert::from_der(&der)?);
-            rest = &rest[end..];
-        }
-        Ok(out)
-    } else {
-        Ok(vec![Cert::from_der(bytes)?])
+    parse_certs_except(bytes, None)
+}
+
+/// Like [`parse_certs`], leaving out certificates whose DER equals `skip` (a trusted root
+/// carried along in a chain) without parsing them again.
+pub fn parse_certs_except(bytes: &[u8], skip: Option<&Cert>) -> Result<Vec<Cert>> {
+    let bad = |reason: String| EvidenceError::Certificate {
+        cert: "input".into(),
+        reason,
+    };
+    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        return Ok(vec![Cert::from_der(bytes)?]);
     }
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("PEM is not UTF-8".into()))?;
+    let mut out = Vec::new();
+    let mut rest = text;
+    let end_marker = "-----END CERTIFICATE-----";
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let end = rest[start..]
+            .find(end_marker)
+            .ok_or_else(|| bad("unterminated PEM certificate".into()))?
+            + start
+            + end_marker.len();
+        let (_, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[start..end])
+            .map_err(|e| bad(format!("bad PEM: {e}")))?;
+        if skip.is_none_or(|s| s.der() != der.as_slice()) {
+            out.push(Cert::from_der(&der)?);
+        }
+        rest = &rest[end..];
+    }
+    Ok(out)
 }
 
 /// Loads certificates from a PEM/DER file, or from every `.pem`, `.der`, `.crt` and `.cer`

@@ -11,12 +11,12 @@ use sha2::{Digest, Sha256};
 use super::abi::Quote;
 use super::collateral::{Collateral, check_window, hex_n};
 use super::pck::{PckExtensions, SGX_EXTENSION};
-use super::roots::intel_root;
+use super::roots::{check_issued_by_root, intel_root};
 use super::tcb::{TcbEvaluation, evaluate};
 use crate::crypto::{self, Scheme};
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::x509::{Cert, parse_certs};
+use crate::x509::{Cert, parse_certs_except};
 
 /// Options of TDX verification.
 #[derive(Debug, Clone)]
@@ -143,9 +143,11 @@ pub fn verify(
 
     // The PCK chain carried in the quote: the leaf is the certificate with the SGX
     // extension, its CA the certificate naming it; a root in the input is ignored.
-    let certs = parse_certs(&quote.pck_chain).map_err(|e| EvidenceError::Certificate {
-        cert: "PCK chain in the quote".into(),
-        reason: e.to_string(),
+    let certs = parse_certs_except(&quote.pck_chain, Some(root)).map_err(|e| {
+        EvidenceError::Certificate {
+            cert: "PCK chain in the quote".into(),
+            reason: e.to_string(),
+        }
     })?;
     let pck = certs
         .iter()
@@ -185,7 +187,7 @@ pub fn verify(
     }
     let key = cache.map(|_| ChainCache::key(&[pck, pck_ca, root], b"pck chain"));
     if !cache.zip(key.as_ref()).is_some_and(|(c, k)| c.contains(k)) {
-        pck_ca.verify_signed_by(root).map_err(|e| {
+        check_issued_by_root(pck_ca, root).map_err(|e| {
             EvidenceError::Chain(format!(
                 "{} is not signed by the trusted {}: {e}",
                 pck_ca.subject_cn(),
