@@ -92,6 +92,6 @@ proptest! {
         let raw = policy_triple.measurements[0].mval.raw.clone().unwrap();
         prop_assert_eq!(raw.value, policy.to_le_bytes().to_vec());
         prop_assert_eq!(raw.mask, Some(mask.to_le_bytes().to_vec()));
-        prop_assert!(ReferenceValues::from_corims(&[c.clone()]).is_ok());
+        prop_assert!(ReferenceValues::from_corims(std::slice::from_ref(&c)).is_ok());
     }
 }
