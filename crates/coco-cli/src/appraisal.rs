@@ -11,7 +11,6 @@ use coco_core::corim::{Corim, DecodeOptions, Validity, build};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
-use coco_evidence::{attester, snp, tdx, x509};
 use serde_json::{Value, json};
 
 use crate::CmdResult;
@@ -295,11 +294,13 @@ pub struct AppraiseArgs {
 /// Runs `coco appraise`: exit 0 when the EAR is affirming (or warning), 1 otherwise.
 pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let now = now_or(&a.at)?;
-    let at = system_time(now);
     let (refs, policy) = a.decision.load(now)?;
-    let certs = match &a.certs {
-        Some(p) => x509::load_certs(p)?,
-        None => Vec::new(),
+    let opts = coco_evidence::api::Options {
+        certs: a.certs.clone(),
+        collateral: a.collateral.clone(),
+        at: Some(coco_core::time::format_rfc3339(now)),
+        no_revocation_check: a.no_revocation_check,
+        ..Default::default()
     };
     let mut attesters: Vec<Attester> = Vec::new();
     for (i, e) in a.evidence.iter().enumerate() {
@@ -307,33 +308,8 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
             .split_once(':')
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
         let bytes = read(Path::new(file))?;
-        let name = format!("cpu{i}");
-        attesters.push(match platform {
-            "snp" | "azure-snp" => attester::snp(
-                &name,
-                &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(at))?,
-            ),
-            "tdx" => {
-                let mut o = tdx::VerifyOptions::at(at);
-                if a.no_revocation_check {
-                    o = o.without_revocation_check();
-                }
-                let c = a
-                    .collateral
-                    .as_deref()
-                    .map(|d| {
-                        tdx::RawCollateral::from_dir(d)
-                            .and_then(|raw| tdx::verify_collateral(&raw, &o))
-                    })
-                    .transpose()?;
-                attester::tdx(&name, &tdx::verify_bytes(&bytes, c.as_ref(), &o, None)?)
-            }
-            other => {
-                return Err(err(format!(
-                    "--evidence {other}: platforms are snp, azure-snp, tdx"
-                )));
-            }
-        });
+        let v = coco_evidence::api::verify(platform, &bytes, &opts)?;
+        attesters.push(v.attester(&format!("cpu{i}")));
     }
     let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
     let overall = ear.overall();
@@ -354,10 +330,6 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn system_time(secs: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 /// `coco ear verify`.

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{EvidenceError, Result};
-use crate::{snp, tdx, x509};
+use crate::verified::Verified;
+use crate::{attester, snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -35,14 +36,35 @@ pub struct Options {
 /// The platforms this build verifies.
 pub const PLATFORMS: &[&str] = &["snp", "azure-snp", "tdx"];
 
-fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
+/// Evidence that verified, of any platform.
+#[derive(Debug, Clone)]
+pub enum VerifiedEvidence {
+    /// An SEV-SNP report (raw or in an Azure HCL report).
+    Snp(Box<Verified<snp::SnpEvidence>>),
+    /// A TDX quote.
+    Tdx(Box<Verified<tdx::TdxEvidence>>),
+}
+
+impl VerifiedEvidence {
+    /// The hand-over to appraisal, as submodule `name`.
+    pub fn attester(&self, name: &str) -> coco_core::appraise::Attester {
+        match self {
+            VerifiedEvidence::Snp(v) => attester::snp(name, v),
+            VerifiedEvidence::Tdx(v) => attester::tdx(name, v),
+        }
+    }
+
+    /// The claims (DESIGN §4).
+    pub fn claims(&self) -> Value {
+        self.attester("").claims
+    }
+}
+
+/// Verifies evidence of `platform` with the options of the CLI flags.
+pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEvidence> {
     let at = match &opts.at {
         Some(s) => crate::time::parse_rfc3339(s)?,
         None => SystemTime::now(),
-    };
-    let certs = match &opts.certs {
-        Some(p) => x509::load_certs(p)?,
-        None => Vec::new(),
     };
     match platform {
         "snp" | "azure-snp" => {
@@ -51,11 +73,15 @@ fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
                     "azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
                 ));
             }
-            let v = snp::verify_bytes(bytes, &certs, &snp::VerifyOptions::at(at))?;
-            let mut c = snp::claims::claims(&v);
-            // AMD CRLs are not consumed yet: say so in the claims.
-            c["revocation_checked"] = json!(false);
-            Ok(c)
+            let certs = match &opts.certs {
+                Some(p) => x509::load_certs(p)?,
+                None => Vec::new(),
+            };
+            Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes(
+                bytes,
+                &certs,
+                &snp::VerifyOptions::at(at),
+            )?)))
         }
         "tdx" => {
             let mut o = tdx::VerifyOptions::at(at);
@@ -72,8 +98,12 @@ fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
                 )?),
                 None => None,
             };
-            let v = tdx::verify_bytes(bytes, collateral.as_ref(), &o, None)?;
-            Ok(tdx::claims::claims(&v))
+            Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify_bytes(
+                bytes,
+                collateral.as_ref(),
+                &o,
+                None,
+            )?)))
         }
         other => Err(EvidenceError::Platform(format!(
             "unsupported platform {other:?} (this build verifies: {})",
@@ -86,7 +116,7 @@ fn claims(platform: &str, bytes: &[u8], opts: &Options) -> Result<Value> {
 /// `{"platform", "verified": true, "claims": {...}}` or
 /// `{"platform", "verified": false, "error": {"kind", "message"}}`.
 pub fn verify_json(platform: &str, bytes: &[u8], opts: &Options) -> (bool, Value) {
-    match claims(platform, bytes, opts) {
+    match verify(platform, bytes, opts).map(|v| v.claims()) {
         Ok(c) => (
             true,
             json!({"platform": platform, "verified": true, "claims": c}),
