@@ -620,19 +620,7 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     let root = coco_evidence::sim::SimRoot::generate().unwrap();
-    let b64 = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(root.cert().der())
-    };
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let pem = format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        lines.join("\n")
-    );
+    let pem = root.cert().to_pem();
     std::fs::write(d.join("sim-root.pem"), pem).unwrap();
     std::fs::write(
         d.join("refs.toml"),

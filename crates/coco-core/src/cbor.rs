@@ -60,6 +60,19 @@ pub fn array<'a>(v: &'a Value, path: &str) -> Result<&'a [Value]> {
     }
 }
 
+/// Decodes every item of the array at `path` with `f(item, "path[i]")`.
+pub fn each<T>(
+    v: &Value,
+    path: &str,
+    mut f: impl FnMut(&Value, &str) -> Result<T>,
+) -> Result<Vec<T>> {
+    array(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, x)| f(x, &format!("{path}[{i}]")))
+        .collect()
+}
+
 /// A text string, or an error at `path`.
 pub fn text<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
     match v {

@@ -3,7 +3,7 @@
 //! ECDSA P-384 with SHA-384 at AMD and NVIDIA, ECDSA P-256 with SHA-256 at Intel).
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use der::{Decode, Encode};
 use x509_cert::Certificate;
@@ -64,6 +64,11 @@ impl Cert {
     /// The DER bytes.
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The PEM form (one `CERTIFICATE` block, 64-column base64).
+    pub fn to_pem(&self) -> String {
+        der_to_pem(&self.der)
     }
 
     /// The parsed certificate.
@@ -455,8 +460,12 @@ fn common_name(name: &x509_cert::name::Name) -> String {
 }
 
 /// Seconds since the Unix epoch (0 before it).
-pub fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+pub use coco_core::time::unix;
+
+/// A `CERTIFICATE` PEM block of DER bytes.
+pub fn der_to_pem(der: &[u8]) -> String {
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der)
+        .expect("PEM encoding of bytes cannot fail")
 }
 
 /// Parses certificates from bytes: a PEM bundle (any number of CERTIFICATE blocks) or one DER

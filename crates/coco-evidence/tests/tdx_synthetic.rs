@@ -134,7 +134,7 @@ fn crl(issuer: &str, issuer_key: &SigningKey, revoked: &[&Cert]) -> Vec<u8> {
 }
 
 fn pem(c: &Cert) -> String {
-    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, c.der()).unwrap()
+    c.to_pem()
 }
 
 fn rfc3339(t: SystemTime) -> String {

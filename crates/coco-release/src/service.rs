@@ -10,6 +10,7 @@ use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
 use coco_core::ear::Status;
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
+use coco_core::time::unix;
 use coco_evidence::x509::{Cert, parse_certs};
 use coco_evidence::{attester, sim, snp, tdx};
 use serde_json::json;
@@ -22,7 +23,7 @@ use crate::keystore::KeyStore;
 use crate::wire::{
     Challenge, CpuEvidence, EvidenceBundle, GpuEvidence, ReleaseResponse, WrappedKey,
 };
-use crate::wrap::{self, Kem};
+use crate::wrap;
 
 /// How the service decides.
 pub struct ServiceConfig {
@@ -83,10 +84,6 @@ impl std::fmt::Debug for KeyReleaseService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "KeyReleaseService({:?})", self.config)
     }
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn b64(s: &str, what: &str) -> Result<Vec<u8>> {
@@ -366,11 +363,4 @@ impl KeyReleaseService {
 /// Seconds as a `SystemTime` (helper for callers with Unix times).
 pub fn at(unix_secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(unix_secs)
-}
-
-#[allow(dead_code)]
-fn _assert_sync() {
-    fn is_sync<T: Sync + Send>() {}
-    is_sync::<KeyReleaseService>();
-    let _ = Kem::P384;
 }

@@ -131,12 +131,7 @@ pub fn cert_table_to_pem(table: &[u8]) -> Result<String> {
             .and_then(|end| table.get(off..end))
             .ok_or_else(|| bad("entry out of bounds"))?;
         if CERT_GUIDS.iter().any(|(_, g)| g[..] == e[..16]) {
-            pem.push_str("-----BEGIN CERTIFICATE-----\n");
-            for chunk in B64.encode(der).as_bytes().chunks(64) {
-                pem.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-                pem.push('\n');
-            }
-            pem.push_str("-----END CERTIFICATE-----\n");
+            pem.push_str(&coco_evidence::x509::der_to_pem(der));
         }
         at += 24;
     }

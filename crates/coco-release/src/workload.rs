@@ -41,16 +41,6 @@ impl std::fmt::Debug for SimAttester {
     }
 }
 
-fn pem(c: &coco_evidence::x509::Cert) -> String {
-    let mut s = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in B64.encode(c.der()).as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        s.push('\n');
-    }
-    s.push_str("-----END CERTIFICATE-----\n");
-    s
-}
-
 impl Attester for SimAttester {
     fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
         Ok(self
@@ -59,7 +49,7 @@ impl Attester for SimAttester {
             .map(|g| GpuEvidence {
                 platform: "sim-gpu".into(),
                 evidence: B64.encode(self.platform.gpu_report(g, nonce)),
-                certs: Some(pem(self.platform.gpu_cert())),
+                certs: Some(self.platform.gpu_cert().to_pem()),
             })
             .collect())
     }
@@ -68,7 +58,7 @@ impl Attester for SimAttester {
         Ok(CpuEvidence {
             platform: "sim-snp".into(),
             evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
-            certs: Some(pem(self.platform.vcek())),
+            certs: Some(self.platform.vcek().to_pem()),
             collateral: None,
         })
     }

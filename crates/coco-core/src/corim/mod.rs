@@ -174,37 +174,32 @@ fn extensions(m: &[(Value, Value)]) -> Vec<(i64, Value)> {
 }
 
 fn entities(v: &Value, path: &str) -> Result<Vec<Entity>> {
-    array(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let p = format!("{path}[{i}]");
-            let m = map(e, &p)?;
-            let name = text(
-                get(m, 0).ok_or_else(|| CoreError::malformed(&p, "entity without a name (0)"))?,
-                &format!("{p}/name"),
-            )?
-            .to_string();
-            let reg_id = get(m, 1)
-                .map(|r| text(untag(r).1, &format!("{p}/reg-id")).map(str::to_string))
-                .transpose()?;
-            let roles = get(m, 2)
-                .map(|r| {
-                    array(r, &format!("{p}/roles"))?
-                        .iter()
-                        .map(|x| uint(x, &format!("{p}/roles")))
-                        .collect::<Result<Vec<_>>>()
-                })
-                .transpose()?
-                .unwrap_or_default();
-            Ok(Entity {
-                name,
-                reg_id,
-                roles,
-                extensions: extensions(m),
+    cbor::each(v, path, |e, p| {
+        let m = map(e, p)?;
+        let name = text(
+            get(m, 0).ok_or_else(|| CoreError::malformed(p, "entity without a name (0)"))?,
+            &format!("{p}/name"),
+        )?
+        .to_string();
+        let reg_id = get(m, 1)
+            .map(|r| text(untag(r).1, &format!("{p}/reg-id")).map(str::to_string))
+            .transpose()?;
+        let roles = get(m, 2)
+            .map(|r| {
+                array(r, &format!("{p}/roles"))?
+                    .iter()
+                    .map(|x| uint(x, &format!("{p}/roles")))
+                    .collect::<Result<Vec<_>>>()
             })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Entity {
+            name,
+            reg_id,
+            roles,
+            extensions: extensions(m),
         })
-        .collect()
+    })
 }
 
 /// An environment's class.
@@ -375,30 +370,26 @@ fn digests(v: &Value, path: &str) -> Result<Vec<Digest>> {
     if a.is_empty() {
         return Err(CoreError::malformed(path, "digests must not be empty"));
     }
-    a.iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let p = format!("{path}[{i}]");
-            let pair = array(d, &p)?;
-            if pair.len() != 2 {
-                return Err(CoreError::malformed(&p, "a digest is [alg, value]"));
-            }
-            let alg = match &pair[0] {
-                Value::Text(t) => Alg::Text(t.clone()),
-                x => Alg::Int(
-                    cbor::int(x)
-                        .and_then(|n| i64::try_from(n).ok())
-                        .ok_or_else(|| {
-                            CoreError::malformed(&p, "digest alg is not an integer or text")
-                        })?,
-                ),
-            };
-            Ok(Digest {
-                alg,
-                value: bytes(&pair[1], &format!("{p}/value"))?.to_vec(),
-            })
+    cbor::each(v, path, |d, p| {
+        let pair = array(d, p)?;
+        if pair.len() != 2 {
+            return Err(CoreError::malformed(p, "a digest is [alg, value]"));
+        }
+        let alg = match &pair[0] {
+            Value::Text(t) => Alg::Text(t.clone()),
+            x => Alg::Int(
+                cbor::int(x)
+                    .and_then(|n| i64::try_from(n).ok())
+                    .ok_or_else(|| {
+                        CoreError::malformed(p, "digest alg is not an integer or text")
+                    })?,
+            ),
+        };
+        Ok(Digest {
+            alg,
+            value: bytes(&pair[1], &format!("{p}/value"))?.to_vec(),
         })
-        .collect()
+    })
 }
 
 /// An SVN condition or claim.
@@ -668,75 +659,65 @@ pub struct Comid {
 }
 
 fn value_triples(v: &Value, path: &str) -> Result<Vec<ValueTriple>> {
-    array(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let p = format!("{path}[{i}]");
-            let a = array(t, &p)?;
-            if a.len() != 2 {
-                return Err(CoreError::malformed(
-                    &p,
-                    "a triple is [environment, [+ measurement]]",
-                ));
-            }
-            let ms = array(&a[1], &format!("{p}/measurements"))?;
-            if ms.is_empty() {
-                return Err(CoreError::malformed(
-                    &p,
-                    "a triple needs at least one measurement",
-                ));
-            }
-            Ok(ValueTriple {
-                environment: Environment::decode(&a[0], &format!("{p}/environment"))?,
-                measurements: ms
-                    .iter()
-                    .enumerate()
-                    .map(|(j, m)| {
-                        let mp = format!("{p}/measurements[{j}]");
-                        let mm = map(m, &mp)?;
-                        no_duplicates(mm, &mp)?;
-                        Ok(Measurement {
-                            mkey: get(mm, 0)
-                                .map(|k| Mkey::decode(k, &format!("{mp}/mkey")))
-                                .transpose()?,
-                            mval: Mval::decode(
-                                get(mm, 1).ok_or_else(|| {
-                                    CoreError::malformed(&mp, "measurement without mval (1)")
-                                })?,
-                                &format!("{mp}/mval"),
-                            )?,
-                            authorized_by: get(mm, 2)
-                                .map(|x| array(x, &mp).map(<[Value]>::to_vec))
-                                .transpose()?,
-                        })
+    cbor::each(v, path, |t, p| {
+        let a = array(t, p)?;
+        if a.len() != 2 {
+            return Err(CoreError::malformed(
+                p,
+                "a triple is [environment, [+ measurement]]",
+            ));
+        }
+        let ms = array(&a[1], &format!("{p}/measurements"))?;
+        if ms.is_empty() {
+            return Err(CoreError::malformed(
+                p,
+                "a triple needs at least one measurement",
+            ));
+        }
+        Ok(ValueTriple {
+            environment: Environment::decode(&a[0], &format!("{p}/environment"))?,
+            measurements: ms
+                .iter()
+                .enumerate()
+                .map(|(j, m)| {
+                    let mp = format!("{p}/measurements[{j}]");
+                    let mm = map(m, &mp)?;
+                    no_duplicates(mm, &mp)?;
+                    Ok(Measurement {
+                        mkey: get(mm, 0)
+                            .map(|k| Mkey::decode(k, &format!("{mp}/mkey")))
+                            .transpose()?,
+                        mval: Mval::decode(
+                            get(mm, 1).ok_or_else(|| {
+                                CoreError::malformed(&mp, "measurement without mval (1)")
+                            })?,
+                            &format!("{mp}/mval"),
+                        )?,
+                        authorized_by: get(mm, 2)
+                            .map(|x| array(x, &mp).map(<[Value]>::to_vec))
+                            .transpose()?,
                     })
-                    .collect::<Result<Vec<_>>>()?,
-            })
+                })
+                .collect::<Result<Vec<_>>>()?,
         })
-        .collect()
+    })
 }
 
 fn key_triples(v: &Value, path: &str) -> Result<Vec<KeyTriple>> {
-    array(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let p = format!("{path}[{i}]");
-            let a = array(t, &p)?;
-            if !(2..=3).contains(&a.len()) {
-                return Err(CoreError::malformed(
-                    &p,
-                    "a key triple is [environment, [+ key], ? conditions]",
-                ));
-            }
-            Ok(KeyTriple {
-                environment: Environment::decode(&a[0], &format!("{p}/environment"))?,
-                keys: array(&a[1], &format!("{p}/keys"))?.to_vec(),
-                conditions: a.get(2).cloned(),
-            })
+    cbor::each(v, path, |t, p| {
+        let a = array(t, p)?;
+        if !(2..=3).contains(&a.len()) {
+            return Err(CoreError::malformed(
+                p,
+                "a key triple is [environment, [+ key], ? conditions]",
+            ));
+        }
+        Ok(KeyTriple {
+            environment: Environment::decode(&a[0], &format!("{p}/environment"))?,
+            keys: array(&a[1], &format!("{p}/keys"))?.to_vec(),
+            conditions: a.get(2).cloned(),
         })
-        .collect()
+    })
 }
 
 impl Comid {
