@@ -27,6 +27,7 @@ pub mod api;
 pub mod attester;
 pub mod crypto;
 pub mod error;
+pub mod nvidia;
 pub mod sim;
 pub mod snp;
 pub mod tdx;

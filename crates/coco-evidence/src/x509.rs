@@ -35,6 +35,12 @@ const SECP384R1: der::asn1::ObjectIdentifier =
 /// commonName.
 const CN: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.4.3");
 
+/// basicConstraints.
+const BASIC_CONSTRAINTS: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.19");
+/// keyUsage.
+const KEY_USAGE: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("2.5.29.15");
+
 /// A parsed certificate together with its exact DER bytes.
 #[derive(Debug, Clone)]
 pub struct Cert {
@@ -250,6 +256,24 @@ impl Cert {
         )
     }
 
+    /// Whether BasicConstraints says this is a CA certificate.
+    pub fn is_ca(&self) -> bool {
+        self.extension(&BASIC_CONSTRAINTS)
+            .and_then(|v| x509_cert::ext::pkix::BasicConstraints::from_der(v).ok())
+            .is_some_and(|b| b.ca)
+    }
+
+    /// The KeyUsage bits, if the extension is present and well-formed.
+    pub fn key_usage(&self) -> Option<x509_cert::ext::pkix::KeyUsage> {
+        self.extension(&KEY_USAGE)
+            .and_then(|v| x509_cert::ext::pkix::KeyUsage::from_der(v).ok())
+    }
+
+    /// The serial number in decimal (NVIDIA's `ueid` claim).
+    pub fn serial_decimal(&self) -> String {
+        decimal(self.cert.tbs_certificate().serial_number().as_bytes())
+    }
+
     /// The raw value of extension `oid`, if present.
     pub fn extension(&self, oid: &der::asn1::ObjectIdentifier) -> Option<&[u8]> {
         self.cert
@@ -457,6 +481,116 @@ fn common_name(name: &x509_cert::name::Name) -> String {
         }
     }
     String::new()
+}
+
+/// Big-endian unsigned bytes in decimal.
+fn decimal(bytes: &[u8]) -> String {
+    let mut n: Vec<u8> = bytes.iter().copied().skip_while(|&b| b == 0).collect();
+    let mut digits = Vec::new();
+    while !n.is_empty() {
+        let mut rem = 0u32;
+        for b in n.iter_mut() {
+            let cur = rem << 8 | *b as u32;
+            *b = (cur / 10) as u8;
+            rem = cur % 10;
+        }
+        digits.push(b'0' + rem as u8);
+        let zeros = n.iter().take_while(|&&b| b == 0).count();
+        n.drain(..zeros);
+    }
+    if digits.is_empty() {
+        return "0".into();
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("ASCII digits")
+}
+
+/// Orders `certs` into a chain from its leaf to the pinned `root` and checks every link: the
+/// issuer's signature, CA and certificate-signing rights of every issuer, and the validity of
+/// every certificate (root included) at `at`. A copy of `root` in the input is ignored; any
+/// other certificate that is not part of the chain is an error, and so is a chain that does
+/// not end in `root`. `role` names the chain in errors. Returns the chain, leaf first, root
+/// last.
+pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> Result<Vec<Cert>> {
+    let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
+    if pool.is_empty() {
+        return Err(EvidenceError::Chain(format!(
+            "{role}: no certificates given"
+        )));
+    }
+    let subject = |c: &Cert| c.cert.tbs_certificate().subject().clone();
+    let issuer = |c: &Cert| c.cert.tbs_certificate().issuer().clone();
+    // The leaf is the one certificate that issues none of the others; the input order
+    // (leaf first) decides between equals.
+    let leaves: Vec<&Cert> = pool
+        .iter()
+        .copied()
+        .filter(|c| !pool.iter().any(|o| *o != *c && issuer(o) == subject(c)))
+        .collect();
+    let leaf = match leaves.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(EvidenceError::Chain(format!(
+                "{role}: the certificates form a loop"
+            )));
+        }
+        many => {
+            return Err(EvidenceError::Chain(format!(
+                "{role}: more than one leaf ({})",
+                many.iter()
+                    .map(|c| c.subject_cn())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let mut chain = vec![leaf.clone()];
+    loop {
+        let cur = chain.last().expect("non-empty");
+        if issuer(cur) == subject(root) {
+            cur.verify_signed_by(root)?;
+            chain.push(root.clone());
+            break;
+        }
+        let next = pool
+            .iter()
+            .find(|c| subject(c) == issuer(cur) && !chain.contains(c))
+            .ok_or_else(|| {
+                EvidenceError::Chain(format!(
+                    "{role}: no issuer {:?} for {:?} in the input, and it is not the pinned {:?}",
+                    cur.issuer_cn(),
+                    cur.subject_cn(),
+                    root.subject_cn()
+                ))
+            })?;
+        cur.verify_signed_by(next)?;
+        chain.push((*next).clone());
+    }
+    if chain.len() - 1 != pool.len() {
+        let extra: Vec<String> = pool
+            .iter()
+            .filter(|c| !chain.contains(c))
+            .map(|c| c.subject_cn())
+            .collect();
+        return Err(EvidenceError::Chain(format!(
+            "{role}: certificate(s) not in the chain: {}",
+            extra.join(", ")
+        )));
+    }
+    for (i, c) in chain.iter().enumerate() {
+        let name = format!("{role} certificate {i}");
+        c.check_validity(at, &name)?;
+        if i > 0 {
+            let ku_ok = c.key_usage().is_none_or(|k| k.key_cert_sign());
+            if !c.is_ca() || !ku_ok {
+                return Err(EvidenceError::Certificate {
+                    cert: format!("{name} ({})", c.subject_cn()),
+                    reason: "issues certificates but is not a CA with keyCertSign".into(),
+                });
+            }
+        }
+    }
+    Ok(chain)
 }
 
 /// Seconds since the Unix epoch (0 before it).

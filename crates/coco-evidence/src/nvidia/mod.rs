@@ -1,0 +1,143 @@
+//! NVIDIA GPU attestation (Hopper and Blackwell, single GPU and Protected PCIe): [`abi`]
+//! (SPDM 1.1 GET_MEASUREMENTS request ‖ MEASUREMENTS response to [`Report`]) ->
+//! [`verify`](verify::verify) (device chain to the pinned `NVIDIA Device Identity CA`,
+//! ECDSA P-384 signature, nonce, FWID; returns [`Verified`](crate::Verified)) -> [`claims`];
+//! [`rim`] reads and verifies NVIDIA's signed reference integrity manifests and compares
+//! measurements against them.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use coco_evidence::{nvidia, x509};
+//! let dir = coco_evidence::vectors::dir().join("nvidia/hopper-h100-550.90.07");
+//! let report = std::fs::read(dir.join("attestation_report.bin"))?;
+//! let certs = x509::load_certs(&dir.join("cert_chain.pem"))?;
+//! let nonce = hex::decode(std::fs::read_to_string(dir.join("nonce.hex"))?.trim())?;
+//! let opts = nvidia::VerifyOptions::at(std::time::SystemTime::now())
+//!     .with_nonce(nonce.try_into().unwrap());
+//! let gpu = nvidia::verify_bytes(&report, &certs, &opts)?;
+//! assert_eq!(gpu.report.opaque.driver_version().as_deref(), Some("550.90.07"));
+//! assert_eq!(nvidia::claims::claims(&gpu)["hwmodel"], "GH100 A01 GSP BROM");
+//! # Ok(()) }
+//! ```
+
+pub mod abi;
+pub mod claims;
+pub mod rim;
+pub mod roots;
+pub mod verify;
+
+pub use abi::{ParseOptions, Report};
+pub use verify::{Arch, GpuEvidence, VerifyOptions, verify, verify_bytes};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EvidenceError, Result};
+use crate::verified::Verified;
+use crate::x509::parse_certs;
+
+/// One GPU's evidence in the JSON wire format of NVIDIA's SDKs, NRAS and Trustee:
+/// `{"arch": "HOPPER", "nonce": "<hex>", "evidence": "<base64 report>", "certificate":
+/// "<base64 PEM chain>"}`. Other members (the collector's unsigned `driver_version`, ...) are
+/// ignored: the verifier reads the signed report only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEvidence {
+    /// `HOPPER` or `BLACKWELL`.
+    pub arch: String,
+    /// The nonce the report was requested with, hex.
+    pub nonce: String,
+    /// The report, base64.
+    pub evidence: String,
+    /// The PEM certificate chain, base64.
+    pub certificate: String,
+}
+
+impl WireEvidence {
+    /// The wire form of a report and its PEM chain.
+    pub fn new(arch: Arch, nonce: &[u8], report: &[u8], pem_chain: &[u8]) -> Self {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        WireEvidence {
+            arch: arch.name().to_ascii_uppercase(),
+            nonce: hex::encode(nonce),
+            evidence: b64.encode(report),
+            certificate: b64.encode(pem_chain),
+        }
+    }
+
+    /// Verifies this GPU's evidence. Its `nonce` member must equal the report's request
+    /// nonce, and [`VerifyOptions::nonce`], when set, both.
+    pub fn verify(&self, opts: &VerifyOptions) -> Result<Verified<GpuEvidence>> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bad = |what: &str, e: String| {
+            EvidenceError::Platform(format!("GPU evidence JSON: `{what}`: {e}"))
+        };
+        let report = b64
+            .decode(self.evidence.trim())
+            .map_err(|e| bad("evidence", e.to_string()))?;
+        let pem = b64
+            .decode(self.certificate.trim())
+            .map_err(|e| bad("certificate", e.to_string()))?;
+        let nonce: [u8; abi::NONCE_LEN] = hex::decode(self.nonce.trim())
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| bad("nonce", "not 32 bytes of hex".into()))?;
+        if let Some(expected) = opts.nonce
+            && expected != nonce
+        {
+            return Err(EvidenceError::Mismatch {
+                what: "GPU evidence JSON nonce".into(),
+                evidence: self.nonce.clone(),
+                endorsement: hex::encode(expected),
+            });
+        }
+        let mut o = opts.clone();
+        o.nonce = Some(nonce);
+        o.arch = Some(Arch::from_name(&self.arch)?);
+        verify_bytes(&report, &parse_certs(&pem)?, &o)
+    }
+}
+
+/// Reads the wire format: one object or an array of them (one per GPU).
+pub fn parse_wire(json: &[u8]) -> Result<Vec<WireEvidence>> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<WireEvidence>),
+        One(WireEvidence),
+    }
+    let v: OneOrMany = serde_json::from_slice(json)
+        .map_err(|e| EvidenceError::Platform(format!("GPU evidence JSON: {e}")))?;
+    let list = match v {
+        OneOrMany::Many(l) => l,
+        OneOrMany::One(o) => vec![o],
+    };
+    if list.is_empty() {
+        return Err(EvidenceError::Platform("GPU evidence JSON: no GPUs".into()));
+    }
+    Ok(list)
+}
+
+/// Verifies every GPU of a wire-format document; the first failure names its GPU index.
+pub fn verify_wire(json: &[u8], opts: &VerifyOptions) -> Result<Vec<Verified<GpuEvidence>>> {
+    parse_wire(json)?
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            w.verify(opts).map_err(|e| match e {
+                EvidenceError::Platform(m) => EvidenceError::Platform(format!("GPU {i}: {m}")),
+                EvidenceError::Chain(m) => EvidenceError::Chain(format!("GPU {i}: {m}")),
+                EvidenceError::Signature(m) => EvidenceError::Signature(format!("GPU {i}: {m}")),
+                EvidenceError::Mismatch {
+                    what,
+                    evidence,
+                    endorsement,
+                } => EvidenceError::Mismatch {
+                    what: format!("GPU {i}: {what}"),
+                    evidence,
+                    endorsement,
+                },
+                e => e,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! NVIDIA reference integrity manifests (placeholder, filled below).

@@ -1,0 +1,318 @@
+//! Verification of an NVIDIA GPU attestation report, in the order of the spec (§6.3): strict
+//! parse, the device chain to the pinned `NVIDIA Device Identity CA`, the report signature
+//! with the leaf key, the request nonce, the FWID of the leaf against the report's FWID.
+
+use std::time::SystemTime;
+
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
+
+use super::abi::{NONCE_LEN, ParseOptions, Report};
+use super::roots;
+use crate::error::{EvidenceError, Result};
+use crate::verified::Verified;
+use crate::x509::{Cert, build_chain};
+
+/// Hopper's FWID extension on the leaf (TCG's older composite device id; the FWID is its last
+/// element).
+pub const OID_FWID_HOPPER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.5.4.1");
+/// Blackwell's FWID extension: TCG DICE TcbInfo; the FWID is the first of its `fwids`.
+pub const OID_TCB_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.133.5.4.1.1");
+const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+
+/// The GPU architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    /// Hopper (GH100: H100, H200, GH200).
+    Hopper,
+    /// Blackwell (GB100 and later: B200, GB200).
+    Blackwell,
+}
+
+impl Arch {
+    /// `hopper` or `blackwell` (the claim value).
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Hopper => "hopper",
+            Arch::Blackwell => "blackwell",
+        }
+    }
+
+    /// Reads the wire-format name (`HOPPER`, `BLACKWELL`, any case).
+    pub fn from_name(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "hopper" => Ok(Arch::Hopper),
+            "blackwell" => Ok(Arch::Blackwell),
+            _ => Err(EvidenceError::Platform(format!(
+                "unknown GPU architecture {s:?} (HOPPER or BLACKWELL)"
+            ))),
+        }
+    }
+
+    /// The architecture of a chip name (`GH100` -> Hopper, `GB100`/`GB20x` -> Blackwell).
+    pub fn of_chip(chip: &str) -> Option<Self> {
+        if chip.starts_with("GH") {
+            Some(Arch::Hopper)
+        } else if chip.starts_with("GB") {
+            Some(Arch::Blackwell)
+        } else {
+            None
+        }
+    }
+}
+
+/// Options of verification.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The time at which certificates must be valid.
+    pub at: SystemTime,
+    /// The nonce the report must answer (the request nonce). `None` skips the freshness
+    /// check, and the claims then say so (`"x-nvidia-gpu-attestation-report-nonce-match":
+    /// null`).
+    pub nonce: Option<[u8; NONCE_LEN]>,
+    /// The architecture the evidence was collected as (the wire format's `arch`); it must
+    /// agree with the certificate chain.
+    pub arch: Option<Arch>,
+    /// Parser options (trailing bytes).
+    pub parse: ParseOptions,
+}
+
+impl VerifyOptions {
+    /// Verification at `at`, without a nonce.
+    pub fn at(at: SystemTime) -> Self {
+        Self {
+            at,
+            nonce: None,
+            arch: None,
+            parse: ParseOptions::default(),
+        }
+    }
+
+    /// Requires the report to answer `nonce`.
+    pub fn with_nonce(mut self, nonce: [u8; NONCE_LEN]) -> Self {
+        self.nonce = Some(nonce);
+        self
+    }
+}
+
+/// A report whose chain, signature, nonce and FWID checks passed.
+#[derive(Debug, Clone)]
+pub struct GpuEvidence {
+    /// The report.
+    pub report: Report,
+    /// The architecture (from the chain; equal to the declared one when one was given).
+    pub arch: Arch,
+    /// The chip (`GH100`, `GB100`), from the device identity certificate.
+    pub chip: String,
+    /// The chain, leaf (the attestation key) first, the pinned root last.
+    pub chain: Vec<Cert>,
+    /// The leaf certificate's FWID.
+    pub leaf_fwid: Option<Vec<u8>>,
+    /// Whether the report carried a FWID, so that it was compared with the leaf's (older
+    /// firmware carries none, and NVIDIA's verifiers then skip the check).
+    pub fwid_compared: bool,
+    /// Whether the request nonce was compared with an expected nonce.
+    pub nonce_checked: bool,
+}
+
+impl GpuEvidence {
+    /// `hwmodel`: the device identity certificate's common name (`GH100 A01 GSP BROM`).
+    pub fn hwmodel(&self) -> String {
+        self.chain.get(1).map(Cert::subject_cn).unwrap_or_default()
+    }
+
+    /// `ueid`: the leaf's serial number in decimal.
+    pub fn ueid(&self) -> String {
+        self.chain[0].serial_decimal()
+    }
+}
+
+#[derive(der::Sequence)]
+struct Fwid {
+    hash_alg: ObjectIdentifier,
+    digest: OctetString,
+}
+
+fn fwid_digest(f: Fwid, what: &str) -> Result<Vec<u8>> {
+    if f.hash_alg != SHA384 || f.digest.as_bytes().len() != 48 {
+        return Err(EvidenceError::Certificate {
+            cert: "GPU leaf".into(),
+            reason: format!(
+                "{what}: FWID is {} with {} bytes, expected SHA-384",
+                f.hash_alg,
+                f.digest.as_bytes().len()
+            ),
+        });
+    }
+    Ok(f.digest.as_bytes().to_vec())
+}
+
+/// The FWID the leaf certificate carries for `arch`, if it has the extension.
+pub fn leaf_fwid(leaf: &Cert, arch: Arch) -> Result<Option<Vec<u8>>> {
+    let bad = |reason: String| EvidenceError::Certificate {
+        cert: format!("GPU leaf ({})", leaf.subject_cn()),
+        reason,
+    };
+    match arch {
+        Arch::Hopper => {
+            let Some(v) = leaf.extension(&OID_FWID_HOPPER) else {
+                return Ok(None);
+            };
+            let items = Vec::<der::Any>::from_der(v)
+                .map_err(|e| bad(format!("FWID extension {OID_FWID_HOPPER}: {e}")))?;
+            let last = items
+                .last()
+                .ok_or_else(|| bad(format!("FWID extension {OID_FWID_HOPPER} is empty")))?;
+            let f: Fwid = last
+                .decode_as()
+                .map_err(|e| bad(format!("FWID extension {OID_FWID_HOPPER}: {e}")))?;
+            fwid_digest(f, "Hopper FWID extension").map(Some)
+        }
+        Arch::Blackwell => {
+            let Some(v) = leaf.extension(&OID_TCB_INFO) else {
+                return Ok(None);
+            };
+            let items = Vec::<der::Any>::from_der(v)
+                .map_err(|e| bad(format!("TcbInfo {OID_TCB_INFO}: {e}")))?;
+            let fwids = items
+                .iter()
+                .find(|a| {
+                    a.tag()
+                        == Tag::ContextSpecific {
+                            constructed: true,
+                            number: TagNumber(6),
+                        }
+                })
+                .ok_or_else(|| bad("TcbInfo has no fwids [6]".into()))?;
+            let mut r =
+                SliceReader::new(fwids.value()).map_err(|e| bad(format!("TcbInfo fwids: {e}")))?;
+            let first: Fwid = r.decode().map_err(|e| bad(format!("TcbInfo fwids: {e}")))?;
+            fwid_digest(first, "TcbInfo").map(Some)
+        }
+    }
+}
+
+/// Parses and verifies a report with its certificate chain (`certs`: the PEM chain NVML
+/// returns, leaf first, or the same certificates in any order; a copy of the pinned root is
+/// ignored).
+pub fn verify_bytes(
+    bytes: &[u8],
+    certs: &[Cert],
+    opts: &VerifyOptions,
+) -> Result<Verified<GpuEvidence>> {
+    verify(Report::parse_with(bytes, opts.parse)?, certs, opts)
+}
+
+/// Verifies a parsed report.
+pub fn verify(
+    report: Report,
+    certs: &[Cert],
+    opts: &VerifyOptions,
+) -> Result<Verified<GpuEvidence>> {
+    // 1. The chain, leaf first, to the pinned root.
+    let chain = build_chain(certs, roots::device_root(), opts.at, "GPU device")?;
+    let leaf = &chain[0];
+    if leaf.is_ca() || leaf.key_usage().is_some_and(|k| !k.digital_signature()) {
+        return Err(EvidenceError::Certificate {
+            cert: format!("GPU leaf ({})", leaf.subject_cn()),
+            reason: "is not an attestation key (a CA, or without digitalSignature)".into(),
+        });
+    }
+    let identity = chain.get(1).filter(|_| chain.len() >= 3).ok_or_else(|| {
+        EvidenceError::Chain("GPU device chain has no device identity certificate".into())
+    })?;
+    let chip = identity
+        .subject_cn()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let arch = Arch::of_chip(&chip).ok_or_else(|| {
+        EvidenceError::Platform(format!(
+            "GPU chip {chip:?} (from {:?}) is neither Hopper nor Blackwell",
+            identity.subject_cn()
+        ))
+    })?;
+    if let Some(declared) = opts.arch
+        && declared != arch
+    {
+        return Err(EvidenceError::Mismatch {
+            what: "GPU architecture".into(),
+            evidence: declared.name().into(),
+            endorsement: format!("{} ({chip})", arch.name()),
+        });
+    }
+    // 2. The signature over request ‖ response up to the signature, with the leaf key.
+    leaf.verify_ecdsa_fixed(
+        report.signed_bytes(),
+        &report.signature,
+        "GPU attestation report",
+    )?;
+    // 3. Freshness: the request nonce.
+    if let Some(expected) = &opts.nonce
+        && *expected != report.request.nonce
+    {
+        return Err(EvidenceError::Mismatch {
+            what: "GPU report nonce".into(),
+            evidence: hex::encode(report.request.nonce),
+            endorsement: hex::encode(expected),
+        });
+    }
+    // 4. FWID: the leaf's must equal the report's, when the report has one.
+    let lf = leaf_fwid(leaf, arch)?;
+    let fwid_compared = match (report.opaque.fwid(), &lf) {
+        (None, _) => false,
+        (Some(r), Some(l)) if r == l.as_slice() => true,
+        (Some(r), l) => {
+            return Err(EvidenceError::Mismatch {
+                what: "GPU FWID".into(),
+                evidence: hex::encode(r),
+                endorsement: l
+                    .as_ref()
+                    .map(hex::encode)
+                    .unwrap_or_else(|| "no FWID extension on the leaf".into()),
+            });
+        }
+    };
+    Ok(Verified::new(GpuEvidence {
+        nonce_checked: opts.nonce.is_some(),
+        report,
+        arch,
+        chip,
+        chain,
+        leaf_fwid: lf,
+        fwid_compared,
+    }))
+}
+
+impl GpuEvidence {
+    /// The RIM service id of the driver RIM: `NV_GPU_DRIVER_GH100_<version>` on Hopper,
+    /// `NV_GPU_CC_DRIVER_<CHIP_INFO, else GB100>_<version>` on Blackwell.
+    pub fn driver_rim_id(&self) -> Option<String> {
+        let ver = self.report.opaque.driver_version()?;
+        Some(match self.arch {
+            Arch::Hopper => format!("NV_GPU_DRIVER_GH100_{ver}"),
+            Arch::Blackwell => {
+                let chip = self
+                    .report
+                    .opaque
+                    .chip_info()
+                    .unwrap_or_else(|| "GB100".into());
+                format!("NV_GPU_CC_DRIVER_{chip}_{ver}")
+            }
+        })
+    }
+
+    /// The RIM service id of the VBIOS RIM:
+    /// `NV_GPU_VBIOS_<PROJECT>_<PROJECT_SKU>_<CHIP_SKU>_<version without dots>`.
+    pub fn vbios_rim_id(&self) -> Option<String> {
+        let o = &self.report.opaque;
+        Some(format!(
+            "NV_GPU_VBIOS_{}_{}_{}_{}",
+            o.project()?,
+            o.project_sku()?,
+            o.chip_sku()?,
+            o.vbios_version()?.replace('.', "").to_ascii_uppercase()
+        ))
+    }
+}
