@@ -25,6 +25,7 @@ pub mod claims;
 pub mod rim;
 pub mod roots;
 pub mod verify;
+pub mod xml;
 
 pub use abi::{ParseOptions, Report};
 pub use verify::{Arch, GpuEvidence, VerifyOptions, verify, verify_bytes};
