@@ -68,6 +68,26 @@ pub enum CorimCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Verify NVIDIA's signed driver and VBIOS RIMs (XML-DSig, chain to the pinned NVIDIA
+    /// CoRIM signing root) and write their active measurements as an unsigned CoRIM of
+    /// coco's profile (SPDM index = RIM index + 1).
+    FromRims {
+        /// The driver RIM (e.g. NV_GPU_DRIVER_GH100_550.144.03.xml).
+        #[arg(long)]
+        driver: Option<PathBuf>,
+        /// The VBIOS RIM (e.g. 1010_0200_882_96005E0001_PROD.swidtag).
+        #[arg(long)]
+        vbios: Option<PathBuf>,
+        /// The CoRIM id (default: derived from the RIM versions).
+        #[arg(long)]
+        id: Option<String>,
+        /// Check the RIM certificates as of this time (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Where to write the CoRIM (CBOR).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `coco corim inspect`.
@@ -173,6 +193,56 @@ pub fn corim(cmd: &CorimCommand) -> CmdResult {
             }
             Ok(())
         }
+        CorimCommand::FromRims {
+            driver,
+            vbios,
+            id,
+            at,
+            out,
+        } => {
+            use coco_evidence::nvidia::rim;
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now_or(at)?);
+            let load = |p: &Option<PathBuf>| -> Result<_, Box<dyn std::error::Error>> {
+                p.as_ref()
+                    .map(|p| {
+                        rim::verify_bytes(&read(p)?, at)
+                            .map_err(|e| err(format!("{}: {e}", p.display())))
+                    })
+                    .transpose()
+            };
+            let (d, v) = (load(driver)?, load(vbios)?);
+            let chip = match (&d, &v) {
+                (None, None) => return Err(err("give --driver, --vbios or both")),
+                (Some(x), Some(y)) if x.name != y.name => {
+                    return Err(err(format!(
+                        "the driver RIM is for {}, the VBIOS RIM for {}",
+                        x.name, y.name
+                    )));
+                }
+                (Some(x), _) | (None, Some(x)) => x.name.clone(),
+            };
+            let versions: Vec<&str> = [&d, &v]
+                .iter()
+                .filter_map(|r| r.as_ref().map(|r| r.colloquial_version.as_str()))
+                .collect();
+            let id = id
+                .clone()
+                .unwrap_or_else(|| format!("nvidia-{chip}-{}", versions.join("-")));
+            let toml = rim::reference_toml(
+                &chip,
+                d.as_ref().map(|r| &r.rim),
+                v.as_ref().map(|r| &r.rim),
+            )?;
+            let bytes = build::build(&format!("id = {id:?}\n{toml}"))?;
+            write_new(out, &bytes)?;
+            eprintln!(
+                "wrote {} (chip {chip}, {}, {} bytes)",
+                out.display(),
+                versions.join(" + "),
+                bytes.len()
+            );
+            Ok(())
+        }
         CorimCommand::Build { refs, out } => {
             let text = String::from_utf8(read(refs)?).map_err(|_| err("REFS.toml is not UTF-8"))?;
             let bytes = build::build(&text)?;
@@ -265,13 +335,17 @@ impl DecisionArgs {
 /// `coco appraise`.
 #[derive(Args)]
 pub struct AppraiseArgs {
-    /// Evidence as PLATFORM:FILE (snp, azure-snp, tdx); repeatable. CPU evidence becomes
-    /// submodule cpu0, cpu1, ...
+    /// Evidence as PLATFORM:FILE (snp, azure-snp, tdx, nvidia); repeatable. CPU evidence
+    /// becomes submodules cpu0, cpu1, ..., GPUs gpu0, gpu1, ... (NVIDIA evidence is best given
+    /// in the JSON wire format, which carries each GPU's chain).
     #[arg(long = "evidence", required = true)]
     evidence: Vec<String>,
-    /// Certificates for SNP evidence (PEM bundle or directory).
+    /// Certificates for SNP evidence, or for one raw NVIDIA report (PEM bundle or directory).
     #[arg(long)]
     certs: Option<PathBuf>,
+    /// The nonce the GPU reports must answer (hex, 32 bytes).
+    #[arg(long)]
+    nonce: Option<String>,
     /// Collateral directory for TDX evidence.
     #[arg(long)]
     collateral: Option<PathBuf>,
@@ -300,16 +374,25 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         collateral: a.collateral.clone(),
         at: Some(coco_core::time::format_rfc3339(now)),
         no_revocation_check: a.no_revocation_check,
+        nonce: a.nonce.clone(),
         ..Default::default()
     };
     let mut attesters: Vec<Attester> = Vec::new();
-    for (i, e) in a.evidence.iter().enumerate() {
+    let (mut cpus, mut gpus) = (0, 0);
+    for e in &a.evidence {
         let (platform, file) = e
             .split_once(':')
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
         let bytes = read(Path::new(file))?;
         let v = coco_evidence::api::verify(platform, &bytes, &opts)?;
-        attesters.push(v.attester(&format!("cpu{i}")));
+        let (prefix, next) = if v.is_gpu() {
+            ("gpu", &mut gpus)
+        } else {
+            ("cpu", &mut cpus)
+        };
+        let list = v.attesters(prefix, *next);
+        *next += list.len();
+        attesters.extend(list);
     }
     let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
     let overall = ear.overall();

@@ -22,6 +22,9 @@ pub enum Platform {
     AzureSnp,
     /// Intel TDX quote v4 or v5 (PCK chain inside; TCB status with --collateral).
     Tdx,
+    /// NVIDIA GPU attestation report (Hopper, Blackwell): the raw report with --certs (the
+    /// PEM chain NVML returns), or the JSON wire format of one or several GPUs.
+    Nvidia,
 }
 
 impl Platform {
@@ -30,6 +33,7 @@ impl Platform {
             Platform::Snp => "snp",
             Platform::AzureSnp => "azure-snp",
             Platform::Tdx => "tdx",
+            Platform::Nvidia => "nvidia",
         }
     }
 }
@@ -54,9 +58,14 @@ pub struct VerifyArgs {
     /// Accept missing revocation data (CRLs); the claims then say "revocation_checked": false.
     #[arg(long)]
     no_revocation_check: bool,
-    /// Accept unsigned bytes after the quote structure (zero padding is always accepted).
+    /// Accept unsigned bytes after the quote or report structure (TDX zero padding is always
+    /// accepted).
     #[arg(long)]
     allow_trailing_data: bool,
+    /// The nonce GPU reports must answer (hex, 32 bytes). Without it freshness is not checked
+    /// (`"x-nvidia-gpu-attestation-report-nonce-match": null`).
+    #[arg(long)]
+    nonce: Option<String>,
     /// Verify as of this time (RFC 3339, e.g. 2026-01-31T12:00:00Z) instead of now.
     #[arg(long)]
     at: Option<String>,
@@ -74,7 +83,7 @@ pub fn verify(a: &VerifyArgs) -> ExitCode {
         at: a.at.clone(),
         no_revocation_check: a.no_revocation_check,
         allow_trailing_data: a.allow_trailing_data,
-        ..Default::default()
+        nonce: a.nonce.clone(),
     };
     let result = std::fs::read(&a.file)
         .map(|bytes| api::verify_json(platform, &bytes, &opts))

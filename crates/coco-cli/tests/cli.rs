@@ -709,3 +709,186 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     let audit = String::from_utf8_lossy(&out.stdout);
     assert!(audit.contains("\"decision\":\"release\""), "{audit}");
 }
+
+#[test]
+fn evidence_verify_nvidia_raw_wire_and_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let n = vectors().join("nvidia");
+    let run = |args: &[&str]| {
+        let mut all = vec!["evidence", "verify", "--platform", "nvidia", "--json"];
+        all.extend_from_slice(args);
+        let out = coco(&all, t.path());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let s = n.join("hopper-h100-550.90.07");
+    let (report, chain) = (s.join("attestation_report.bin"), s.join("cert_chain.pem"));
+    let nonce = std::fs::read_to_string(s.join("nonce.hex")).unwrap();
+    let (r, c, nonce) = (
+        report.to_str().unwrap(),
+        chain.to_str().unwrap(),
+        nonce.trim(),
+    );
+    let (code, v) = run(&[r, "--certs", c, "--nonce", nonce]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["platform"], "nvidia");
+    assert_eq!(v["claims"]["driver_version"], "550.90.07");
+    assert_eq!(
+        v["claims"]["x-nvidia-gpu-attestation-report-nonce-match"],
+        true
+    );
+    assert_eq!(v["claims"]["measurements"].as_object().unwrap().len(), 64);
+    // Wrong nonce, no chain, another GPU's chain.
+    let wrong = format!("{}0", &nonce[..63]);
+    let (code, v) = run(&[r, "--certs", c, "--nonce", &wrong]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(1), Some("mismatch")),
+        "{v}"
+    );
+    let (code, v) = run(&[r]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(1), Some("certificate")),
+        "{v}"
+    );
+    let other = n.join("hopper-h100-545.00-e2e/cert_chain.pem");
+    let (code, v) = run(&[r, "--certs", other.to_str().unwrap()]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(1), Some("signature")),
+        "{v}"
+    );
+    // The trailing byte: rejected, then accepted when allowed.
+    let tb = n.join("hopper-h100-580.95.05-trailing-byte");
+    let (tr, tc) = (tb.join("attestation_report.bin"), tb.join("cert_chain.pem"));
+    let (code, v) = run(&[tr.to_str().unwrap(), "--certs", tc.to_str().unwrap()]);
+    assert_eq!(
+        (code, v["error"]["kind"].as_str()),
+        (Some(1), Some("malformed")),
+        "{v}"
+    );
+    let (code, _) = run(&[
+        tr.to_str().unwrap(),
+        "--certs",
+        tc.to_str().unwrap(),
+        "--allow-trailing-data",
+    ]);
+    assert_eq!(code, Some(0));
+    // The 8-GPU wire format.
+    let w = n.join("hopper-hgx-8gpu-ppcie-590.12");
+    let wn = std::fs::read_to_string(w.join("nonce.hex")).unwrap();
+    let (code, v) = run(&[
+        w.join("gpu_evidence.json").to_str().unwrap(),
+        "--nonce",
+        wn.trim(),
+    ]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["claims"]["gpu_count"], 8);
+    assert_eq!(v["claims"]["gpus"][7]["gpu_mode"], "ppcie");
+}
+
+#[test]
+fn corim_from_rims_then_appraise_gpu_evidence() {
+    let t = tempfile::tempdir().unwrap();
+    let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
+    let (d, v) = (s.join("driver_rim.swidtag"), s.join("vbios_rim.swidtag"));
+    let (d, v) = (d.to_str().unwrap(), v.to_str().unwrap());
+    // The RIM certificates expired in 2025: refused now, accepted at a time inside.
+    let out = coco(
+        &[
+            "corim",
+            "from-rims",
+            "--driver",
+            d,
+            "--vbios",
+            v,
+            "--out",
+            "r.cbor",
+        ],
+        t.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not valid at"));
+    let out = coco(
+        &[
+            "corim",
+            "from-rims",
+            "--driver",
+            d,
+            "--vbios",
+            v,
+            "--at",
+            "2025-05-01T00:00:00Z",
+            "--out",
+            "r.cbor",
+        ],
+        t.path(),
+    );
+    ok(&out);
+    std::fs::write(
+        t.path().join("policy.toml"),
+        "require_revocation_check = false\n",
+    )
+    .unwrap();
+    let chain = s.join("cert_chain.pem");
+    let evidence = format!("nvidia:{}", s.join("attestation_report.bin").display());
+    let nonce = std::fs::read_to_string(s.join("nonce.hex")).unwrap();
+    let out = coco(
+        &[
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--certs",
+            chain.to_str().unwrap(),
+            "--nonce",
+            nonce.trim(),
+            "--reference",
+            "r.cbor",
+            "--policy",
+            "policy.toml",
+            "--json",
+        ],
+        t.path(),
+    );
+    ok(&out);
+    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ear["submods"]["gpu0"]["ear_status"], "affirming", "{ear}");
+    // Another VBIOS's RIM as reference: contraindicated, naming the measurements.
+    let other = vectors().join("nvidia/rims/vbios/g520_0200_885_9600740001_PROD.swidtag");
+    let out = coco(
+        &[
+            "corim",
+            "from-rims",
+            "--vbios",
+            other.to_str().unwrap(),
+            "--at",
+            "2025-01-01T00:00:00Z",
+            "--out",
+            "o.cbor",
+        ],
+        t.path(),
+    );
+    ok(&out);
+    let out = coco(
+        &[
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--certs",
+            chain.to_str().unwrap(),
+            "--reference",
+            "o.cbor",
+            "--policy",
+            "policy.toml",
+            "--json",
+        ],
+        t.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("gpu0.vbios-version") && stderr.contains("gpu0.measurement["),
+        "{stderr}"
+    );
+}

@@ -357,7 +357,12 @@ pub fn appraise_attester(
             "executables",
         ));
     }
+    let nvdec0_off = a.platform == Platform::Nvidia
+        && c.pointer("/opaque/nvdec0_status").and_then(Json::as_str) == Some("disabled");
     for (keys, alternatives) in &groups {
+        if nvdec0_off && keys.as_slice() == [Mkey::Uint(profile::nvidia_mkey::NVDEC0_INDEX)] {
+            continue;
+        }
         let matched = alternatives.iter().any(|t| {
             t.measurements.iter().all(|m| {
                 let Some(k) = &m.mkey else { return false };

@@ -111,6 +111,10 @@ pub mod snp_mkey {
 
 /// NVIDIA GPU mkeys beyond the measurement indices.
 pub mod nvidia_mkey {
+    /// The SPDM measurement index of NVDEC0 (RIM index 35). NVIDIA's verifiers do not compare
+    /// it when the report says NVDEC0 is disabled (`opaque.nvdec0_status: "disabled"`), and
+    /// neither does appraisal under this profile.
+    pub const NVDEC0_INDEX: u64 = 36;
     /// Driver version.
     pub const DRIVER_VERSION: &str = "driver-version";
     /// VBIOS version.

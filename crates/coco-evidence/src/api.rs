@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::{attester, snp, tdx, x509};
+use crate::{attester, nvidia, snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -34,7 +34,7 @@ pub struct Options {
 }
 
 /// The platforms this build verifies.
-pub const PLATFORMS: &[&str] = &["snp", "azure-snp", "tdx"];
+pub const PLATFORMS: &[&str] = &["snp", "azure-snp", "tdx", "nvidia"];
 
 /// Evidence that verified, of any platform.
 #[derive(Debug, Clone)]
@@ -43,20 +43,47 @@ pub enum VerifiedEvidence {
     Snp(Box<Verified<snp::SnpEvidence>>),
     /// A TDX quote.
     Tdx(Box<Verified<tdx::TdxEvidence>>),
+    /// NVIDIA GPU reports: one raw report, or every GPU of a JSON wire document.
+    Nvidia(Vec<Verified<nvidia::GpuEvidence>>),
 }
 
 impl VerifiedEvidence {
-    /// The hand-over to appraisal, as submodule `name`.
+    /// The hand-over to appraisal, as submodule `name` (the first GPU of GPU evidence; see
+    /// [`VerifiedEvidence::attesters`]).
     pub fn attester(&self, name: &str) -> coco_core::appraise::Attester {
         match self {
             VerifiedEvidence::Snp(v) => attester::snp(name, v),
             VerifiedEvidence::Tdx(v) => attester::tdx(name, v),
+            VerifiedEvidence::Nvidia(v) => attester::nvidia(name, &v[0]),
         }
     }
 
-    /// The claims (DESIGN §4).
+    /// Every attester, named `{prefix}{n}` from `first` on (one per GPU of GPU evidence).
+    pub fn attesters(&self, prefix: &str, first: usize) -> Vec<coco_core::appraise::Attester> {
+        match self {
+            VerifiedEvidence::Nvidia(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, g)| attester::nvidia(&format!("{prefix}{}", first + i), g))
+                .collect(),
+            _ => vec![self.attester(&format!("{prefix}{first}"))],
+        }
+    }
+
+    /// Whether this is GPU evidence.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, VerifiedEvidence::Nvidia(_))
+    }
+
+    /// The claims (DESIGN §4). Several GPUs give `{"gpu_count": n, "gpus": [claims, ...]}`.
     pub fn claims(&self) -> Value {
-        self.attester("").claims
+        match self {
+            VerifiedEvidence::Nvidia(v) if v.len() > 1 => json!({
+                "gpu_count": v.len(),
+                "gpus": v.iter().map(nvidia::claims::claims).collect::<Vec<_>>(),
+            }),
+            _ => self.attester("").claims,
+        }
     }
 }
 
@@ -104,6 +131,37 @@ pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEv
                 &o,
                 None,
             )?)))
+        }
+        "nvidia" => {
+            let mut o = nvidia::VerifyOptions::at(at);
+            o.parse.allow_trailing_data = opts.allow_trailing_data;
+            if let Some(n) = &opts.nonce {
+                o.nonce = Some(
+                    hex::decode(n.trim())
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| {
+                            EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
+                        })?,
+                );
+            }
+            if nvidia::is_wire_json(bytes) {
+                return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire(bytes, &o)?));
+            }
+            let certs = match &opts.certs {
+                Some(p) => x509::load_certs(p)?,
+                None => {
+                    return Err(EvidenceError::Certificate {
+                        cert: "GPU device chain".into(),
+                        reason: "a raw NVIDIA report needs its certificate chain (--certs), \
+                                 or use the JSON wire format that carries it"
+                            .into(),
+                    });
+                }
+            };
+            Ok(VerifiedEvidence::Nvidia(vec![nvidia::verify_bytes(
+                bytes, &certs, &o,
+            )?]))
         }
         other => Err(EvidenceError::Platform(format!(
             "unsupported platform {other:?} (this build verifies: {})",

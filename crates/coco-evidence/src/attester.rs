@@ -35,6 +35,19 @@ pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
     }
 }
 
+/// An NVIDIA GPU attester named `name` (e.g. `gpu0`). OCSP is not consulted for NVIDIA's
+/// device certificates, so its claims say `"revocation_checked": false`.
+pub fn nvidia(name: &str, v: &Verified<crate::nvidia::GpuEvidence>) -> Attester {
+    Attester {
+        name: name.into(),
+        platform: Platform::Nvidia,
+        claims: crate::nvidia::claims::claims(v),
+        simulated: false,
+        collected_at: None,
+        expected_binding: None,
+    }
+}
+
 /// A simulated SNP attester (claims say `"simulated": true`; appraisal refuses it unless the
 /// policy allows simulation).
 pub fn sim_snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {

@@ -36,7 +36,12 @@ pub enum EvidenceError {
     #[error("certificate chain: {0}")]
     Chain(String),
     /// A certificate is not valid at the verification time.
-    #[error("certificate {cert} is not valid at {at}: valid {not_before} .. {not_after}")]
+    #[error(
+        "certificate {cert} is not valid at {}: valid {} .. {}",
+        coco_core::time::format_rfc3339(*at),
+        coco_core::time::format_rfc3339(*not_before),
+        coco_core::time::format_rfc3339(*not_after)
+    )]
     Expired {
         /// Which certificate.
         cert: String,

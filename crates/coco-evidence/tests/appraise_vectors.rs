@@ -397,3 +397,194 @@ fn signed_reference_values_from_a_vendor_key() {
     assert_eq!(ear.overall(), Status::Contraindicated);
     assert_eq!(findings[0].claim, "cpu0.reference values");
 }
+
+fn gpu_attesters(sample: &Path) -> Vec<Attester> {
+    let at = time("2026-11-27T00:00:00Z");
+    let nonce: [u8; 32] = hex::decode(
+        std::fs::read_to_string(sample.join("nonce.hex"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
+    let mut opts = coco_evidence::nvidia::VerifyOptions::at(at).with_nonce(nonce);
+    opts.parse.allow_trailing_data = true;
+    let verified = if sample.join("gpu_evidence.json").is_file() {
+        coco_evidence::nvidia::verify_wire(
+            &std::fs::read(sample.join("gpu_evidence.json")).unwrap(),
+            &opts,
+        )
+        .unwrap()
+    } else {
+        vec![
+            coco_evidence::nvidia::verify_bytes(
+                &std::fs::read(sample.join("attestation_report.bin")).unwrap(),
+                &coco_evidence::x509::load_certs(&sample.join("cert_chain.pem")).unwrap(),
+                &opts,
+            )
+            .unwrap(),
+        ]
+    };
+    verified
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut a = attester::nvidia(&format!("gpu{i}"), v);
+            a.expected_binding = Some(nonce.to_vec());
+            a
+        })
+        .collect()
+}
+
+/// REFS.toml `[[nvidia]]` of a GPU's own values: versions and every non-zero measurement.
+fn nvidia_refs(c: &Value) -> String {
+    let mut s = format!(
+        "id = \"gpu-refs\"\n[[nvidia]]\nchip = {}\ndriver_version = [{}]\nvbios_version = [{}]\n[nvidia.measurements]\n",
+        c["chip"], c["driver_version"], c["vbios_version"]
+    );
+    for (k, v) in c["measurements"].as_object().unwrap() {
+        if v.as_str().unwrap().bytes().any(|b| b != b'0') {
+            s.push_str(&format!("\"{k}\" = [{v}]\n"));
+        }
+    }
+    s
+}
+
+fn gpu_policy() -> Policy {
+    Policy {
+        require_revocation_check: false,
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn nvidia_samples_are_affirming_and_each_change_is_named() {
+    let mut seen = 0;
+    for sample in samples("nvidia") {
+        let name = sample.file_name().unwrap().to_string_lossy().into_owned();
+        let gpus = gpu_attesters(&sample);
+        let a = &gpus[0];
+        let text = nvidia_refs(&a.claims);
+        let (ear, findings) = appraise(&gpus, &refs(&text), &gpu_policy(), &ctx());
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+        assert_eq!(ear.overall(), Status::Affirming, "{name}");
+        let tv = &ear.submods["gpu0"].trust_vector;
+        assert_eq!(tv.get("executables"), Some(2), "{name}");
+        assert_eq!(tv.get("instance-identity"), Some(2), "{name}");
+        assert_eq!(ear.submods.len(), gpus.len(), "{name}");
+        // Each single change is contraindicated with its reason.
+        let measured: Vec<String> = a.claims["measurements"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.as_str().unwrap().bytes().any(|b| b != b'0'))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut changes = vec![
+            (
+                "driver_version".to_string(),
+                text.replacen("driver_version = [\"", "driver_version = [\"1", 1),
+            ),
+            (
+                "vbios_version".to_string(),
+                text.replacen("vbios_version = [\"", "vbios_version = [\"1", 1),
+            ),
+        ];
+        for k in measured.iter().take(4) {
+            let line = format!("\"{k}\" = [\"");
+            let at = text.find(&line).unwrap() + line.len();
+            let mut t = text.clone().into_bytes();
+            t[at] = if t[at] == b'0' { b'1' } else { b'0' };
+            changes.push((format!("measurement[{k}]"), String::from_utf8(t).unwrap()));
+        }
+        for (claim, changed) in changes {
+            let (ear, findings) = appraise(
+                std::slice::from_ref(a),
+                &refs(&changed),
+                &gpu_policy(),
+                &ctx(),
+            );
+            assert_eq!(ear.overall(), Status::Contraindicated, "{name}: {claim}");
+            let want = match claim.as_str() {
+                "driver_version" => "gpu0.driver-version".to_string(),
+                "vbios_version" => "gpu0.vbios-version".to_string(),
+                m => format!("gpu0.{m}"),
+            };
+            assert_eq!(
+                findings.iter().map(|f| f.claim.clone()).collect::<Vec<_>>(),
+                [want],
+                "{name}"
+            );
+        }
+        // A report from another session (another nonce) breaks the binding.
+        let mut other = a.clone();
+        other.expected_binding = Some(vec![0u8; 32]);
+        let (ear, findings) = appraise(&[other], &refs(&text), &gpu_policy(), &ctx());
+        assert_eq!(ear.overall(), Status::Contraindicated, "{name}");
+        assert_eq!(findings[0].claim, "gpu0.nonce", "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
+
+#[test]
+fn nvidia_reference_values_from_nvidias_rims() {
+    use coco_evidence::nvidia::rim;
+    let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
+    let at = time("2025-05-01T00:00:00Z");
+    let driver =
+        rim::verify_bytes(&std::fs::read(s.join("driver_rim.swidtag")).unwrap(), at).unwrap();
+    let vbios =
+        rim::verify_bytes(&std::fs::read(s.join("vbios_rim.swidtag")).unwrap(), at).unwrap();
+    let text = format!(
+        "id = \"nvidia-rims\"\n{}",
+        rim::reference_toml("GH100", Some(&driver), Some(&vbios)).unwrap()
+    );
+    let gpus = gpu_attesters(&s);
+    let (ear, findings) = appraise(&gpus, &refs(&text), &gpu_policy(), &ctx());
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(ear.overall(), Status::Affirming);
+    // NVDEC0 is disabled in this report: a wrong golden value at SPDM index 36 (RIM 35) is
+    // not compared, as in NVIDIA's verifier; one at index 8 (RIM 7) is.
+    assert_eq!(gpus[0].claims["opaque"]["nvdec0_status"], "disabled");
+    let edit = |idx: &str| {
+        let line = format!("\"{idx}\" = [\"");
+        let at = text.find(&line).unwrap_or_else(|| panic!("{idx}")) + line.len();
+        let mut t = text.clone().into_bytes();
+        t[at] = if t[at] == b'f' { b'e' } else { b'f' };
+        String::from_utf8(t).unwrap()
+    };
+    let (ear, _) = appraise(&gpus, &refs(&edit("36")), &gpu_policy(), &ctx());
+    assert_eq!(ear.overall(), Status::Affirming);
+    let (ear, findings) = appraise(&gpus, &refs(&edit("8")), &gpu_policy(), &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    assert_eq!(findings[0].claim, "gpu0.measurement[8]");
+    // The 550.90.07 report against the 550.144.03 driver RIM: another driver build.
+    let d2 = rim::verify_bytes(
+        &std::fs::read(vectors().join("nvidia/rims/driver/NV_GPU_DRIVER_GH100_550.144.03.xml"))
+            .unwrap(),
+        time("2026-11-27T00:00:00Z"),
+    )
+    .unwrap();
+    let text = format!(
+        "id = \"d2\"\n{}",
+        rim::reference_toml("GH100", Some(&d2), None).unwrap()
+    );
+    let gpus = gpu_attesters(&vectors().join("nvidia/hopper-h100-550.90.07"));
+    let (ear, findings) = appraise(&gpus, &refs(&text), &gpu_policy(), &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    let mut claims: Vec<String> = findings.iter().map(|f| f.claim.clone()).collect();
+    claims.sort();
+    assert_eq!(
+        claims,
+        [
+            "gpu0.driver-version",
+            "gpu0.measurement[23]",
+            "gpu0.measurement[32]",
+            "gpu0.measurement[40]",
+            "gpu0.measurement[41]",
+            "gpu0.measurement[8]"
+        ]
+    );
+}

@@ -66,7 +66,7 @@ impl WireEvidence {
     }
 
     /// Verifies this GPU's evidence. Its `nonce` member must equal the report's request
-    /// nonce, and [`VerifyOptions::nonce`], when set, both.
+    /// nonce; freshness is checked against [`VerifyOptions::nonce`] when set.
     pub fn verify(&self, opts: &VerifyOptions) -> Result<Verified<GpuEvidence>> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let bad = |what: &str, e: String| {
@@ -82,19 +82,22 @@ impl WireEvidence {
             .ok()
             .and_then(|n| n.try_into().ok())
             .ok_or_else(|| bad("nonce", "not 32 bytes of hex".into()))?;
-        if let Some(expected) = opts.nonce
-            && expected != nonce
-        {
+        let mut o = opts.clone();
+        o.arch = Some(Arch::from_name(&self.arch)?);
+        let v = verify_bytes(&report, &parse_certs(&pem)?, &o)?;
+        // The collector's `nonce` member must describe the report; freshness itself is
+        // checked against `opts.nonce` only, never against what the evidence says.
+        if v.report.request.nonce != nonce {
             return Err(EvidenceError::Mismatch {
                 what: "GPU evidence JSON nonce".into(),
                 evidence: self.nonce.clone(),
-                endorsement: hex::encode(expected),
+                endorsement: format!(
+                    "the report's request nonce {}",
+                    hex::encode(v.report.request.nonce)
+                ),
             });
         }
-        let mut o = opts.clone();
-        o.nonce = Some(nonce);
-        o.arch = Some(Arch::from_name(&self.arch)?);
-        verify_bytes(&report, &parse_certs(&pem)?, &o)
+        Ok(v)
     }
 }
 
@@ -141,4 +144,10 @@ pub fn verify_wire(json: &[u8], opts: &VerifyOptions) -> Result<Vec<Verified<Gpu
             })
         })
         .collect()
+}
+
+/// Whether `bytes` look like the JSON wire format rather than a raw report (which starts with
+/// SPDM version 0x11).
+pub fn is_wire_json(bytes: &[u8]) -> bool {
+    matches!(bytes.trim_ascii_start().first(), Some(b'{' | b'['))
 }
