@@ -11,6 +11,67 @@ use std::process::ExitCode;
 pub enum EvidenceCommand {
     /// Parse and cryptographically verify evidence; print its claims.
     Verify(VerifyArgs),
+    /// On a GPU machine: collect every NVIDIA GPU's attestation report and chain through
+    /// NVML, as the JSON wire format `evidence verify --platform nvidia` reads. With no GPU
+    /// or CC off, exit 1 with the reason and NVML's view of the CC state on stderr.
+    CollectGpus(CollectArgs),
+}
+
+/// `coco evidence collect-gpus`.
+#[derive(Args)]
+pub struct CollectArgs {
+    /// The nonce the reports must answer (hex, 32 bytes; e.g. the key-release binding).
+    #[arg(long)]
+    nonce: String,
+    /// Write the JSON here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `coco evidence collect-gpus`.
+pub fn collect_gpus(a: &CollectArgs) -> ExitCode {
+    use coco_evidence::nvidia::collect;
+    let nonce: [u8; 32] = match hex::decode(a.nonce.trim())
+        .ok()
+        .and_then(|n| n.try_into().ok())
+    {
+        Some(n) => n,
+        None => {
+            eprintln!("coco: error: --nonce must be 32 bytes of hex");
+            return ExitCode::from(2);
+        }
+    };
+    match collect::collect(&nonce) {
+        Ok(gpus) => {
+            let text = serde_json::to_string_pretty(&gpus).expect("wire JSON serializes");
+            match &a.out {
+                Some(p) => {
+                    if let Err(e) = std::fs::write(p, text + "\n") {
+                        eprintln!("coco: error: {}: {e}", p.display());
+                        return ExitCode::FAILURE;
+                    }
+                    eprintln!(
+                        "coco: {} GPU report(s) written to {}",
+                        gpus.len(),
+                        p.display()
+                    );
+                }
+                None => println!("{text}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("coco: error: {e}");
+            match collect::cc_state() {
+                Ok(s) => eprintln!(
+                    "coco: NVML CC state: {}",
+                    serde_json::to_string(&s).expect("state serializes")
+                ),
+                Err(e) => eprintln!("coco: NVML CC state unavailable: {e}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Evidence platforms this build verifies.

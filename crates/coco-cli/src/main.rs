@@ -79,6 +79,9 @@ fn main() -> ExitCode {
         Command::Unseal(a) => seal::unseal(&a),
         Command::Inspect { input, json } => seal::inspect(&input, json),
         Command::Evidence(evidence::EvidenceCommand::Verify(a)) => return evidence::verify(&a),
+        Command::Evidence(evidence::EvidenceCommand::CollectGpus(a)) => {
+            return evidence::collect_gpus(&a);
+        }
         Command::Corim(c) => appraisal::corim(&c),
         Command::Appraise(a) => match appraisal::appraise_cmd(&a) {
             Ok(code) => return code,

@@ -131,6 +131,9 @@ pub struct FetchArgs {
     /// Verify the EAR of the release with this key before writing the data key.
     #[arg(long)]
     ear_key: Option<PathBuf>,
+    /// Also attest every NVIDIA GPU (through NVML; needs CC or Protected PCIe mode on).
+    #[arg(long)]
+    gpus: bool,
 }
 
 fn b64_file(p: &Path) -> Result<String, Box<dyn std::error::Error>> {
@@ -158,7 +161,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
         }
         None => None,
     };
-    let attester = TsmAttester::new(&a.configfs, collateral);
+    let attester = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus);
     let client = Client::new(&a.url);
     let challenge = client.challenge()?;
     let (bundle, key) = workload::bundle(&attester, &challenge, &a.key_id, kem)?;

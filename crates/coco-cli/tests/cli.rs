@@ -892,3 +892,45 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
         "{stderr}"
     );
 }
+
+/// Without NVML (CI, most machines) GPU collection fails cleanly with the reason; on a GPU
+/// machine in CC mode its output verifies against the nonce.
+#[test]
+fn collect_gpus_is_clean_without_a_gpu() {
+    let t = tempfile::tempdir().unwrap();
+    let nonce = "07".repeat(32);
+    let out = coco(
+        &[
+            "evidence",
+            "collect-gpus",
+            "--nonce",
+            &nonce,
+            "--out",
+            "g.json",
+        ],
+        t.path(),
+    );
+    if out.status.success() {
+        let v = coco(
+            &[
+                "evidence",
+                "verify",
+                "--platform",
+                "nvidia",
+                "g.json",
+                "--nonce",
+                &nonce,
+                "--json",
+            ],
+            t.path(),
+        );
+        ok(&v);
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("NVML") && e.contains("CC state"), "{e}");
+        assert!(!t.path().join("g.json").exists());
+    }
+    let bad = coco(&["evidence", "collect-gpus", "--nonce", "00"], t.path());
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -12,7 +12,7 @@ use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
 use coco_core::time::unix;
 use coco_evidence::x509::{Cert, parse_certs};
-use coco_evidence::{attester, sim, snp, tdx};
+use coco_evidence::{attester, nvidia, sim, snp, tdx};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -214,7 +214,7 @@ impl KeyReleaseService {
         let mut attesters = vec![self.cpu_attester(&bundle.cpu, now)?];
         attesters[0].expected_binding = Some(report_data.to_vec());
         for (i, (g, raw)) in bundle.gpus.iter().zip(&gpu_reports).enumerate() {
-            let mut a = self.gpu_attester(g, raw, i, now)?;
+            let mut a = self.gpu_attester(g, raw, i, &gpu_nonce, now)?;
             a.expected_binding = Some(gpu_nonce.to_vec());
             attesters.push(a);
         }
@@ -339,6 +339,7 @@ impl KeyReleaseService {
         g: &GpuEvidence,
         raw: &[u8],
         i: usize,
+        gpu_nonce: &[u8; 32],
         now: SystemTime,
     ) -> Result<Attester> {
         match g.platform.as_str() {
@@ -353,8 +354,16 @@ impl KeyReleaseService {
                     &sim::verify_gpu(raw, cert, root, now).map_err(ev)?,
                 ))
             }
+            "nvidia" => {
+                let certs = Self::certs(&g.certs)?;
+                let opts = nvidia::VerifyOptions::at(now).with_nonce(*gpu_nonce);
+                Ok(attester::nvidia(
+                    &format!("gpu{i}"),
+                    &nvidia::verify_bytes(raw, &certs, &opts).map_err(ev)?,
+                ))
+            }
             other => Err(ReleaseError::Request(format!(
-                "gpus[{i}].platform {other:?}: this build verifies sim-gpu (NVIDIA reports follow)"
+                "gpus[{i}].platform {other:?}: nvidia or sim-gpu"
             ))),
         }
     }

@@ -18,11 +18,13 @@ use crate::workload::Attester;
 /// The kernel's default mount point.
 pub const DEFAULT_ROOT: &str = "/sys/kernel/config/tsm/report";
 
-/// CPU evidence from configfs-tsm (GPUs: none; NVIDIA evidence comes with its verifier).
+/// CPU evidence from configfs-tsm, and with [`TsmAttester::with_gpus`] every NVIDIA GPU's
+/// evidence through NVML.
 #[derive(Debug, Clone)]
 pub struct TsmAttester {
     root: PathBuf,
     collateral: Option<TdxCollateral>,
+    gpus: bool,
 }
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -145,7 +147,15 @@ impl TsmAttester {
         Self {
             root: root.to_path_buf(),
             collateral,
+            gpus: false,
         }
+    }
+
+    /// Also attests every NVIDIA GPU (Hopper, Blackwell) through NVML; without NVML or with
+    /// confidential computing off, [`Attester::gpu_evidence`] then fails with the reason.
+    pub fn with_gpus(mut self, gpus: bool) -> Self {
+        self.gpus = gpus;
+        self
     }
 }
 
@@ -162,8 +172,25 @@ impl Drop for Entry {
 }
 
 impl Attester for TsmAttester {
-    fn gpu_evidence(&self, _nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
-        Ok(Vec::new())
+    fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
+        if !self.gpus {
+            return Ok(Vec::new());
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        coco_evidence::nvidia::collect::collect(nonce)
+            .map_err(|e| ReleaseError::Evidence(format!("GPU evidence: {e}")))?
+            .into_iter()
+            .map(|w| {
+                let pem = b64
+                    .decode(&w.certificate)
+                    .map_err(|e| ReleaseError::Evidence(format!("GPU chain: {e}")))?;
+                Ok(GpuEvidence {
+                    platform: "nvidia".into(),
+                    evidence: w.evidence,
+                    certs: Some(String::from_utf8_lossy(&pem).into_owned()),
+                })
+            })
+            .collect()
     }
 
     fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {

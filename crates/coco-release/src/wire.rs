@@ -56,11 +56,11 @@ pub struct CpuEvidence {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpuEvidence {
-    /// `sim-gpu` (NVIDIA reports follow with their verifier).
+    /// `nvidia` (a Hopper/Blackwell attestation report as NVML returns it) or `sim-gpu`.
     pub platform: String,
     /// The report (base64).
     pub evidence: String,
-    /// The device certificate chain (PEM).
+    /// The device certificate chain (PEM, as NVML returns it).
     #[serde(default)]
     pub certs: Option<String>,
 }

@@ -402,3 +402,40 @@ fn file_key_store() {
         }
     }
 }
+
+/// A real NVIDIA report goes through the real verifier: it verifies (chain, signature) but
+/// answers another nonce than this session's binding, so it is refused for that reason; a
+/// broken chain is refused as evidence.
+#[test]
+fn real_nvidia_gpu_evidence_is_verified_and_bound() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let w = world();
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let s = coco_evidence::vectors::dir().join("nvidia/hopper-h100-550.90.07");
+    let report = std::fs::read(s.join("attestation_report.bin")).unwrap();
+    let chain = std::fs::read_to_string(s.join("cert_chain.pem")).unwrap();
+    let (mut bundle, _) = request(&w, &a, Kem::P384);
+    bundle.gpus = vec![coco_release::wire::GpuEvidence {
+        platform: "nvidia".into(),
+        evidence: b64.encode(&report),
+        certs: Some(chain.clone()),
+    }];
+    let (kind, msg) = refused(&w, &bundle);
+    assert_eq!(kind, "evidence", "{msg}");
+    assert!(msg.contains("GPU report nonce"), "{msg}");
+    // The same report with a chain of another GPU: the signature fails first.
+    let other = std::fs::read_to_string(
+        coco_evidence::vectors::dir().join("nvidia/hopper-h100-545.00-e2e/cert_chain.pem"),
+    )
+    .unwrap();
+    let (mut bundle, _) = request(&w, &a, Kem::P384);
+    bundle.gpus = vec![coco_release::wire::GpuEvidence {
+        platform: "nvidia".into(),
+        evidence: b64.encode(&report),
+        certs: Some(other),
+    }];
+    let (kind, msg) = refused(&w, &bundle);
+    assert_eq!(kind, "evidence", "{msg}");
+    assert!(msg.contains("signature"), "{msg}");
+}

@@ -22,6 +22,8 @@
 
 pub mod abi;
 pub mod claims;
+#[cfg(feature = "collect")]
+pub mod collect;
 pub mod rim;
 pub mod roots;
 pub mod verify;
