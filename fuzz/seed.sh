@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
@@ -22,6 +22,12 @@ for f in "$vectors"/tdx/*/collateral/tcb_info.json; do
     # The inner tcbInfo object alone, so the TCB algorithm sees well-formed levels.
     python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tcbInfo"]))' "$f" \
         > "corpus/tdx_collateral/$(basename "$(dirname "$(dirname "$f")")")-inner.json"
+done
+for f in "$vectors"/nvidia/*/attestation_report.bin "$vectors"/nvidia/negative/*/attestation_report.bin "$vectors"/nvidia/*/gpu_evidence.json; do
+    cp "$f" "corpus/nvidia_report/$(basename "$(dirname "$f")")-$(basename "$f")"
+done
+for f in "$vectors"/nvidia/*/*.swidtag "$vectors"/nvidia/*/*.xml "$vectors"/nvidia/rims/*/* "$vectors"/nvidia/negative/rims/*; do
+    cp "$f" "corpus/nvidia_rim/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
 for f in "$vectors"/corim/corim/*.cbor; do cp "$f" corpus/corim/; done
 for f in "$vectors"/corim/ear/*.jwt "$vectors"/corim/ear/*.json "$vectors"/corim/ear/*.cbor; do cp "$f" corpus/ear/; done

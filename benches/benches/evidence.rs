@@ -4,9 +4,10 @@
 //!   + TCB/chip-id checks + the report's ECDSA P-384 signature, one report, cold.
 //! - `snp/verify_chain_cached`: the same with the chain's signature checks cached.
 //! - `snp/parse`: parsing alone.
-//! - `snp/report_signature_ring`: the ECDSA P-384 check alone with ring, as coco does it (the
+//! - `snp/report_signature_awslc`: the ECDSA P-384 check alone as coco does it (AWS-LC; the
 //!   floor for a cached chain).
-//! - `snp/report_signature_rustcrypto`: the same with RustCrypto's `p384`.
+//! - `snp/report_signature_ring` and `snp/report_signature_rustcrypto`: the same check with
+//!   ring and with RustCrypto's `p384`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -59,6 +60,16 @@ fn bench(c: &mut Criterion) {
     let point = key.to_sec1_point(false);
     let fixed = sig.to_bytes();
     g.bench_function("report_signature_ring", |b| {
+        b.iter(|| {
+            ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P384_SHA384_FIXED,
+                point.as_bytes(),
+            )
+            .verify(black_box(report.signed_bytes()), &fixed)
+            .unwrap()
+        })
+    });
+    g.bench_function("report_signature_awslc", |b| {
         b.iter(|| {
             assert!(coco_evidence::crypto::verify(
                 coco_evidence::crypto::Scheme::P384Fixed,

@@ -1,9 +1,10 @@
-//! Signature verification for evidence, on ring's constant-time, assembly-optimised
-//! implementations. Keys come as their SubjectPublicKeyInfo bit-string contents (an
+//! Signature verification for evidence, on AWS-LC's constant-time, assembly-optimised
+//! implementations (through `aws-lc-rs`, which keeps ring's API). Keys come as their
+//! SubjectPublicKeyInfo bit-string contents (an
 //! uncompressed SEC1 point, or a PKCS#1 RSAPublicKey); nothing here parses untrusted ASN.1
-//! beyond what ring itself checks.
+//! beyond what AWS-LC itself checks.
 
-use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 
 /// The signature schemes vendor evidence uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

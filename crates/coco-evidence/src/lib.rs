@@ -11,9 +11,9 @@
 //!
 //! Landed: [`snp`] (AMD SEV-SNP reports v2-v5 on Milan, Genoa and Turin, VCEK and VLEK, raw or
 //! inside an Azure HCL report) and [`tdx`] (Intel TDX quotes v4 and v5 with Intel PCS
-//! collateral and TCB status). NVIDIA GPU reports follow in their own module; until a
-//! platform is here, this crate does not claim to verify it. Signatures are checked with
-//! ring ([`crypto`]).
+//! collateral and TCB status) and [`nvidia`] (Hopper and Blackwell GPU attestation reports,
+//! single GPU and Protected PCIe, with NVIDIA's signed RIMs). Signatures are checked with
+//! AWS-LC ([`crypto`]).
 //!
 //! ```no_run
 //! use coco_evidence::{snp, x509};
