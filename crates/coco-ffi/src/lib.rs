@@ -678,9 +678,11 @@ pub unsafe extern "C" fn coco_inspect_json(path: *const c_char, out_json: *mut *
     }))
 }
 
-/// Verifies attestation evidence. `platform` is `"snp"` or `"azure-snp"` in this build;
+/// Verifies attestation evidence. `platform` is `"snp"`, `"azure-snp"`, `"tdx"` or
+/// `"nvidia"` (a raw GPU report with `certs`, or the JSON wire format of one or several GPUs);
 /// `options_json` (NULL for none) is a JSON object with the CLI's option names: `certs`
-/// (path), `collateral` (path), `nonce` (hex), `at` (RFC 3339), `no_revocation_check` (bool).
+/// (path), `collateral` (path), `nonce` (hex), `at` (RFC 3339), `no_revocation_check` (bool),
+/// `allow_trailing_data` (bool).
 /// `*out_json` receives the object `coco evidence verify --json` prints (free it with
 /// `coco_string_free`), whether or not the evidence verified. Returns `COCO_OK` when it
 /// verified, `COCO_ERR_VERIFICATION` when it did not, another status for bad arguments.

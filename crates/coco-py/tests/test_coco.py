@@ -228,6 +228,20 @@ def vectors():
     return d
 
 
+def test_verify_evidence_nvidia():
+    s = vectors() / "nvidia" / "hopper-h100-550.90.07"
+    data = (s / "attestation_report.bin").read_bytes()
+    nonce = (s / "nonce.hex").read_text().strip()
+    claims = coco.verify_evidence("nvidia", data, certs=s / "cert_chain.pem", nonce=nonce)
+    assert claims["driver_version"] == "550.90.07" and claims["chip"] == "GH100"
+    assert claims["x-nvidia-gpu-attestation-report-nonce-match"] is True
+    with pytest.raises(coco.VerificationError) as e:
+        coco.verify_evidence("nvidia", data, certs=s / "cert_chain.pem", nonce="00" * 32)
+    assert e.value.kind == "mismatch"
+    wire = (vectors() / "nvidia" / "hopper-hgx-8gpu-ppcie-590.12" / "gpu_evidence.json").read_bytes()
+    assert coco.verify_evidence("nvidia", wire)["gpu_count"] == 8
+
+
 def test_verify_evidence_snp():
     s = vectors() / "snp" / "milan-v3-vlek-aws-trustee"
     data = (s / "report.bin").read_bytes()

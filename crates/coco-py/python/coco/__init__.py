@@ -186,9 +186,10 @@ def load_model_dir(
 def verify_evidence(platform: str, data: bytes, **options: Any) -> dict[str, Any]:
     """Verifies attestation evidence; returns its claims.
 
-    ``platform`` is ``"snp"`` or ``"azure-snp"`` in this build; ``options`` are the CLI's:
-    ``certs`` (path to a PEM bundle, DER file or directory), ``at`` (RFC 3339),
-    ``collateral``, ``nonce``, ``no_revocation_check``. Raises ``VerificationError`` with
+    ``platform`` is ``"snp"``, ``"azure-snp"``, ``"tdx"`` or ``"nvidia"`` (a raw GPU report
+    with ``certs``, or the JSON wire format of one or several GPUs); ``options`` are the
+    CLI's: ``certs`` (path to a PEM bundle, DER file or directory), ``at`` (RFC 3339),
+    ``collateral``, ``nonce`` (hex), ``no_revocation_check``, ``allow_trailing_data``. Raises ``VerificationError`` with
     ``.kind`` and ``.result`` (the same object as ``coco evidence verify --json``).
     """
     opts = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()}
