@@ -192,12 +192,12 @@ impl OpaqueData {
 
     /// VBIOS_VERSION as NVIDIA prints it: `96.00.9F.00.01` from bytes `00 9f 00 96 01 ..`.
     pub fn vbios_version(&self) -> Option<String> {
-        self.get(opaque_id::VBIOS_VERSION).map(|b| {
-            format!(
-                "{:02X}.{:02X}.{:02X}.{:02X}.{:02X}",
-                b[3], b[2], b[1], b[0], b[4]
-            )
-        })
+        match self.get(opaque_id::VBIOS_VERSION)? {
+            [b0, b1, b2, b3, b4, ..] => {
+                Some(format!("{b3:02X}.{b2:02X}.{b1:02X}.{b0:02X}.{b4:02X}"))
+            }
+            _ => None,
+        }
     }
 
     /// PROJECT (e.g. `1010`, `G520`).
@@ -232,12 +232,12 @@ impl OpaqueData {
 
     /// NVDEC0_STATUS.
     pub fn nvdec0_status(&self) -> Option<Status> {
-        self.get(opaque_id::NVDEC0_STATUS).map(status)
+        self.get(opaque_id::NVDEC0_STATUS).and_then(status)
     }
 
     /// PROTECTED_PCIE_STATUS.
     pub fn protected_pcie_status(&self) -> Option<Status> {
-        self.get(opaque_id::PROTECTED_PCIE_STATUS).map(status)
+        self.get(opaque_id::PROTECTED_PCIE_STATUS).and_then(status)
     }
 
     /// FWID (48 bytes).
@@ -256,7 +256,9 @@ impl OpaqueData {
 
     /// BOARD_ID.
     pub fn board_id(&self) -> Option<u32> {
-        self.get(opaque_id::BOARD_ID).map(le_u64).map(|v| v as u32)
+        self.get(opaque_id::BOARD_ID)
+            .and_then(|d| <[u8; 4]>::try_from(d).ok())
+            .map(u32::from_le_bytes)
     }
 
     /// OPAQUE_DATA_VERSION (absent on older firmware).
@@ -289,16 +291,20 @@ impl OpaqueData {
     }
 }
 
-fn status(d: &[u8]) -> Status {
-    if d[0] == 0xAA {
-        Status::Enabled
-    } else {
-        Status::Disabled
+fn status(d: &[u8]) -> Option<Status> {
+    match d {
+        [0xAA] => Some(Status::Enabled),
+        [0x55] => Some(Status::Disabled),
+        _ => None,
     }
 }
 
+/// A little-endian integer of up to 8 bytes (longer input keeps its first 8 bytes).
 fn le_u64(d: &[u8]) -> u64 {
-    d.iter().rev().fold(0u64, |acc, &b| acc << 8 | b as u64)
+    d.iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |acc, &b| acc << 8 | b as u64)
 }
 
 /// A parsed report. `raw` keeps the exact bytes: the signature covers `raw[..signed_len]`.

@@ -408,7 +408,7 @@ impl Comparison {
             "skipped_rim_indices": self.skipped,
             "x-nvidia-mismatch-measurement-records": self.mismatches.iter().map(|m| serde_json::json!({
                 "index": m.index,
-                "spdm_index": m.index + 1,
+                "spdm_index": u64::from(m.index) + 1,
                 "measurementSource": m.source.name(),
                 "goldenSize": m.golden_size,
                 "goldenValue": m.golden,
@@ -450,8 +450,10 @@ pub fn compare(report: &Report, driver: Option<&Rim>, vbios: Option<&Rim>) -> Co
                 continue;
             }
             compared += 1;
-            let runtime = u8::try_from(m.index + 1)
-                .ok()
+            let runtime = m
+                .index
+                .checked_add(1)
+                .and_then(|i| u8::try_from(i).ok())
                 .and_then(|i| report.measurement(i));
             let ok = runtime.is_some_and(|r| {
                 r.len() == m.size && m.alternatives.iter().any(|a| a.as_slice() == r)
@@ -507,7 +509,7 @@ pub fn reference_toml(chip: &str, driver: Option<&Rim>, vbios: Option<&Rim>) -> 
                 .iter()
                 .map(|a| format!("{:?}", hex::encode(a)))
                 .collect();
-            out += &format!("\"{}\" = [{}]\n", m.index + 1, alts.join(", "));
+            out += &format!("\"{}\" = [{}]\n", u64::from(m.index) + 1, alts.join(", "));
         }
     }
     Ok(out)
