@@ -400,14 +400,7 @@ fn signed_reference_values_from_a_vendor_key() {
 
 fn gpu_attesters(sample: &Path) -> Vec<Attester> {
     let at = time("2026-11-27T00:00:00Z");
-    let nonce: [u8; 32] = hex::decode(
-        std::fs::read_to_string(sample.join("nonce.hex"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap()
-    .try_into()
-    .unwrap();
+    let nonce = nvidia_nonce(sample);
     let mut opts = coco_evidence::nvidia::VerifyOptions::at(at).with_nonce(nonce);
     opts.parse.allow_trailing_data = true;
     let verified = if sample.join("gpu_evidence.json").is_file() {
@@ -532,11 +525,7 @@ fn nvidia_samples_are_affirming_and_each_change_is_named() {
 fn nvidia_reference_values_from_nvidias_rims() {
     use coco_evidence::nvidia::rim;
     let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
-    let at = time("2025-05-01T00:00:00Z");
-    let driver =
-        rim::verify_bytes(&std::fs::read(s.join("driver_rim.swidtag")).unwrap(), at).unwrap();
-    let vbios =
-        rim::verify_bytes(&std::fs::read(s.join("vbios_rim.swidtag")).unwrap(), at).unwrap();
+    let (driver, vbios) = e2e_rims();
     let text = format!(
         "id = \"nvidia-rims\"\n{}",
         rim::reference_toml("GH100", Some(&driver), Some(&vbios)).unwrap()

@@ -188,12 +188,7 @@ fn expected_mismatches(sample: &str, which: &str) -> Vec<u64> {
 
 #[test]
 fn the_545_sample_matches_both_its_rims() {
-    let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
-    let at = time("2025-05-01T00:00:00Z");
-    let driver =
-        rim::verify_bytes(&std::fs::read(s.join("driver_rim.swidtag")).unwrap(), at).unwrap();
-    let vbios =
-        rim::verify_bytes(&std::fs::read(s.join("vbios_rim.swidtag")).unwrap(), at).unwrap();
+    let (driver, vbios) = e2e_rims();
     assert_eq!(driver.active().count(), 21);
     assert_eq!(vbios.active().count(), 12);
     let report = sample_report("hopper-h100-545.00-e2e");

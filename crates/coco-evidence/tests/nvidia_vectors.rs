@@ -17,14 +17,7 @@ fn now() -> SystemTime {
 }
 
 fn nonce(sample: &Path) -> [u8; 32] {
-    hex::decode(
-        std::fs::read_to_string(sample.join("nonce.hex"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap()
-    .try_into()
-    .unwrap()
+    nvidia_nonce(sample)
 }
 
 /// The single-report samples (the PPCIe sample is JSON, tested below).

@@ -46,3 +46,28 @@ pub fn sample_certs(sample: &std::path::Path) -> Vec<coco_evidence::x509::Cert> 
     }
     out
 }
+
+/// The nonce of an NVIDIA sample (`nonce.hex`).
+pub fn nvidia_nonce(sample: &std::path::Path) -> [u8; 32] {
+    hex::decode(
+        std::fs::read_to_string(sample.join("nonce.hex"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap()
+    .try_into()
+    .unwrap()
+}
+
+/// The driver and VBIOS RIMs of the end-to-end NVIDIA sample (545.00), verified at a time
+/// inside their certificates' validity (they expired in 2025).
+pub fn e2e_rims() -> (
+    coco_evidence::Verified<coco_evidence::nvidia::rim::SignedRim>,
+    coco_evidence::Verified<coco_evidence::nvidia::rim::SignedRim>,
+) {
+    use coco_evidence::nvidia::rim;
+    let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
+    let at = time("2025-05-01T00:00:00Z");
+    let load = |f: &str| rim::verify_bytes(&std::fs::read(s.join(f)).unwrap(), at).unwrap();
+    (load("driver_rim.swidtag"), load("vbios_rim.swidtag"))
+}
