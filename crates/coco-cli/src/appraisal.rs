@@ -346,6 +346,9 @@ pub struct AppraiseArgs {
     /// The nonce the GPU reports must answer (hex, 32 bytes).
     #[arg(long)]
     nonce: Option<String>,
+    /// AMD's CRL for SNP evidence (DER or PEM, signed by the pinned ARK).
+    #[arg(long)]
+    crl: Option<PathBuf>,
     /// Collateral directory for TDX evidence.
     #[arg(long)]
     collateral: Option<PathBuf>,
@@ -375,6 +378,7 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         at: Some(coco_core::time::format_rfc3339(now)),
         no_revocation_check: a.no_revocation_check,
         nonce: a.nonce.clone(),
+        crl: a.crl.clone(),
         ..Default::default()
     };
     let mut attesters: Vec<Attester> = Vec::new();

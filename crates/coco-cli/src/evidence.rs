@@ -116,6 +116,10 @@ pub struct VerifyArgs {
     /// (`tcb_status: null`) and --no-revocation-check is required.
     #[arg(long)]
     collateral: Option<PathBuf>,
+    /// AMD's CRL for the product (SNP; KDS /vcek/v1/{product}/crl, DER or PEM): it must be
+    /// signed by the pinned ARK, and a revoked ASK/ASVK or VCEK/VLEK fails.
+    #[arg(long)]
+    crl: Option<PathBuf>,
     /// Accept missing revocation data (CRLs); the claims then say "revocation_checked": false.
     #[arg(long)]
     no_revocation_check: bool,
@@ -141,6 +145,7 @@ pub fn verify(a: &VerifyArgs) -> ExitCode {
     let opts = api::Options {
         certs: a.certs.clone(),
         collateral: a.collateral.clone(),
+        crl: a.crl.clone(),
         at: a.at.clone(),
         no_revocation_check: a.no_revocation_check,
         allow_trailing_data: a.allow_trailing_data,

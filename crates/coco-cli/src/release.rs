@@ -134,6 +134,9 @@ pub struct FetchArgs {
     /// Also attest every NVIDIA GPU (through NVML; needs CC or Protected PCIe mode on).
     #[arg(long)]
     gpus: bool,
+    /// AMD's CRL (DER) to send along with SNP evidence.
+    #[arg(long)]
+    crl: Option<PathBuf>,
 }
 
 fn b64_file(p: &Path) -> Result<String, Box<dyn std::error::Error>> {
@@ -161,7 +164,10 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
         }
         None => None,
     };
-    let attester = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus);
+    let mut attester = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus);
+    if let Some(p) = &a.crl {
+        attester = attester.with_snp_crl(&std::fs::read(p)?);
+    }
     let client = Client::new(&a.url);
     let challenge = client.challenge()?;
     let (bundle, key) = workload::bundle(&attester, &challenge, &a.key_id, kem)?;

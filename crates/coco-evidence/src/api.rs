@@ -20,6 +20,8 @@ pub struct Options {
     pub certs: Option<PathBuf>,
     /// A collateral directory (TDX).
     pub collateral: Option<PathBuf>,
+    /// AMD's CRL for the product (SNP; DER or PEM).
+    pub crl: Option<PathBuf>,
     /// The expected nonce, hex (NVIDIA).
     pub nonce: Option<String>,
     /// Verification time, RFC 3339 (default: now).
@@ -104,10 +106,15 @@ pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEv
                 Some(p) => x509::load_certs(p)?,
                 None => Vec::new(),
             };
+            let mut o = snp::VerifyOptions::at(at);
+            if let Some(p) = &opts.crl {
+                let raw = std::fs::read(p).map_err(|e| {
+                    EvidenceError::Collateral(format!("AMD CRL {}: {e}", p.display()))
+                })?;
+                o = o.with_crl(x509::Crl::from_der(&raw)?);
+            }
             Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes(
-                bytes,
-                &certs,
-                &snp::VerifyOptions::at(at),
+                bytes, &certs, &o,
             )?)))
         }
         "tdx" => {

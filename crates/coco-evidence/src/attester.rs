@@ -8,11 +8,11 @@ use crate::snp::SnpEvidence;
 use crate::tdx::TdxEvidence;
 use crate::verified::Verified;
 
-/// An SNP attester named `name` (e.g. `cpu0`). AMD CRLs are not consumed yet, so its claims
-/// say `"revocation_checked": false`.
+/// An SNP attester named `name` (e.g. `cpu0`); its claims say whether AMD's CRL was checked
+/// (`revocation_checked`).
 pub fn snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
     let mut claims = crate::snp::claims::claims(v);
-    claims["revocation_checked"] = serde_json::json!(false);
+    claims["revocation_checked"] = serde_json::json!(v.revocation_checked);
     Attester {
         name: name.into(),
         platform: Platform::Snp,

@@ -62,7 +62,7 @@ fn sim_err(msg: impl Into<String>) -> EvidenceError {
     EvidenceError::Platform(format!("simulated TEE: {}", msg.into()))
 }
 
-fn key() -> Result<p384::ecdsa::SigningKey> {
+pub(crate) fn key() -> Result<p384::ecdsa::SigningKey> {
     let mut seed = [0u8; 48];
     loop {
         getrandom::fill(&mut seed).map_err(|e| sim_err(format!("no randomness: {e}")))?;
@@ -73,7 +73,7 @@ fn key() -> Result<p384::ecdsa::SigningKey> {
     }
 }
 
-fn cert(
+pub(crate) fn cert(
     subject: &str,
     issuer_name: &str,
     serial: u32,
@@ -333,6 +333,7 @@ pub fn verify_snp(
         vek: vcek.clone(),
         intermediate: root.clone(),
         ark: root.clone(),
+        revocation_checked: false,
     }))
 }
 

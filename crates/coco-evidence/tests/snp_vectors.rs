@@ -243,8 +243,8 @@ fn missing_or_foreign_certificates_fail() {
     // Revoked VCEK.
     let vcek = certs.iter().find(|c| c.has_ec_key()).unwrap();
     let revoked = VerifyOptions {
-        at: opts.at,
         revoked_serials: Some(vec![vcek.serial_hex()]),
+        ..opts.clone()
     };
     assert!(matches!(
         snp::verify_bytes(&bytes, &certs, &revoked),
@@ -288,4 +288,58 @@ fn the_chain_cache_skips_only_chain_signatures() {
         snp::verify_bytes_cached(&flipped, &certs, &opts, Some(&cache)),
         Err(EvidenceError::Signature(_))
     ));
+}
+
+/// AMD's CRL must be signed by the pinned ARK: a CRL naming ARK-Milan but signed by another
+/// key, or naming another issuer, is refused; without a CRL the evidence says revocation was
+/// not checked. (The positive path, a revoked ASK or VCEK failing, is a unit test of
+/// `snp::verify` under a throwaway root: AMD's real CRL is not among the vectors.)
+#[test]
+fn amd_crl_must_come_from_the_pinned_ark() {
+    use p384::ecdsa::signature::Signer;
+    let s = vectors().join("snp/milan-v2-virtee-sev");
+    let bytes = std::fs::read(s.join("report.bin")).unwrap();
+    let certs = certs(&s);
+    let opts = VerifyOptions::at(valid_time(&expected(&s)));
+    let v = snp::verify_bytes(&bytes, &certs, &opts).unwrap();
+    assert!(!v.revocation_checked);
+    assert_eq!(
+        coco_evidence::attester::snp("cpu0", &v).claims["revocation_checked"],
+        false
+    );
+    let ark = &v.ark;
+    let key = p384::ecdsa::SigningKey::from_slice(&[9u8; 48]).unwrap();
+    let sign = |tbs: &[u8]| {
+        let sig: p384::ecdsa::DerSignature = key.sign(tbs);
+        sig.as_bytes().to_vec()
+    };
+    let month = Duration::from_secs(30 * 86400);
+    let forged = crl(
+        ark.inner().tbs_certificate().subject(),
+        "1.2.840.10045.4.3.3",
+        sign,
+        &[],
+        month,
+    );
+    let o = opts
+        .clone()
+        .with_crl(coco_evidence::x509::Crl::from_der(&forged).unwrap());
+    let e = snp::verify_bytes(&bytes, &certs, &o).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EvidenceError::Certificate { .. } | EvidenceError::Signature(_)
+        ),
+        "{e}"
+    );
+    let other = crl(
+        v.vek.inner().tbs_certificate().subject(),
+        "1.2.840.10045.4.3.3",
+        sign,
+        &[],
+        month,
+    );
+    let o = opts.with_crl(coco_evidence::x509::Crl::from_der(&other).unwrap());
+    let e = snp::verify_bytes(&bytes, &certs, &o).unwrap_err();
+    assert!(matches!(e, EvidenceError::Chain(_)), "{e}");
 }

@@ -4,24 +4,26 @@
 //! advisories, a revoked QE level); without it, the same evidence is rejected because the root
 //! is not Intel's.
 
+mod common;
+
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use coco_evidence::tdx::{self, RawCollateral, TcbStatus, VerifyOptions};
 use coco_evidence::x509::Cert;
-use der::asn1::{BitString, ObjectIdentifier, OctetStringRef};
+use der::asn1::{ObjectIdentifier, OctetStringRef};
 use der::{Decode, Encode};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{DerSignature, Signature, SigningKey};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::builder::{Builder, CertificateBuilder};
-use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::crl::CertificateList;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
+use x509_cert::time::Validity;
 
 use coco_evidence::sim::CertProfile as Profile;
 
@@ -100,37 +102,16 @@ fn sgx_extension(comps: [u8; 16], pce_svn: u16, fmspc: [u8; 6]) -> Extension {
 }
 
 fn crl(issuer: &str, issuer_key: &SigningKey, revoked: &[&Cert]) -> Vec<u8> {
-    let now = SystemTime::now();
-    let alg = AlgorithmIdentifierOwned {
-        oid: ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-        parameters: None,
-    };
-    let tbs = TbsCertList {
-        version: x509_cert::Version::V2,
-        signature: alg.clone(),
-        issuer: Name::from_str(issuer).unwrap(),
-        this_update: Time::try_from(now - Duration::from_secs(3600)).unwrap(),
-        next_update: Some(Time::try_from(now + Duration::from_secs(30 * 86400)).unwrap()),
-        revoked_certificates: (!revoked.is_empty()).then(|| {
-            revoked
-                .iter()
-                .map(|c| RevokedCert {
-                    serial_number: c.inner().tbs_certificate().serial_number().clone(),
-                    revocation_date: Time::try_from(now - Duration::from_secs(60)).unwrap(),
-                    crl_entry_extensions: None,
-                })
-                .collect()
-        }),
-        crl_extensions: None,
-    };
-    let sig: DerSignature = issuer_key.sign(&tbs.to_der().unwrap());
-    CertificateList {
-        tbs_cert_list: tbs,
-        signature_algorithm: alg,
-        signature: BitString::from_bytes(sig.as_bytes()).unwrap(),
-    }
-    .to_der()
-    .unwrap()
+    common::crl(
+        &Name::from_str(issuer).unwrap(),
+        "1.2.840.10045.4.3.2",
+        |tbs| {
+            let sig: DerSignature = issuer_key.sign(tbs);
+            sig.as_bytes().to_vec()
+        },
+        revoked,
+        Duration::from_secs(30 * 86400),
+    )
 }
 
 fn pem(c: &Cert) -> String {

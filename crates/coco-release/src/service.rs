@@ -295,10 +295,18 @@ impl KeyReleaseService {
                     &sim::verify_snp(&bytes, vcek, root, now).map_err(ev)?,
                 ))
             }
-            "snp" => Ok(attester::snp(
-                "cpu0",
-                &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(now)).map_err(ev)?,
-            )),
+            "snp" => {
+                let mut o = snp::VerifyOptions::at(now);
+                if let Some(crl) = &cpu.crl {
+                    o = o.with_crl(
+                        coco_evidence::x509::Crl::from_der(&b64(crl, "cpu.crl")?).map_err(ev)?,
+                    );
+                }
+                Ok(attester::snp(
+                    "cpu0",
+                    &snp::verify_bytes(&bytes, &certs, &o).map_err(ev)?,
+                ))
+            }
             "tdx" => {
                 let c = cpu.collateral.as_ref().ok_or_else(|| {
                     ReleaseError::Evidence("TDX evidence needs its collateral".into())

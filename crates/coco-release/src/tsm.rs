@@ -24,6 +24,7 @@ pub const DEFAULT_ROOT: &str = "/sys/kernel/config/tsm/report";
 pub struct TsmAttester {
     root: PathBuf,
     collateral: Option<TdxCollateral>,
+    snp_crl: Option<String>,
     gpus: bool,
 }
 
@@ -147,8 +148,15 @@ impl TsmAttester {
         Self {
             root: root.to_path_buf(),
             collateral,
+            snp_crl: None,
             gpus: false,
         }
+    }
+
+    /// Sends AMD's CRL (DER) along with SNP evidence, so the service can check revocation.
+    pub fn with_snp_crl(mut self, crl_der: &[u8]) -> Self {
+        self.snp_crl = Some(B64.encode(crl_der));
+        self
     }
 
     /// Also attests every NVIDIA GPU (Hopper, Blackwell) through NVML; without NVML or with
@@ -224,6 +232,7 @@ impl Attester for TsmAttester {
                 evidence: B64.encode(out),
                 certs: None,
                 collateral: self.collateral.clone(),
+                crl: None,
             }),
             "sev_guest" => {
                 let aux = fs::read(d.join("auxblob")).unwrap_or_default();
@@ -236,6 +245,7 @@ impl Attester for TsmAttester {
                         Some(cert_table_to_pem(&aux)?)
                     },
                     collateral: None,
+                    crl: self.snp_crl.clone(),
                 })
             }
             other => Err(ReleaseError::Evidence(format!(

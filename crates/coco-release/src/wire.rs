@@ -50,6 +50,9 @@ pub struct CpuEvidence {
     /// TDX collateral.
     #[serde(default)]
     pub collateral: Option<TdxCollateral>,
+    /// SNP: AMD's CRL for the product (base64 DER), signed by the pinned ARK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl: Option<String>,
 }
 
 /// One GPU's evidence.

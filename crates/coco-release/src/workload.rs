@@ -60,6 +60,7 @@ impl Attester for SimAttester {
             evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
             certs: Some(self.platform.vcek().to_pem()),
             collateral: None,
+            crl: None,
         })
     }
 }

@@ -9,7 +9,7 @@ use super::abi::{Product, Report, SigningKey, Tcb};
 use super::roots::arks;
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::x509::Cert;
+use crate::x509::{Cert, Crl};
 
 const AMD_OID: &str = "1.3.6.1.4.1.3704.1";
 
@@ -25,6 +25,10 @@ pub struct VerifyOptions {
     /// Serial numbers (hex, lower-case) revoked by AMD's CRL for the chain in use, if
     /// revocation data is available.
     pub revoked_serials: Option<Vec<String>>,
+    /// AMD's CRL for the product (KDS `/vcek/v1/{product}/crl`, DER): it must be signed by
+    /// the pinned ARK and current at `at`, and neither the ASK/ASVK nor the VCEK/VLEK may be
+    /// on it. With it the evidence says `revocation_checked: true`.
+    pub crl: Option<Crl>,
 }
 
 impl VerifyOptions {
@@ -33,7 +37,14 @@ impl VerifyOptions {
         Self {
             at,
             revoked_serials: None,
+            crl: None,
         }
+    }
+
+    /// Checks revocation against AMD's CRL.
+    pub fn with_crl(mut self, crl: Crl) -> Self {
+        self.crl = Some(crl);
+        self
     }
 }
 
@@ -50,6 +61,24 @@ pub struct SnpEvidence {
     pub intermediate: Cert,
     /// The pinned ARK the chain ends in.
     pub ark: Cert,
+    /// Whether AMD's CRL was checked.
+    pub revocation_checked: bool,
+}
+
+/// Checks AMD's CRL: signed by (and naming) `issuer`, current at `at`, listing none of
+/// `certs` (each with its role for the error).
+fn check_crl(crl: &Crl, issuer: &Cert, at: SystemTime, certs: &[(&Cert, &str)]) -> Result<()> {
+    crl.verify_signed_by(issuer)?;
+    crl.check_window(at, "AMD CRL")?;
+    for (cert, role) in certs {
+        if crl.is_revoked(cert) {
+            return Err(EvidenceError::Revoked {
+                cert: format!("{role} ({})", cert.subject_cn()),
+                serial: cert.serial_hex(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The VCEK/VLEK TCB extensions and identity.
@@ -253,6 +282,16 @@ pub fn verify_cached(
         }
     }
 
+    let inter_role = if role == "VCEK" { "ASK" } else { "ASVK" };
+    if let Some(crl) = &opts.crl {
+        check_crl(
+            crl,
+            ark,
+            opts.at,
+            &[(intermediate, inter_role), (vek, role)],
+        )?;
+    }
+
     // The endorsement key must be the one for this chip at the REPORTED_TCB.
     let ext = vek_extensions(vek, product)?;
     if let Some(name) = &ext.product_name
@@ -310,5 +349,93 @@ pub fn verify_cached(
         vek: vek.clone(),
         intermediate: intermediate.clone(),
         ark: ark.clone(),
+        revocation_checked: opts.crl.is_some(),
     }))
+}
+
+#[cfg(test)]
+mod crl_tests {
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use der::Encode;
+    use der::asn1::BitString;
+    use p384::ecdsa::signature::Signer;
+    use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+    use x509_cert::name::Name;
+    use x509_cert::spki::AlgorithmIdentifierOwned;
+    use x509_cert::time::Time;
+
+    use super::*;
+    use crate::sim::{cert, key};
+
+    const ROOT: &str = "CN=ARK-Test,O=coco test";
+
+    fn crl(key: &p384::ecdsa::SigningKey, revoked: &[&Cert], next: Duration) -> Crl {
+        let now = SystemTime::now();
+        let alg = AlgorithmIdentifierOwned {
+            oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
+            parameters: None,
+        };
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: alg.clone(),
+            issuer: Name::from_str(ROOT).unwrap(),
+            this_update: Time::try_from(now - Duration::from_secs(3600)).unwrap(),
+            next_update: Some(Time::try_from(now + next).unwrap()),
+            revoked_certificates: (!revoked.is_empty()).then(|| {
+                revoked
+                    .iter()
+                    .map(|c| RevokedCert {
+                        serial_number: c.inner().tbs_certificate().serial_number().clone(),
+                        revocation_date: Time::try_from(now - Duration::from_secs(60)).unwrap(),
+                        crl_entry_extensions: None,
+                    })
+                    .collect()
+            }),
+            crl_extensions: None,
+        };
+        let sig: p384::ecdsa::DerSignature = key.sign(&tbs.to_der().unwrap());
+        let der = CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: alg,
+            signature: BitString::from_bytes(sig.as_bytes()).unwrap(),
+        }
+        .to_der()
+        .unwrap();
+        Crl::from_der(&der).unwrap()
+    }
+
+    /// A throwaway root stands in for the ARK (AMD's real CRL is not among the vectors): a
+    /// listed ASK or VCEK fails, a CRL by another key or out of its window fails.
+    #[test]
+    fn a_revoked_ask_or_vcek_fails() {
+        let (rk, ak, vk) = (key().unwrap(), key().unwrap(), key().unwrap());
+        let root = cert(ROOT, ROOT, 1, &rk, &rk, vec![]).unwrap();
+        let ask = cert("CN=SEV-Test,O=coco test", ROOT, 2, &ak, &rk, vec![]).unwrap();
+        let vcek = cert(
+            "CN=SEV-VCEK,O=coco test",
+            "CN=SEV-Test,O=coco test",
+            3,
+            &vk,
+            &ak,
+            vec![],
+        )
+        .unwrap();
+        let now = SystemTime::now();
+        let month = Duration::from_secs(30 * 86400);
+        let certs = [(&ask, "ASK"), (&vcek, "VCEK")];
+        check_crl(&crl(&rk, &[], month), &root, now, &certs).unwrap();
+        for revoked in [&ask, &vcek] {
+            let e = check_crl(&crl(&rk, &[revoked], month), &root, now, &certs).unwrap_err();
+            assert!(matches!(e, EvidenceError::Revoked { .. }), "{e}");
+        }
+        let forged = crl(&ak, &[], month);
+        assert!(matches!(
+            check_crl(&forged, &root, now, &certs).unwrap_err(),
+            EvidenceError::Signature(_)
+        ));
+        let e = check_crl(&crl(&rk, &[], month), &root, now + 2 * month, &certs).unwrap_err();
+        assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
+    }
 }

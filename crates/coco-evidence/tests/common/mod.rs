@@ -71,3 +71,50 @@ pub fn e2e_rims() -> (
     let load = |f: &str| rim::verify_bytes(&std::fs::read(s.join(f)).unwrap(), at).unwrap();
     (load("driver_rim.swidtag"), load("vbios_rim.swidtag"))
 }
+
+/// A DER CRL named as issued by `issuer`, signed with `sign` (DER ECDSA
+/// signature of the given algorithm OID over the TBS bytes), valid from an hour ago for
+/// `next_update`, listing `revoked`.
+pub fn crl(
+    issuer: &x509_cert::name::Name,
+    alg_oid: &str,
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+    revoked: &[&coco_evidence::x509::Cert],
+    next_update: std::time::Duration,
+) -> Vec<u8> {
+    use der::Encode;
+    use std::time::Duration;
+    use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+    use x509_cert::time::Time;
+    let now = SystemTime::now();
+    let alg = spki::AlgorithmIdentifierOwned {
+        oid: der::asn1::ObjectIdentifier::new_unwrap(alg_oid),
+        parameters: None,
+    };
+    let tbs = TbsCertList {
+        version: x509_cert::Version::V2,
+        signature: alg.clone(),
+        issuer: issuer.clone(),
+        this_update: Time::try_from(now - Duration::from_secs(3600)).unwrap(),
+        next_update: Some(Time::try_from(now + next_update).unwrap()),
+        revoked_certificates: (!revoked.is_empty()).then(|| {
+            revoked
+                .iter()
+                .map(|c| RevokedCert {
+                    serial_number: c.inner().tbs_certificate().serial_number().clone(),
+                    revocation_date: Time::try_from(now - Duration::from_secs(60)).unwrap(),
+                    crl_entry_extensions: None,
+                })
+                .collect()
+        }),
+        crl_extensions: None,
+    };
+    let sig = sign(&tbs.to_der().unwrap());
+    CertificateList {
+        tbs_cert_list: tbs,
+        signature_algorithm: alg,
+        signature: der::asn1::BitString::from_bytes(&sig).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
