@@ -3,6 +3,9 @@
 //! - `nvidia/verify_report`: parse + the device chain (four ECDSA P-384 certificate
 //!   signatures to the pinned root) + the report's ECDSA P-384 signature + nonce + FWID, one
 //!   H100 report (driver 550.90.07), cold.
+//! - `nvidia/verify_report_chain_cached`: the same with the chain's four signatures remembered
+//!   in an `x509::LinkCache` (the same GPU again): parse, report signature, nonce, FWID, names
+//!   and validity.
 //! - `nvidia/verify_8_gpus_wire`: the 8-GPU Protected-PCIe JSON document (base64, PEM, eight
 //!   reports and chains).
 //! - `nvidia/parse`: parsing alone.
@@ -38,6 +41,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("nvidia");
     g.bench_function("verify_report", |b| {
         b.iter(|| black_box(nvidia::verify_bytes(black_box(&bytes), &certs, &opts).unwrap()))
+    });
+    let cache = coco_evidence::x509::LinkCache::new();
+    g.bench_function("verify_report_chain_cached", |b| {
+        b.iter(|| {
+            black_box(
+                nvidia::verify_bytes_cached(black_box(&bytes), &certs, &opts, &cache).unwrap(),
+            )
+        })
     });
     let wire = std::fs::read(v.join("hopper-hgx-8gpu-ppcie-590.12/gpu_evidence.json")).unwrap();
     let wopts = VerifyOptions::at(at);

@@ -512,6 +512,73 @@ fn decimal(bytes: &[u8]) -> String {
 /// not end in `root`. `role` names the chain in errors. Returns the chain, leaf first, root
 /// last.
 pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> Result<Vec<Cert>> {
+    build_chain_cached(certs, root, at, role, None)
+}
+
+/// Remembers certificate signatures that verified (by the SHA-256 of both certificates'
+/// DER), so that chains seen again (the same GPU, the same chip) skip their signature
+/// checks. Names, CA rights, validity and everything else are still checked every time.
+/// Thread-safe.
+#[derive(Debug, Default)]
+pub struct LinkCache {
+    verified: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+impl LinkCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`Cert::verify_signed_by`], once per (certificate, issuer) pair.
+    pub fn verify_signed_by(&self, cert: &Cert, issuer: &Cert) -> Result<()> {
+        let key = (cert.fingerprint(), issuer.fingerprint());
+        let seen = |k: &(String, String)| {
+            self.verified
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(k)
+        };
+        if seen(&key) {
+            // The issuer name is part of what was verified; check it again anyway (cheap).
+            if cert.cert.tbs_certificate().issuer() == issuer.cert.tbs_certificate().subject() {
+                return Ok(());
+            }
+        }
+        cert.verify_signed_by(issuer)?;
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key);
+        Ok(())
+    }
+
+    /// The number of remembered signatures.
+    pub fn len(&self) -> usize {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// [`build_chain`] with signature checks remembered in `cache`.
+pub fn build_chain_cached(
+    certs: &[Cert],
+    root: &Cert,
+    at: SystemTime,
+    role: &str,
+    cache: Option<&LinkCache>,
+) -> Result<Vec<Cert>> {
+    let check = |c: &Cert, issuer: &Cert| match cache {
+        Some(k) => k.verify_signed_by(c, issuer),
+        None => c.verify_signed_by(issuer),
+    };
     let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
     if pool.is_empty() {
         return Err(EvidenceError::Chain(format!(
@@ -548,7 +615,7 @@ pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> R
     loop {
         let cur = chain.last().expect("non-empty");
         if issuer(cur) == subject(root) {
-            cur.verify_signed_by(root)?;
+            check(cur, root)?;
             chain.push(root.clone());
             break;
         }
@@ -563,7 +630,7 @@ pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> R
                     root.subject_cn()
                 ))
             })?;
-        cur.verify_signed_by(next)?;
+        check(cur, next)?;
         chain.push((*next).clone());
     }
     if chain.len() - 1 != pool.len() {

@@ -298,3 +298,33 @@ fn no_panic_on_truncation_or_flips_of_real_reports() {
         }
     }
 }
+
+#[test]
+fn a_link_cache_skips_only_the_chain_signatures() {
+    let s = vectors().join("nvidia/hopper-h100-550.90.07");
+    let (bytes, certs, opts) = load(&s);
+    let cache = coco_evidence::x509::LinkCache::new();
+    nvidia::verify_bytes_cached(&bytes, &certs, &opts, &cache).unwrap();
+    assert_eq!(
+        cache.len(),
+        4,
+        "leaf -> BROM -> ICA -> Identity -> pinned root"
+    );
+    nvidia::verify_bytes_cached(&bytes, &certs, &opts, &cache).unwrap();
+    assert_eq!(cache.len(), 4);
+    // The report signature, nonce and the chain's shape are still checked every time.
+    let mut b = bytes.clone();
+    b[10] ^= 1;
+    assert!(matches!(
+        nvidia::verify_bytes_cached(&b, &certs, &opts, &cache).unwrap_err(),
+        EvidenceError::Signature(_)
+    ));
+    let mut gap = certs.clone();
+    gap.remove(2);
+    assert!(nvidia::verify_bytes_cached(&bytes, &gap, &opts, &cache).is_err());
+    let mut n = nonce(&s);
+    n[0] ^= 1;
+    assert!(
+        nvidia::verify_bytes_cached(&bytes, &certs, &opts.clone().with_nonce(n), &cache).is_err()
+    );
+}

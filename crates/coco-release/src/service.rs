@@ -78,6 +78,9 @@ pub struct KeyReleaseService {
     ear_key: SigningKey,
     config: ServiceConfig,
     audit: Mutex<Box<dyn Write + Send>>,
+    /// Certificate signatures of evidence chains already verified (GPU device chains, SNP
+    /// chains): the same hardware's next release skips them.
+    chains: coco_evidence::x509::LinkCache,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -110,6 +113,7 @@ impl KeyReleaseService {
             ear_key,
             config,
             audit: Mutex::new(Box::new(std::io::stderr())),
+            chains: coco_evidence::x509::LinkCache::new(),
         })
     }
 
@@ -304,7 +308,8 @@ impl KeyReleaseService {
                 }
                 Ok(attester::snp(
                     "cpu0",
-                    &snp::verify_bytes(&bytes, &certs, &o).map_err(ev)?,
+                    &snp::verify_bytes_cached(&bytes, &certs, &o, Some(&self.chains))
+                        .map_err(ev)?,
                 ))
             }
             "tdx" => {
@@ -367,7 +372,7 @@ impl KeyReleaseService {
                 let opts = nvidia::VerifyOptions::at(now).with_nonce(*gpu_nonce);
                 Ok(attester::nvidia(
                     &format!("gpu{i}"),
-                    &nvidia::verify_bytes(raw, &certs, &opts).map_err(ev)?,
+                    &nvidia::verify_bytes_cached(raw, &certs, &opts, &self.chains).map_err(ev)?,
                 ))
             }
             other => Err(ReleaseError::Request(format!(

@@ -30,7 +30,9 @@ pub mod verify;
 pub mod xml;
 
 pub use abi::{ParseOptions, Report};
-pub use verify::{Arch, GpuEvidence, VerifyOptions, verify, verify_bytes};
+pub use verify::{
+    Arch, GpuEvidence, VerifyOptions, verify, verify_bytes, verify_bytes_cached, verify_cached,
+};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -70,6 +72,15 @@ impl WireEvidence {
     /// Verifies this GPU's evidence. Its `nonce` member must equal the report's request
     /// nonce; freshness is checked against [`VerifyOptions::nonce`] when set.
     pub fn verify(&self, opts: &VerifyOptions) -> Result<Verified<GpuEvidence>> {
+        self.verify_cached(opts, None)
+    }
+
+    /// [`WireEvidence::verify`] with an optional [`LinkCache`](crate::x509::LinkCache).
+    pub fn verify_cached(
+        &self,
+        opts: &VerifyOptions,
+        cache: Option<&crate::x509::LinkCache>,
+    ) -> Result<Verified<GpuEvidence>> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let bad = |what: &str, e: String| {
             EvidenceError::Platform(format!("GPU evidence JSON: `{what}`: {e}"))
@@ -86,7 +97,8 @@ impl WireEvidence {
             .ok_or_else(|| bad("nonce", "not 32 bytes of hex".into()))?;
         let mut o = opts.clone();
         o.arch = Some(Arch::from_name(&self.arch)?);
-        let v = verify_bytes(&report, &parse_certs(&pem)?, &o)?;
+        let report = Report::parse_with(&report, o.parse)?;
+        let v = verify_cached(report, &parse_certs(&pem)?, &o, cache)?;
         // The collector's `nonce` member must describe the report; freshness itself is
         // checked against `opts.nonce` only, never against what the evidence says.
         if v.report.request.nonce != nonce {
@@ -125,11 +137,20 @@ pub fn parse_wire(json: &[u8]) -> Result<Vec<WireEvidence>> {
 
 /// Verifies every GPU of a wire-format document; the first failure names its GPU index.
 pub fn verify_wire(json: &[u8], opts: &VerifyOptions) -> Result<Vec<Verified<GpuEvidence>>> {
+    verify_wire_cached(json, opts, None)
+}
+
+/// [`verify_wire`] with an optional [`LinkCache`](crate::x509::LinkCache).
+pub fn verify_wire_cached(
+    json: &[u8],
+    opts: &VerifyOptions,
+    cache: Option<&crate::x509::LinkCache>,
+) -> Result<Vec<Verified<GpuEvidence>>> {
     parse_wire(json)?
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            w.verify(opts).map_err(|e| match e {
+            w.verify_cached(opts, cache).map_err(|e| match e {
                 EvidenceError::Platform(m) => EvidenceError::Platform(format!("GPU {i}: {m}")),
                 EvidenceError::Chain(m) => EvidenceError::Chain(format!("GPU {i}: {m}")),
                 EvidenceError::Signature(m) => EvidenceError::Signature(format!("GPU {i}: {m}")),

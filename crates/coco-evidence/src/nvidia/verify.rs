@@ -11,7 +11,7 @@ use super::abi::{NONCE_LEN, ParseOptions, Report};
 use super::roots;
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::x509::{Cert, build_chain};
+use crate::x509::{Cert, LinkCache, build_chain_cached};
 
 /// Hopper's FWID extension on the leaf (TCG's older composite device id; the FWID is its last
 /// element).
@@ -203,14 +203,40 @@ pub fn verify_bytes(
     verify(Report::parse_with(bytes, opts.parse)?, certs, opts)
 }
 
+/// [`verify_bytes`] remembering the device chain's certificate signatures in `cache`, so that
+/// the same GPU's next report costs one signature check (its own).
+pub fn verify_bytes_cached(
+    bytes: &[u8],
+    certs: &[Cert],
+    opts: &VerifyOptions,
+    cache: &LinkCache,
+) -> Result<Verified<GpuEvidence>> {
+    verify_cached(
+        Report::parse_with(bytes, opts.parse)?,
+        certs,
+        opts,
+        Some(cache),
+    )
+}
+
 /// Verifies a parsed report.
 pub fn verify(
     report: Report,
     certs: &[Cert],
     opts: &VerifyOptions,
 ) -> Result<Verified<GpuEvidence>> {
+    verify_cached(report, certs, opts, None)
+}
+
+/// [`verify`] with an optional [`LinkCache`].
+pub fn verify_cached(
+    report: Report,
+    certs: &[Cert],
+    opts: &VerifyOptions,
+    cache: Option<&LinkCache>,
+) -> Result<Verified<GpuEvidence>> {
     // 1. The chain, leaf first, to the pinned root.
-    let chain = build_chain(certs, roots::device_root(), opts.at, "GPU device")?;
+    let chain = build_chain_cached(certs, roots::device_root(), opts.at, "GPU device", cache)?;
     let leaf = &chain[0];
     if leaf.is_ca() || leaf.key_usage().is_some_and(|k| !k.digital_signature()) {
         return Err(EvidenceError::Certificate {

@@ -151,34 +151,10 @@ fn chain_err(msg: impl Into<String>) -> EvidenceError {
     EvidenceError::Chain(msg.into())
 }
 
-/// Remembers chains (endorsement key -> intermediate -> pinned ARK) whose signatures verified,
+/// Remembers chain signatures (endorsement key -> intermediate -> pinned ARK) that verified,
 /// so that reports from the same chip skip the two RSA-PSS checks. Validity, revocation, TCB,
 /// chip id and the report signature are still checked for every report. Thread-safe.
-#[derive(Debug, Default)]
-pub struct ChainCache {
-    verified: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
-}
-
-impl ChainCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn contains(&self, key: &(String, String)) -> bool {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
-    }
-
-    fn insert(&self, key: (String, String)) {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key);
-    }
-}
+pub type ChainCache = crate::x509::LinkCache;
 
 /// Verifies a parsed report against certificates given in any order (the VCEK or VLEK, and
 /// the ASK or ASVK; an ARK in the input is ignored: only pinned ARKs are trusted).
@@ -247,20 +223,18 @@ pub fn verify_cached(
         .iter()
         .find(|(p, _)| *p == product)
         .expect("a pinned ARK for every product");
-    let key = (vek.fingerprint(), intermediate.fingerprint());
-    if !cache.is_some_and(|c| c.contains(&key)) {
-        intermediate.verify_signed_by(ark).map_err(|e| {
-            chain_err(format!(
-                "{} is not signed by the pinned {}: {e}",
-                intermediate.subject_cn(),
-                ark.subject_cn()
-            ))
-        })?;
-        vek.verify_signed_by(intermediate)?;
-        if let Some(c) = cache {
-            c.insert(key);
-        }
-    }
+    let check = |c: &Cert, issuer: &Cert| match cache {
+        Some(k) => k.verify_signed_by(c, issuer),
+        None => c.verify_signed_by(issuer),
+    };
+    check(intermediate, ark).map_err(|e| {
+        chain_err(format!(
+            "{} is not signed by the pinned {}: {e}",
+            intermediate.subject_cn(),
+            ark.subject_cn()
+        ))
+    })?;
+    check(vek, intermediate)?;
     for (cert, r) in [
         (ark, "ARK"),
         (intermediate, if role == "VCEK" { "ASK" } else { "ASVK" }),
