@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim,release_wire}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
@@ -29,6 +29,27 @@ done
 for f in "$vectors"/nvidia/*/*.swidtag "$vectors"/nvidia/*/*.xml "$vectors"/nvidia/rims/*/* "$vectors"/nvidia/negative/rims/*; do
     cp "$f" "corpus/nvidia_rim/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+# Evidence bundles around real evidence (the token is replaced by the target).
+python3 - "$vectors" corpus/release_wire <<'PY'
+import base64, json, pathlib, sys
+v, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+b64 = lambda p: base64.b64encode(p.read_bytes()).decode()
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+pk = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
+    Encoding.X962, PublicFormat.UncompressedPoint)
+snp = v / "snp/milan-v2-virtee-sev"
+gpu = v / "nvidia/hopper-h100-550.90.07"
+bundle = {"version": 1, "token": "x", "key_id": "k", "kem": "p384",
+          "public_key": base64.b64encode(pk).decode(),
+          "cpu": {"platform": "snp", "evidence": b64(snp / "report.bin"),
+                  "certs": (snp / "cert_chain.pem").read_text()},
+          "gpus": [{"platform": "nvidia", "evidence": b64(gpu / "attestation_report.bin"),
+                    "certs": (gpu / "cert_chain.pem").read_text()}]}
+(out / "bundle-snp-nvidia.json").write_text(json.dumps(bundle))
+bundle["cpu"] = {"platform": "tdx", "evidence": b64(next(v.glob("tdx/*/quote.bin")))}
+(out / "bundle-tdx.json").write_text(json.dumps(bundle))
+PY
 for f in "$vectors"/corim/corim/*.cbor; do cp "$f" corpus/corim/; done
 for f in "$vectors"/corim/ear/*.jwt "$vectors"/corim/ear/*.json "$vectors"/corim/ear/*.cbor; do cp "$f" corpus/ear/; done
 sed -n '/^```toml/,/^```/p' ../docs/PROFILE.md | grep -v '^```' > corpus/corim_build/profile.toml
