@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
-use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
+use coco_core::appraise::{Context, ReferenceValues, appraise};
 use coco_core::corim::cose::{self, SignedCorim};
 use coco_core::corim::{Corim, DecodeOptions, Validity, build};
 use coco_core::ear::{Ear, Status};
@@ -157,18 +157,21 @@ pub fn load_references(
     now: u64,
 ) -> Result<ReferenceValues, Box<dyn std::error::Error>> {
     let trusted = keys(key_files)?;
-    let mut corims = Vec::new();
-    for r in files {
-        let (c, info) = load_corim(r, &trusted, now, false)?;
-        if info["signed"] == true && info["signature_verified"] == false {
-            return Err(err(format!(
-                "{}: signed CoRIM but no --corim-key to verify it with",
-                r.display()
-            )));
-        }
-        corims.push(c);
-    }
-    Ok(ReferenceValues::from_corims(&corims)?)
+    let bytes = files
+        .iter()
+        .map(|f| read(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+    ReferenceValues::from_cbor(&refs, &trusted, now).map_err(|e| {
+        err(format!(
+            "reference values ({}): {e}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
 }
 
 /// Runs `coco corim ...`.
@@ -381,23 +384,15 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         crl: a.crl.clone(),
         ..Default::default()
     };
-    let mut attesters: Vec<Attester> = Vec::new();
-    let (mut cpus, mut gpus) = (0, 0);
+    let mut files = Vec::new();
     for e in &a.evidence {
         let (platform, file) = e
             .split_once(':')
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
-        let bytes = read(Path::new(file))?;
-        let v = coco_evidence::api::verify(platform, &bytes, &opts)?;
-        let (prefix, next) = if v.is_gpu() {
-            ("gpu", &mut gpus)
-        } else {
-            ("cpu", &mut cpus)
-        };
-        let list = v.attesters(prefix, *next);
-        *next += list.len();
-        attesters.extend(list);
+        files.push((platform, read(Path::new(file))?));
     }
+    let list: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    let attesters = coco_evidence::api::attesters(&list, &opts)?;
     let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
     let overall = ear.overall();
     match &a.sign_key {
@@ -445,13 +440,7 @@ pub fn ear_verify(a: &EarVerifyArgs) -> CmdResult {
     } else {
         a.token.as_bytes().to_vec()
     };
-    let ear = if bytes.first().is_some_and(|b| *b == 0xd2 || *b == 0xd8) {
-        Ear::from_cwt(&bytes, &trusted, at)?
-    } else {
-        let t = String::from_utf8(bytes)
-            .map_err(|_| err("the token is not text (JWT) or CBOR (CWT)"))?;
-        Ear::from_jwt(&t, &trusted, at)?
-    };
+    let ear = Ear::from_token(&bytes, &trusted, at)?;
     let j = ear.to_json();
     if a.json {
         println!("{j}");

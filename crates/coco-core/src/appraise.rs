@@ -139,6 +139,39 @@ impl ReferenceValues {
         Ok(out)
     }
 
+    /// Reads reference values from CoRIM files' bytes: a signed CoRIM must verify under one
+    /// of `trusted` at `at` (a signed CoRIM with no trusted key is an error, never read
+    /// unverified); an unsigned one is local configuration, its validity window checked at
+    /// `at`.
+    pub fn from_cbor(
+        corims: &[&[u8]],
+        trusted: &[crate::keys::PublicKey],
+        at: u64,
+    ) -> Result<Self> {
+        use crate::corim::{DecodeOptions, cose};
+        let opts = DecodeOptions::default();
+        let mut out = Vec::with_capacity(corims.len());
+        for (i, bytes) in corims.iter().enumerate() {
+            if cose::is_signed(bytes) {
+                if trusted.is_empty() {
+                    return Err(CoreError::Profile(format!(
+                        "reference {i}: a signed CoRIM, and no key to verify it with"
+                    )));
+                }
+                let s = cose::SignedCorim::decode(bytes, &opts)?;
+                s.verify(trusted, at)?;
+                out.push(s.corim);
+            } else {
+                let c = Corim::decode(bytes, &opts)?;
+                if let Some(v) = c.validity {
+                    v.check(at, "CoRIM (rim-validity)")?;
+                }
+                out.push(c);
+            }
+        }
+        Self::from_corims(&out)
+    }
+
     /// The number of reference triples.
     pub fn len(&self) -> usize {
         self.triples.len()

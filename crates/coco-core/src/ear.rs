@@ -460,6 +460,18 @@ impl Ear {
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 
+    /// Verifies a token of either form: a CWT (COSE_Sign1, CBOR) or a compact JWT (text),
+    /// told apart by its first byte; see [`Ear::from_cwt`] and [`Ear::from_jwt`].
+    pub fn from_token(token: &[u8], trusted: &[PublicKey], at: u64) -> Result<Self> {
+        if token.first().is_some_and(|b| *b == 0xd2 || *b == 0xd8) {
+            return Self::from_cwt(token, trusted, at);
+        }
+        let t = std::str::from_utf8(token).map_err(|_| {
+            CoreError::malformed("EAR", "the token is neither text (JWT) nor CBOR (CWT)")
+        })?;
+        Self::from_jwt(t.trim(), trusted, at)
+    }
+
     /// Verifies a compact JWT against `trusted` keys (the header's `alg` must be the key's
     /// ES256/ES384; `none`, HMAC and everything else are rejected), then validates the claims
     /// and `exp` at `at`.

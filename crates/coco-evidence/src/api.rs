@@ -177,6 +177,33 @@ pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEv
     }
 }
 
+/// Verifies several pieces of evidence (`(platform, bytes)`) with the same options and
+/// returns them as attesters for appraisal: CPU evidence named `cpu0`, `cpu1`, ..., GPUs
+/// `gpu0`, `gpu1`, ... in order (a multi-GPU document gives one attester per GPU). The first
+/// failure is returned with its position.
+pub fn attesters(
+    evidence: &[(&str, &[u8])],
+    opts: &Options,
+) -> Result<Vec<coco_core::appraise::Attester>> {
+    let (mut cpus, mut gpus) = (0, 0);
+    let mut out = Vec::new();
+    for (i, (platform, bytes)) in evidence.iter().enumerate() {
+        let v = verify(platform, bytes, opts).map_err(|e| match e {
+            EvidenceError::Platform(m) => EvidenceError::Platform(format!("evidence {i}: {m}")),
+            e => e,
+        })?;
+        let (prefix, next) = if v.is_gpu() {
+            ("gpu", &mut gpus)
+        } else {
+            ("cpu", &mut cpus)
+        };
+        let list = v.attesters(prefix, *next);
+        *next += list.len();
+        out.extend(list);
+    }
+    Ok(out)
+}
+
 /// Verifies evidence and returns `(verified, object)`, where the object is
 /// `{"platform", "verified": true, "claims": {...}}` or
 /// `{"platform", "verified": false, "error": {"kind", "message"}}`.

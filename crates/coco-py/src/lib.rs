@@ -424,6 +424,106 @@ fn verify_evidence_json(
     Ok((ok, v.to_string()))
 }
 
+/// appraise_json(evidence, references, corim_keys, policy_toml, sign_key_pem, options_json)
+/// -> (ok, result_json): verifies every `(platform, bytes)` of `evidence` (options as for
+/// `verify_evidence_json`), reads the CoRIMs of `references` (signed ones must verify under
+/// one of `corim_keys`: JWK, SPKI PEM or DER), appraises under the policy (TOML; default
+/// policy when None) and returns `{"status", "ear", "findings", "jwt"?}` (`jwt` when
+/// `sign_key_pem` is given), or `{"error": {"kind", "message"}}`. The GIL is released.
+#[pyfunction]
+#[pyo3(signature = (evidence, references, corim_keys, policy_toml, sign_key_pem, options_json))]
+fn appraise_json(
+    py: Python<'_>,
+    evidence: Vec<(String, Vec<u8>)>,
+    references: Vec<Vec<u8>>,
+    corim_keys: Vec<Vec<u8>>,
+    policy_toml: Option<&str>,
+    sign_key_pem: Option<&str>,
+    options_json: &str,
+) -> PyResult<(bool, String)> {
+    use coco_core::appraise::{Context, ReferenceValues, appraise};
+    let opts: coco_evidence::api::Options = serde_json::from_str(options_json)
+        .map_err(|e| PyValueError::new_err(format!("options: {e}")))?;
+    let run = || -> Result<serde_json::Value, (String, String)> {
+        let core = |e: coco_core::CoreError| ("reference".to_string(), e.to_string());
+        let now = match &opts.at {
+            Some(t) => coco_core::time::unix_rfc3339(t)
+                .ok_or_else(|| ("usage".to_string(), format!("at: {t:?} is not RFC 3339")))?,
+            None => coco_core::time::unix(std::time::SystemTime::now()),
+        };
+        let keys = corim_keys
+            .iter()
+            .map(|k| coco_core::keys::PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(core)?;
+        let refs: Vec<&[u8]> = references.iter().map(Vec::as_slice).collect();
+        let refs = ReferenceValues::from_cbor(&refs, &keys, now).map_err(core)?;
+        let policy = match policy_toml {
+            Some(t) => coco_core::policy::Policy::from_toml(t)
+                .map_err(|e| ("policy".to_string(), e.to_string()))?,
+            None => coco_core::policy::Policy::default(),
+        };
+        let list: Vec<(&str, &[u8])> = evidence
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        let attesters = coco_evidence::api::attesters(&list, &opts)
+            .map_err(|e| (e.kind().to_string(), e.to_string()))?;
+        let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
+        let mut out = serde_json::json!({
+            "status": ear.overall().name(),
+            "ear": ear.to_json(),
+            "findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
+        });
+        if let Some(pem) = sign_key_pem {
+            let key = coco_core::keys::SigningKey::from_pkcs8_pem(pem)
+                .map_err(|e| ("usage".to_string(), format!("sign_key: {e}")))?;
+            out["jwt"] = serde_json::json!(ear.to_jwt(&key));
+        }
+        Ok(out)
+    };
+    Ok(match py.detach(run) {
+        Ok(v) => (true, v.to_string()),
+        Err((kind, message)) => (
+            false,
+            serde_json::json!({"error": {"kind": kind, "message": message}}).to_string(),
+        ),
+    })
+}
+
+/// verify_ear_json(token, keys, at) -> (ok, result_json): verifies an EAR (JWT or CWT) with
+/// the trusted `keys` only (JWK, SPKI PEM or DER), checking expiry at `at` (RFC 3339; now when
+/// None). The result is the EAR's claims, or `{"error": {"kind", "message"}}`.
+#[pyfunction]
+#[pyo3(signature = (token, keys, at=None))]
+fn verify_ear_json(
+    py: Python<'_>,
+    token: &[u8],
+    keys: Vec<Vec<u8>>,
+    at: Option<&str>,
+) -> PyResult<(bool, String)> {
+    let run = || -> Result<serde_json::Value, coco_core::CoreError> {
+        let now = match at {
+            Some(t) => coco_core::time::unix_rfc3339(t).ok_or_else(|| {
+                coco_core::CoreError::malformed("at", format!("{t:?} is not RFC 3339"))
+            })?,
+            None => coco_core::time::unix(std::time::SystemTime::now()),
+        };
+        let keys = keys
+            .iter()
+            .map(|k| coco_core::keys::PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(coco_core::ear::Ear::from_token(token, &keys, now)?.to_json())
+    };
+    Ok(match py.detach(run) {
+        Ok(v) => (true, v.to_string()),
+        Err(e) => (
+            false,
+            serde_json::json!({"error": {"kind": "ear", "message": e.to_string()}}).to_string(),
+        ),
+    })
+}
+
 /// The extension module.
 #[pymodule]
 fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -435,6 +535,8 @@ fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VerificationError", py.get_type::<VerificationError>())?;
     m.add_class::<SealedReader>()?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(appraise_json, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_ear_json, m)?)?;
     m.add_function(wrap_pyfunction!(seal_file, m)?)?;
     m.add_function(wrap_pyfunction!(seal_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(unseal_file, m)?)?;

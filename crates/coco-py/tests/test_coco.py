@@ -242,6 +242,35 @@ def test_verify_evidence_nvidia():
     assert coco.verify_evidence("nvidia", wire)["gpu_count"] == 8
 
 
+def test_appraise_and_ear():
+    s = vectors() / "snp" / "milan-v2-debug-go-sev-guest"
+    policy = "require_revocation_check = false\nrequire_reference_values = false\n"
+    r = coco.appraise([("snp", (s / "report.bin").read_bytes())], policy=policy, certs=s,
+                      at="2024-06-01T00:00:00Z")
+    # A debug VM: contraindicated, with that reason.
+    assert r["status"] == "contraindicated"
+    assert any(f["claim"] == "cpu0.debug" for f in r["findings"])
+    assert r["ear"]["submods"]["cpu0"]["ear_status"] == "contraindicated"
+    # GPUs become their own submodules.
+    n = vectors() / "nvidia" / "hopper-hgx-8gpu-ppcie-590.12"
+    r = coco.appraise([("nvidia", (n / "gpu_evidence.json").read_bytes())], policy=policy,
+                      nonce=(n / "nonce.hex").read_text().strip())
+    assert sorted(r["ear"]["submods"]) == [f"gpu{i}" for i in range(8)]
+    with pytest.raises(coco.VerificationError) as e:
+        coco.appraise([("nvidia", (n / "gpu_evidence.json").read_bytes())], nonce="00" * 32)
+    assert e.value.kind == "mismatch"
+    # EARs: a real signed JWT verifies with its key only; alg none and HS256 are refused.
+    ear = vectors() / "corim" / "ear"
+    key = (ear / "veraison-ear-test-key.pub.jwk.json").read_bytes()
+    claims = coco.verify_ear((ear / "veraison-ear-jwt-es256-tv.jwt").read_text(), [key],
+                             at="2023-11-14T22:13:20Z")
+    assert "submods" in claims
+    for bad in ["veraison-ear-jwt-INVALID-alg-none.jwt", "veraison-ear-jwt-INVALID-hs256.jwt"]:
+        with pytest.raises(coco.VerificationError) as e:
+            coco.verify_ear((ear / bad).read_bytes(), [key], at="2023-11-14T22:13:20Z")
+        assert e.value.kind == "ear"
+
+
 def test_verify_evidence_snp():
     s = vectors() / "snp" / "milan-v3-vlek-aws-trustee"
     data = (s / "report.bin").read_bytes()

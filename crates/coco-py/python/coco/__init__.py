@@ -44,6 +44,7 @@ __all__ = [
     "TamperedError",
     "VerificationError",
     "WrongKeyError",
+    "appraise",
     "generate_key",
     "inspect",
     "load_model_dir",
@@ -53,6 +54,7 @@ __all__ = [
     "seal_file",
     "unseal_dir",
     "unseal_file",
+    "verify_ear",
     "verify_evidence",
 ]
 
@@ -201,6 +203,62 @@ def verify_evidence(platform: str, data: bytes, **options: Any) -> dict[str, Any
         err.result = result
         raise err
     return result["claims"]
+
+
+def _raise(result: dict[str, Any]) -> None:
+    err = VerificationError(result["error"]["message"])
+    err.kind = result["error"]["kind"]
+    err.result = result
+    raise err
+
+
+def appraise(
+    evidence: list[tuple[str, bytes]],
+    references: list[bytes] = (),  # type: ignore[assignment]
+    *,
+    corim_keys: list[bytes] = (),  # type: ignore[assignment]
+    policy: str | None = None,
+    sign_key: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Verifies evidence and appraises it; returns ``{"status", "ear", "findings"}``.
+
+    ``evidence`` is a list of ``(platform, bytes)`` (``"snp"``, ``"azure-snp"``, ``"tdx"``,
+    ``"nvidia"``): CPUs become submodules ``cpu0``…, GPUs ``gpu0``…. ``references`` are CoRIM
+    files' bytes; a signed one must verify under one of ``corim_keys`` (JWK, SPKI PEM or DER
+    bytes). ``policy`` is the policy TOML (``coco_core::policy``; default policy when None).
+    ``options`` are those of :func:`verify_evidence` (``certs``, ``collateral``, ``nonce``,
+    ``at``…), shared by every piece of evidence. With ``sign_key`` (PKCS#8 PEM) the result
+    also has ``jwt``, the EAR signed (ES256/ES384). ``status`` is the EAR's overall status
+    (``affirming``, ``warning``, ``contraindicated``, ``none``); ``findings`` lists every
+    mismatch (``claim``, ``expected``, ``found``, ``category``). Evidence that does not verify
+    raises ``VerificationError``.
+    """
+    opts = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()}
+    ok, text = _coco.appraise_json(
+        [(p, bytes(b)) for p, b in evidence],
+        [bytes(r) for r in references],
+        [bytes(k) for k in corim_keys],
+        policy,
+        sign_key,
+        json.dumps(opts),
+    )
+    result = json.loads(text)
+    if not ok:
+        _raise(result)
+    return result
+
+
+def verify_ear(token: bytes | str, keys: list[bytes], at: str | None = None) -> dict[str, Any]:
+    """Verifies an EAR (compact JWT or CWT) with the trusted ``keys`` only (JWK, SPKI PEM or
+    DER bytes; never a key carried by the token), checking expiry at ``at`` (RFC 3339; now
+    when None). Returns the EAR's claims; raises ``VerificationError`` (kind ``ear``)."""
+    raw = token.encode() if isinstance(token, str) else bytes(token)
+    ok, text = _coco.verify_ear_json(raw, [bytes(k) for k in keys], at)
+    result = json.loads(text)
+    if not ok:
+        _raise(result)
+    return result
 
 
 from . import safetensors  # noqa: E402  (submodule, imported for `coco.safetensors`)
