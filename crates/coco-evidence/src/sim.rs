@@ -62,7 +62,7 @@ fn sim_err(msg: impl Into<String>) -> EvidenceError {
     EvidenceError::Platform(format!("simulated TEE: {}", msg.into()))
 }
 
-pub(crate) fn key() -> Result<p384::ecdsa::SigningKey> {
+fn key() -> Result<p384::ecdsa::SigningKey> {
     let mut seed = [0u8; 48];
     loop {
         getrandom::fill(&mut seed).map_err(|e| sim_err(format!("no randomness: {e}")))?;
@@ -73,7 +73,7 @@ pub(crate) fn key() -> Result<p384::ecdsa::SigningKey> {
     }
 }
 
-pub(crate) fn cert(
+fn cert(
     subject: &str,
     issuer_name: &str,
     serial: u32,

@@ -142,3 +142,62 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
     real.push(vcek);
     assert!(snp::verify_bytes(&report, &real, &opts).is_err());
 }
+
+/// AMD's CRL under a throwaway ARK (the real CRL is not among the vectors; the pinned-ARK
+/// wiring is tested in snp_vectors): a listed ASK or VCEK fails, a CRL signed by another key
+/// or out of its window fails, a clean one passes.
+#[test]
+fn a_revoked_ask_or_vcek_fails_the_crl_check() {
+    use rsa::signature::{RandomizedSigner, SignatureEncoding};
+    let (ark_signer, ark_spki) = rsa_key();
+    let ark = build(
+        "CN=ARK-Milan",
+        "CN=ARK-Milan",
+        ark_spki,
+        vec![],
+        &ark_signer,
+    );
+    let (ask_signer, ask_spki) = rsa_key();
+    let ask = build(
+        "CN=SEV-Milan",
+        "CN=ARK-Milan",
+        ask_spki,
+        vec![],
+        &ark_signer,
+    );
+    let (_, vcek_spki) = rsa_key();
+    let vcek = build(
+        "CN=SEV-VCEK",
+        "CN=SEV-Milan",
+        vcek_spki,
+        vec![],
+        &ask_signer,
+    );
+    let month = Duration::from_secs(30 * 86400);
+    let crl = |signer: &rsa::pss::SigningKey<sha2::Sha384>, revoked: &[&Cert]| {
+        let der = common::crl(
+            ark.inner().tbs_certificate().subject(),
+            "1.2.840.113549.1.1.10",
+            |tbs| {
+                let mut rng = UnwrapErr(getrandom::SysRng);
+                signer.sign_with_rng(&mut rng, tbs).to_vec()
+            },
+            revoked,
+            month,
+        );
+        coco_evidence::x509::Crl::from_der(&der).unwrap()
+    };
+    let now = SystemTime::now();
+    let certs = [(&ask, "ASK"), (&vcek, "VCEK")];
+    snp::verify::check_crl(&crl(&ark_signer, &[]), &ark, now, &certs).unwrap();
+    for revoked in [&ask, &vcek] {
+        let e =
+            snp::verify::check_crl(&crl(&ark_signer, &[revoked]), &ark, now, &certs).unwrap_err();
+        assert!(matches!(e, EvidenceError::Revoked { .. }), "{e}");
+    }
+    let e = snp::verify::check_crl(&crl(&ask_signer, &[]), &ark, now, &certs).unwrap_err();
+    assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
+    let e =
+        snp::verify::check_crl(&crl(&ark_signer, &[]), &ark, now + 2 * month, &certs).unwrap_err();
+    assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
+}

@@ -66,8 +66,9 @@ pub struct SnpEvidence {
 }
 
 /// Checks AMD's CRL: signed by (and naming) `issuer`, current at `at`, listing none of
-/// `certs` (each with its role for the error).
-fn check_crl(crl: &Crl, issuer: &Cert, at: SystemTime, certs: &[(&Cert, &str)]) -> Result<()> {
+/// `certs` (each with its role for the error). [`verify`] calls it with the pinned ARK when
+/// [`VerifyOptions::crl`] is set.
+pub fn check_crl(crl: &Crl, issuer: &Cert, at: SystemTime, certs: &[(&Cert, &str)]) -> Result<()> {
     crl.verify_signed_by(issuer)?;
     crl.check_window(at, "AMD CRL")?;
     for (cert, role) in certs {
@@ -325,91 +326,4 @@ pub fn verify_cached(
         ark: ark.clone(),
         revocation_checked: opts.crl.is_some(),
     }))
-}
-
-#[cfg(test)]
-mod crl_tests {
-    use std::str::FromStr;
-    use std::time::Duration;
-
-    use der::Encode;
-    use der::asn1::BitString;
-    use p384::ecdsa::signature::Signer;
-    use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-    use x509_cert::name::Name;
-    use x509_cert::spki::AlgorithmIdentifierOwned;
-    use x509_cert::time::Time;
-
-    use super::*;
-    use crate::sim::{cert, key};
-
-    const ROOT: &str = "CN=ARK-Test,O=coco test";
-
-    fn crl(key: &p384::ecdsa::SigningKey, revoked: &[&Cert], next: Duration) -> Crl {
-        let now = SystemTime::now();
-        let alg = AlgorithmIdentifierOwned {
-            oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3"),
-            parameters: None,
-        };
-        let tbs = TbsCertList {
-            version: x509_cert::Version::V2,
-            signature: alg.clone(),
-            issuer: Name::from_str(ROOT).unwrap(),
-            this_update: Time::try_from(now - Duration::from_secs(3600)).unwrap(),
-            next_update: Some(Time::try_from(now + next).unwrap()),
-            revoked_certificates: (!revoked.is_empty()).then(|| {
-                revoked
-                    .iter()
-                    .map(|c| RevokedCert {
-                        serial_number: c.inner().tbs_certificate().serial_number().clone(),
-                        revocation_date: Time::try_from(now - Duration::from_secs(60)).unwrap(),
-                        crl_entry_extensions: None,
-                    })
-                    .collect()
-            }),
-            crl_extensions: None,
-        };
-        let sig: p384::ecdsa::DerSignature = key.sign(&tbs.to_der().unwrap());
-        let der = CertificateList {
-            tbs_cert_list: tbs,
-            signature_algorithm: alg,
-            signature: BitString::from_bytes(sig.as_bytes()).unwrap(),
-        }
-        .to_der()
-        .unwrap();
-        Crl::from_der(&der).unwrap()
-    }
-
-    /// A throwaway root stands in for the ARK (AMD's real CRL is not among the vectors): a
-    /// listed ASK or VCEK fails, a CRL by another key or out of its window fails.
-    #[test]
-    fn a_revoked_ask_or_vcek_fails() {
-        let (rk, ak, vk) = (key().unwrap(), key().unwrap(), key().unwrap());
-        let root = cert(ROOT, ROOT, 1, &rk, &rk, vec![]).unwrap();
-        let ask = cert("CN=SEV-Test,O=coco test", ROOT, 2, &ak, &rk, vec![]).unwrap();
-        let vcek = cert(
-            "CN=SEV-VCEK,O=coco test",
-            "CN=SEV-Test,O=coco test",
-            3,
-            &vk,
-            &ak,
-            vec![],
-        )
-        .unwrap();
-        let now = SystemTime::now();
-        let month = Duration::from_secs(30 * 86400);
-        let certs = [(&ask, "ASK"), (&vcek, "VCEK")];
-        check_crl(&crl(&rk, &[], month), &root, now, &certs).unwrap();
-        for revoked in [&ask, &vcek] {
-            let e = check_crl(&crl(&rk, &[revoked], month), &root, now, &certs).unwrap_err();
-            assert!(matches!(e, EvidenceError::Revoked { .. }), "{e}");
-        }
-        let forged = crl(&ak, &[], month);
-        assert!(matches!(
-            check_crl(&forged, &root, now, &certs).unwrap_err(),
-            EvidenceError::Signature(_)
-        ));
-        let e = check_crl(&crl(&rk, &[], month), &root, now + 2 * month, &certs).unwrap_err();
-        assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
-    }
 }
