@@ -67,12 +67,10 @@ fn rsa_key() -> (
     (rsa::pss::SigningKey::<sha2::Sha384>::new(key), spki)
 }
 
-#[test]
-fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
-    // A real Milan report, re-signed below by our own VCEK.
-    let s = vectors().join("snp/milan-v2-virtee-sev");
-    let mut report = std::fs::read(s.join("report.bin")).unwrap();
+type PssKey = rsa::pss::SigningKey<sha2::Sha384>;
 
+/// A throwaway ARK-Milan (self-signed) and the ASK it signs, with their keys.
+fn throwaway_ark_and_ask() -> (PssKey, Cert, PssKey, Cert) {
     let (ark_signer, ark_spki) = rsa_key();
     let ark = build(
         "CN=ARK-Milan",
@@ -89,6 +87,16 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
         vec![],
         &ark_signer,
     );
+    (ark_signer, ark, ask_signer, ask)
+}
+
+#[test]
+fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
+    // A real Milan report, re-signed below by our own VCEK.
+    let s = vectors().join("snp/milan-v2-virtee-sev");
+    let mut report = std::fs::read(s.join("report.bin")).unwrap();
+
+    let (_, ark, ask_signer, ask) = throwaway_ark_and_ask();
 
     let mut seed = [0u8; 48];
     getrandom::fill(&mut seed).unwrap();
@@ -149,22 +157,7 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
 #[test]
 fn a_revoked_ask_or_vcek_fails_the_crl_check() {
     use rsa::signature::{RandomizedSigner, SignatureEncoding};
-    let (ark_signer, ark_spki) = rsa_key();
-    let ark = build(
-        "CN=ARK-Milan",
-        "CN=ARK-Milan",
-        ark_spki,
-        vec![],
-        &ark_signer,
-    );
-    let (ask_signer, ask_spki) = rsa_key();
-    let ask = build(
-        "CN=SEV-Milan",
-        "CN=ARK-Milan",
-        ask_spki,
-        vec![],
-        &ark_signer,
-    );
+    let (ark_signer, ark, ask_signer, ask) = throwaway_ark_and_ask();
     let (_, vcek_spki) = rsa_key();
     let vcek = build(
         "CN=SEV-VCEK",
