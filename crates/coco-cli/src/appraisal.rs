@@ -185,9 +185,9 @@ pub fn corim(cmd: &CorimCommand) -> CmdResult {
                 j[k] = v.clone();
             }
             if a.json {
-                println!("{j}");
+                outln!("{j}");
             } else {
-                println!("{}", serde_json::to_string_pretty(&j)?);
+                outln!("{}", serde_json::to_string_pretty(&j)?);
                 if j["signed"] == true && j["signature_verified"] == false {
                     eprintln!(
                         "coco: note: signed, but no --key given: the signature was not checked"
@@ -398,10 +398,10 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
     match &a.sign_key {
         Some(k) => {
             let pem = String::from_utf8(read(k)?).map_err(|_| err("the key is not PEM"))?;
-            println!("{}", ear.to_jwt(&SigningKey::from_pkcs8_pem(&pem)?));
+            outln!("{}", ear.to_jwt(&SigningKey::from_pkcs8_pem(&pem)?));
         }
-        None if a.json => println!("{}", ear.to_json()),
-        None => println!("{}", serde_json::to_string_pretty(&ear.to_json())?),
+        None if a.json => outln!("{}", ear.to_json()),
+        None => outln!("{}", serde_json::to_string_pretty(&ear.to_json())?),
     }
     for f in &findings {
         eprintln!("coco: {}", f.reason());
@@ -443,9 +443,9 @@ pub fn ear_verify(a: &EarVerifyArgs) -> CmdResult {
     let ear = Ear::from_token(&bytes, &trusted, at)?;
     let j = ear.to_json();
     if a.json {
-        println!("{j}");
+        outln!("{j}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&j)?);
+        outln!("{}", serde_json::to_string_pretty(&j)?);
         eprintln!("coco: EAR verified: {}", ear.overall().name());
     }
     Ok(())

@@ -95,7 +95,7 @@ struct Say(bool);
 impl Say {
     fn line(&self, s: impl AsRef<str>) {
         if !self.0 {
-            println!("{}", s.as_ref());
+            outln!("{}", s.as_ref());
         }
     }
 }
@@ -404,7 +404,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     );
     let all_refused = negative.iter().all(|n| n["rejected"] == true);
     if a.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "released": true,
@@ -414,7 +414,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
             })
         );
     } else {
-        println!(
+        outln!(
             "demo: {}",
             if all_refused {
                 "OK"

@@ -56,7 +56,7 @@ pub fn collect_gpus(a: &CollectArgs) -> ExitCode {
                         p.display()
                     );
                 }
-                None => println!("{text}"),
+                None => outln!("{text}"),
             }
             ExitCode::SUCCESS
         }
@@ -163,10 +163,10 @@ pub fn verify(a: &VerifyArgs) -> ExitCode {
     match result {
         (true, v) => {
             if a.json {
-                println!("{v}");
+                outln!("{v}");
             } else {
-                println!("verified {platform} evidence");
-                println!(
+                outln!("verified {platform} evidence");
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&v["claims"]).expect("claims serialize")
                 );
@@ -175,7 +175,7 @@ pub fn verify(a: &VerifyArgs) -> ExitCode {
         }
         (false, v) => {
             if a.json {
-                println!("{v}");
+                outln!("{v}");
             }
             let msg = v["error"]["message"]
                 .as_str()

@@ -1,6 +1,21 @@
 //! `coco`: seal, unseal and inspect model weights; verify and appraise attestation evidence.
 //!
-//! Exit status: 0 success, 1 failure (one line on stderr saying why), 2 usage error.
+//! Exit status: 0 success, 1 failure (one line on stderr saying why), 2 usage error; 141
+//! when the reader of stdout went away (`coco ... | head`), as a process killed by SIGPIPE.
+
+/// `println!` that ends the process quietly when stdout is closed instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            eprintln!("coco: error: stdout: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
 
 mod appraisal;
 mod demo;

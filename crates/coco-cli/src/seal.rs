@@ -235,14 +235,14 @@ pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
     if input.is_dir() {
         let (stored, st) = model::read_manifest(input, None)?;
         if json_out {
-            println!("{}", serde_json::to_string(&st)?);
+            outln!("{}", serde_json::to_string(&st)?);
         } else {
             let p = &st.predicate;
-            println!(
+            outln!(
                 "manifest:    {}",
                 input.join(coco_seal::manifest::MANIFEST_FILE).display()
             );
-            println!(
+            outln!(
                 "signed:      {}",
                 if stored.is_signed() {
                     "yes (DSSE, not checked here)"
@@ -250,16 +250,19 @@ pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
                     "no"
                 }
             );
-            println!("model_id:    {}", p.model_id);
-            println!("subject:     sha256:{}", p.shards_digest());
-            println!("suite:       {}", p.suite);
-            println!("key_id:      {}", p.key_id);
-            println!("key_check:   {}", p.key_check);
-            println!("chunk_size:  {}", p.chunk_size);
+            outln!("model_id:    {}", p.model_id);
+            outln!("subject:     sha256:{}", p.shards_digest());
+            outln!("suite:       {}", p.suite);
+            outln!("key_id:      {}", p.key_id);
+            outln!("key_check:   {}", p.key_check);
+            outln!("chunk_size:  {}", p.chunk_size);
             for s in &p.shards {
-                println!(
+                outln!(
                     "  [{}] {} ({} bytes) header sha256 {}",
-                    s.index, s.path, s.plaintext_size, s.header_sha256
+                    s.index,
+                    s.path,
+                    s.plaintext_size,
+                    s.header_sha256
                 );
             }
         }
@@ -268,10 +271,10 @@ pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
     let file = std::fs::File::open(input)?;
     let v = coco_seal::inspect(&file)?.to_json();
     if json_out {
-        println!("{}", serde_json::to_string(&v)?);
+        outln!("{}", serde_json::to_string(&v)?);
     } else {
         for (k, val) in v.as_object().expect("object") {
-            println!("{:<17} {}", format!("{k}:"), val);
+            outln!("{:<17} {}", format!("{k}:"), val);
         }
     }
     Ok(())

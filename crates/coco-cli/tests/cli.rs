@@ -934,3 +934,27 @@ fn collect_gpus_is_clean_without_a_gpu() {
     let bad = coco(&["evidence", "collect-gpus", "--nonce", "00"], t.path());
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A closed stdout (`coco ... | head`) ends the process like SIGPIPE would, without a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let w = vectors().join("nvidia/hopper-hgx-8gpu-ppcie-590.12/gpu_evidence.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args([
+            "evidence",
+            "verify",
+            "--platform",
+            "nvidia",
+            w.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
