@@ -31,10 +31,7 @@ pub struct CollectArgs {
 /// Runs `coco evidence collect-gpus`.
 pub fn collect_gpus(a: &CollectArgs) -> ExitCode {
     use coco_evidence::nvidia::collect;
-    let nonce: [u8; 32] = match hex::decode(a.nonce.trim())
-        .ok()
-        .and_then(|n| n.try_into().ok())
-    {
+    let nonce = match coco_evidence::nvidia::abi::parse_nonce(&a.nonce) {
         Some(n) => n,
         None => {
             eprintln!("coco: error: --nonce must be 32 bytes of hex");

@@ -143,14 +143,9 @@ pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEv
             let mut o = nvidia::VerifyOptions::at(at);
             o.parse.allow_trailing_data = opts.allow_trailing_data;
             if let Some(n) = &opts.nonce {
-                o.nonce = Some(
-                    hex::decode(n.trim())
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| {
-                            EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
-                        })?,
-                );
+                o.nonce = Some(nvidia::abi::parse_nonce(n).ok_or_else(|| {
+                    EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
+                })?);
             }
             if nvidia::is_wire_json(bytes) {
                 return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire(bytes, &o)?));

@@ -274,6 +274,14 @@ impl Cert {
         decimal(self.cert.tbs_certificate().serial_number().as_bytes())
     }
 
+    /// [`Cert::verify_signed_by`], through `cache` when one is given.
+    pub fn verify_signed_by_cached(&self, issuer: &Cert, cache: Option<&LinkCache>) -> Result<()> {
+        match cache {
+            Some(k) => k.verify_signed_by(self, issuer),
+            None => self.verify_signed_by(issuer),
+        }
+    }
+
     /// The raw value of extension `oid`, if present.
     pub fn extension(&self, oid: &der::asn1::ObjectIdentifier) -> Option<&[u8]> {
         self.cert
@@ -506,8 +514,9 @@ fn decimal(bytes: &[u8]) -> String {
 }
 
 /// Orders `certs` into a chain from its leaf to the pinned `root` and checks every link: the
-/// issuer's signature, CA and certificate-signing rights of every issuer, and the validity of
-/// every certificate (root included) at `at`. A copy of `root` in the input is ignored; any
+/// issuer's signature, CA and certificate-signing rights of every issuer, that the leaf is a
+/// signing end entity (not a CA; digitalSignature when KeyUsage is present), and the validity
+/// of every certificate (root included) at `at`. A copy of `root` in the input is ignored; any
 /// other certificate that is not part of the chain is an error, and so is a chain that does
 /// not end in `root`. `role` names the chain in errors. Returns the chain, leaf first, root
 /// last.
@@ -575,18 +584,18 @@ pub fn build_chain_cached(
     role: &str,
     cache: Option<&LinkCache>,
 ) -> Result<Vec<Cert>> {
-    let check = |c: &Cert, issuer: &Cert| match cache {
-        Some(k) => k.verify_signed_by(c, issuer),
-        None => c.verify_signed_by(issuer),
-    };
     let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
     if pool.is_empty() {
         return Err(EvidenceError::Chain(format!(
             "{role}: no certificates given"
         )));
     }
-    let subject = |c: &Cert| c.cert.tbs_certificate().subject().clone();
-    let issuer = |c: &Cert| c.cert.tbs_certificate().issuer().clone();
+    fn subject(c: &Cert) -> &x509_cert::name::Name {
+        c.cert.tbs_certificate().subject()
+    }
+    fn issuer(c: &Cert) -> &x509_cert::name::Name {
+        c.cert.tbs_certificate().issuer()
+    }
     // The leaf is the one certificate that issues none of the others; the input order
     // (leaf first) decides between equals.
     let leaves: Vec<&Cert> = pool
@@ -615,7 +624,7 @@ pub fn build_chain_cached(
     loop {
         let cur = chain.last().expect("non-empty");
         if issuer(cur) == subject(root) {
-            check(cur, root)?;
+            cur.verify_signed_by_cached(root, cache)?;
             chain.push(root.clone());
             break;
         }
@@ -630,7 +639,7 @@ pub fn build_chain_cached(
                     root.subject_cn()
                 ))
             })?;
-        check(cur, next)?;
+        cur.verify_signed_by_cached(next, cache)?;
         chain.push((*next).clone());
     }
     if chain.len() - 1 != pool.len() {
@@ -647,6 +656,12 @@ pub fn build_chain_cached(
     for (i, c) in chain.iter().enumerate() {
         let name = format!("{role} certificate {i}");
         c.check_validity(at, &name)?;
+        if i == 0 && (c.is_ca() || c.key_usage().is_some_and(|k| !k.digital_signature())) {
+            return Err(EvidenceError::Certificate {
+                cert: format!("{name} ({})", c.subject_cn()),
+                reason: "is the signing leaf, but a CA or without digitalSignature".into(),
+            });
+        }
         if i > 0 {
             let ku_ok = c.key_usage().is_none_or(|k| k.key_cert_sign());
             if !c.is_ca() || !ku_ok {

@@ -424,6 +424,14 @@ fn verify_evidence_json(
     Ok((ok, v.to_string()))
 }
 
+/// `at` (RFC 3339) in Unix seconds, or now.
+fn unix_at(at: Option<&str>) -> Result<u64, String> {
+    match at {
+        Some(t) => coco_core::time::unix_rfc3339(t).ok_or_else(|| format!("{t:?} is not RFC 3339")),
+        None => Ok(coco_core::time::unix(std::time::SystemTime::now())),
+    }
+}
+
 /// appraise_json(evidence, references, corim_keys, policy_toml, sign_key_pem, options_json)
 /// -> (ok, result_json): verifies every `(platform, bytes)` of `evidence` (options as for
 /// `verify_evidence_json`), reads the CoRIMs of `references` (signed ones must verify under
@@ -446,11 +454,7 @@ fn appraise_json(
         .map_err(|e| PyValueError::new_err(format!("options: {e}")))?;
     let run = || -> Result<serde_json::Value, (String, String)> {
         let core = |e: coco_core::CoreError| ("reference".to_string(), e.to_string());
-        let now = match &opts.at {
-            Some(t) => coco_core::time::unix_rfc3339(t)
-                .ok_or_else(|| ("usage".to_string(), format!("at: {t:?} is not RFC 3339")))?,
-            None => coco_core::time::unix(std::time::SystemTime::now()),
-        };
+        let now = unix_at(opts.at.as_deref()).map_err(|m| ("usage".to_string(), m))?;
         let keys = corim_keys
             .iter()
             .map(|k| coco_core::keys::PublicKey::parse(k))
@@ -503,12 +507,7 @@ fn verify_ear_json(
     at: Option<&str>,
 ) -> PyResult<(bool, String)> {
     let run = || -> Result<serde_json::Value, coco_core::CoreError> {
-        let now = match at {
-            Some(t) => coco_core::time::unix_rfc3339(t).ok_or_else(|| {
-                coco_core::CoreError::malformed("at", format!("{t:?} is not RFC 3339"))
-            })?,
-            None => coco_core::time::unix(std::time::SystemTime::now()),
-        };
+        let now = unix_at(at).map_err(|m| coco_core::CoreError::malformed("at", m))?;
         let keys = keys
             .iter()
             .map(|k| coco_core::keys::PublicKey::parse(k))

@@ -23,6 +23,11 @@ pub const MEASUREMENTS: u8 = 0x60;
 /// The largest report NVML returns (`NVML_CC_GPU_ATTESTATION_REPORT_SIZE`).
 pub const MAX_REPORT_LEN: usize = 0x2000;
 
+/// A nonce given as hex (surrounding whitespace ignored): exactly 32 bytes, else `None`.
+pub fn parse_nonce(hex: &str) -> Option<[u8; NONCE_LEN]> {
+    hex::decode(hex.trim()).ok()?.try_into().ok()
+}
+
 /// Options of the parser.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParseOptions {

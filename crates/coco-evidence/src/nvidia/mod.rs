@@ -91,9 +91,7 @@ impl WireEvidence {
         let pem = b64
             .decode(self.certificate.trim())
             .map_err(|e| bad("certificate", e.to_string()))?;
-        let nonce: [u8; abi::NONCE_LEN] = hex::decode(self.nonce.trim())
-            .ok()
-            .and_then(|n| n.try_into().ok())
+        let nonce = abi::parse_nonce(&self.nonce)
             .ok_or_else(|| bad("nonce", "not 32 bytes of hex".into()))?;
         let mut o = opts.clone();
         o.arch = Some(Arch::from_name(&self.arch)?);

@@ -280,7 +280,7 @@ pub fn verify(doc: RimDocument, at: SystemTime) -> Result<Verified<SignedRim>> {
         .attrs
         .iter()
         .chain(&sig.attrs)
-        .any(|a| a.ns == "http://www.w3.org/XML/1998/namespace")
+        .any(|a| a.ns == xml::XML_NS)
     {
         return Err(bad(
             "Signature",
@@ -315,12 +315,6 @@ pub fn verify(doc: RimDocument, at: SystemTime) -> Result<Verified<SignedRim>> {
     }
     let chain = build_chain(&certs, roots::rim_root(), at, "RIM signing")?;
     let leaf = &chain[0];
-    if leaf.is_ca() || leaf.key_usage().is_some_and(|k| !k.digital_signature()) {
-        return Err(EvidenceError::Certificate {
-            cert: format!("RIM signer ({})", leaf.subject_cn()),
-            reason: "is a CA or lacks digitalSignature".into(),
-        });
-    }
     leaf.verify_ecdsa_fixed(
         &xml::canonicalize(signed_info, &|_| false),
         &signature_value,

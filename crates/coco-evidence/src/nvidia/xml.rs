@@ -15,7 +15,8 @@ use quick_xml::events::Event;
 use crate::error::{EvidenceError, Result};
 
 const S: &str = "NVIDIA RIM";
-const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace bound to the `xml` prefix.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// Inputs larger than this are refused (real RIMs are about 20 KiB).
 pub const MAX_LEN: usize = 1 << 20;
 /// Maximum element depth.

@@ -224,23 +224,18 @@ pub fn verify_cached(
         .iter()
         .find(|(p, _)| *p == product)
         .expect("a pinned ARK for every product");
-    let check = |c: &Cert, issuer: &Cert| match cache {
-        Some(k) => k.verify_signed_by(c, issuer),
-        None => c.verify_signed_by(issuer),
-    };
-    check(intermediate, ark).map_err(|e| {
-        chain_err(format!(
-            "{} is not signed by the pinned {}: {e}",
-            intermediate.subject_cn(),
-            ark.subject_cn()
-        ))
-    })?;
-    check(vek, intermediate)?;
-    for (cert, r) in [
-        (ark, "ARK"),
-        (intermediate, if role == "VCEK" { "ASK" } else { "ASVK" }),
-        (vek, role),
-    ] {
+    intermediate
+        .verify_signed_by_cached(ark, cache)
+        .map_err(|e| {
+            chain_err(format!(
+                "{} is not signed by the pinned {}: {e}",
+                intermediate.subject_cn(),
+                ark.subject_cn()
+            ))
+        })?;
+    vek.verify_signed_by_cached(intermediate, cache)?;
+    let inter_role = if role == "VCEK" { "ASK" } else { "ASVK" };
+    for (cert, r) in [(ark, "ARK"), (intermediate, inter_role), (vek, role)] {
         cert.check_validity(opts.at, r)?;
     }
     if let Some(revoked) = &opts.revoked_serials {
@@ -257,7 +252,6 @@ pub fn verify_cached(
         }
     }
 
-    let inter_role = if role == "VCEK" { "ASK" } else { "ASVK" };
     if let Some(crl) = &opts.crl {
         check_crl(
             crl,

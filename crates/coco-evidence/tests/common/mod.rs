@@ -49,14 +49,8 @@ pub fn sample_certs(sample: &std::path::Path) -> Vec<coco_evidence::x509::Cert> 
 
 /// The nonce of an NVIDIA sample (`nonce.hex`).
 pub fn nvidia_nonce(sample: &std::path::Path) -> [u8; 32] {
-    hex::decode(
-        std::fs::read_to_string(sample.join("nonce.hex"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap()
-    .try_into()
-    .unwrap()
+    let hex = std::fs::read_to_string(sample.join("nonce.hex")).unwrap();
+    coco_evidence::nvidia::abi::parse_nonce(&hex).unwrap()
 }
 
 /// The driver and VBIOS RIMs of the end-to-end NVIDIA sample (545.00), verified at a time
