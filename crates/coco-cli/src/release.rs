@@ -139,39 +139,20 @@ pub struct FetchArgs {
     crl: Option<PathBuf>,
 }
 
-fn b64_file(p: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    use base64::Engine;
-    Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?))
-}
-
 /// Collects evidence through configfs-tsm, asks for the key, unwraps it.
 pub fn fetch(a: &FetchArgs) -> CmdResult {
-    let kem = match a.kem.as_str() {
-        "p384" => Kem::P384,
-        "x25519" => Kem::X25519,
-        k => return Err(err(format!("--kem {k:?}: p384 or x25519"))),
-    };
-    let collateral = match &a.collateral {
-        Some(d) => {
-            let opt = |n: &str| d.join(n).exists().then(|| b64_file(&d.join(n))).transpose();
-            Some(TdxCollateral {
-                tcb_info: b64_file(&d.join("tcb_info.json"))?,
-                qe_identity: b64_file(&d.join("qe_identity.json"))?,
-                tcb_signing_chain: b64_file(&d.join("tcb_signing_chain.pem"))?,
-                pck_crl: opt("pck_crl.der")?,
-                root_ca_crl: opt("root_ca_crl.der")?,
-            })
-        }
-        None => None,
-    };
+    let kem: Kem = a.kem.parse()?;
+    let collateral = a
+        .collateral
+        .as_deref()
+        .map(TdxCollateral::from_dir)
+        .transpose()?;
     let mut attester = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus);
     if let Some(p) = &a.crl {
         attester = attester.with_snp_crl(&std::fs::read(p)?);
     }
-    let client = Client::new(&a.url);
-    let challenge = client.challenge()?;
-    let (bundle, key) = workload::bundle(&attester, &challenge, &a.key_id, kem)?;
-    let response = client.release(&bundle)?;
+    // The EAR is checked before the key is written anywhere.
+    let (dek, response) = workload::fetch(&Client::new(&a.url), &attester, &a.key_id, kem)?;
     if let Some(k) = &a.ear_key {
         let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
         let ear = coco_core::ear::Ear::from_jwt(
@@ -181,7 +162,6 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
         )?;
         eprintln!("coco: EAR verified: {}", ear.overall().name());
     }
-    let dek = workload::unwrap(&response, &key, &a.key_id)?;
     dek.save(&a.out)?;
     eprintln!(
         "coco: released key {:?} written to {}",

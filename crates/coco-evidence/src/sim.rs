@@ -212,6 +212,7 @@ pub struct SimGpu {
 }
 
 /// A simulated platform: a VCEK-like CPU key and a GPU key, both certified by the root.
+#[derive(Clone)]
 pub struct SimPlatform {
     vcek_key: p384::ecdsa::SigningKey,
     vcek: Cert,

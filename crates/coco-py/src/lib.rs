@@ -50,6 +50,13 @@ create_exception!(
     "Attestation evidence or a signature did not verify."
 );
 
+create_exception!(
+    _coco,
+    ReleaseError,
+    CocoError,
+    "The key was not released for a reason other than failed verification (transport, unknown key id, a malformed exchange)."
+);
+
 fn py_err(e: SealError) -> PyErr {
     let msg = e.to_string();
     match e {
@@ -523,6 +530,150 @@ fn verify_ear_json(
     })
 }
 
+fn sim_vm(
+    measurement: &[u8],
+    host_data: Option<&[u8]>,
+    debug: bool,
+    guest_svn: u32,
+) -> PyResult<coco_evidence::sim::SimVm> {
+    Ok(coco_evidence::sim::SimVm {
+        measurement: measurement
+            .try_into()
+            .map_err(|_| PyValueError::new_err("measurement must be 48 bytes"))?,
+        host_data: match host_data {
+            Some(h) => h
+                .try_into()
+                .map_err(|_| PyValueError::new_err("host_data must be 32 bytes"))?,
+            None => [0; 32],
+        },
+        // Bit 17 (reserved, must be one) and, for a debug VM, bit 19.
+        policy: 0x30000 | if debug { 1 << 19 } else { 0 },
+        guest_svn,
+    })
+}
+
+/// A simulated confidential VM for demos and tests of key release: an SNP-shaped report signed
+/// by a VCEK-like key under a fresh root. A service accepts it only when configured with
+/// `root_pem` and a policy that allows simulation, and its EAR then says so.
+#[pyclass(frozen, module = "coco._coco")]
+struct SimulatedTee {
+    root_pem: String,
+    attester: coco_release::workload::SimAttester,
+}
+
+#[pymethods]
+impl SimulatedTee {
+    /// SimulatedTee(measurement, host_data=None, debug=False, guest_svn=1): a fresh root and
+    /// platform; the VM measures `measurement` (48 bytes).
+    #[new]
+    #[pyo3(signature = (measurement, host_data=None, debug=false, guest_svn=1))]
+    fn new(
+        measurement: &[u8],
+        host_data: Option<&[u8]>,
+        debug: bool,
+        guest_svn: u32,
+    ) -> PyResult<Self> {
+        let sim = |e: coco_evidence::EvidenceError| CocoError::new_err(e.to_string());
+        let root = coco_evidence::sim::SimRoot::generate().map_err(sim)?;
+        Ok(Self {
+            root_pem: root.cert().to_pem(),
+            attester: coco_release::workload::SimAttester {
+                platform: root.platform().map_err(sim)?,
+                vm: sim_vm(measurement, host_data, debug, guest_svn)?,
+                gpus: vec![],
+            },
+        })
+    }
+
+    /// with_vm(measurement, host_data=None, debug=False, guest_svn=1): another VM on the same
+    /// simulated platform (same root), e.g. one whose measurement the service does not know.
+    #[pyo3(signature = (measurement, host_data=None, debug=false, guest_svn=1))]
+    fn with_vm(
+        &self,
+        measurement: &[u8],
+        host_data: Option<&[u8]>,
+        debug: bool,
+        guest_svn: u32,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            root_pem: self.root_pem.clone(),
+            attester: coco_release::workload::SimAttester {
+                platform: self.attester.platform.clone(),
+                vm: sim_vm(measurement, host_data, debug, guest_svn)?,
+                gpus: vec![],
+            },
+        })
+    }
+
+    /// The simulation's root certificate (PEM), for the service's `--sim-root`.
+    #[getter]
+    fn root_pem(&self) -> &str {
+        &self.root_pem
+    }
+}
+
+/// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee) -> (ok, key, result):
+/// the workload side of key release (`coco fetch-key`). Evidence comes from configfs-tsm under
+/// `configfs` (with TDX `collateral` from a directory, AMD's `crl` as DER bytes, and every
+/// NVIDIA GPU through NVML when `gpus`), or from the simulated `tee`. On success `key` is the
+/// data key and `result` is `{"ear": JWT}`; otherwise `key` is empty and `result` is
+/// `{"error": {"kind", "message"}}` with the service's kind. The GIL is released.
+#[pyfunction]
+#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None))]
+#[allow(clippy::too_many_arguments)]
+fn fetch_key_raw<'py>(
+    py: Python<'py>,
+    url: &str,
+    key_id: &str,
+    kem: &str,
+    configfs: Option<PathBuf>,
+    collateral: Option<PathBuf>,
+    gpus: bool,
+    crl: Option<Vec<u8>>,
+    tee: Option<Py<SimulatedTee>>,
+) -> PyResult<(bool, Bound<'py, PyBytes>, String)> {
+    use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
+    use coco_release::wire::TdxCollateral;
+    use coco_release::workload::{self, Attester};
+    let kem: coco_release::wrap::Kem = kem
+        .parse()
+        .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message().to_string()))?;
+    let tee = tee.as_ref().map(|t| t.get());
+    let result = py.detach(|| -> coco_release::Result<_> {
+        let tsm;
+        let attester: &dyn Attester = match tee {
+            Some(t) => &t.attester,
+            None => {
+                let collateral = collateral
+                    .as_deref()
+                    .map(TdxCollateral::from_dir)
+                    .transpose()?;
+                let root = configfs.unwrap_or_else(|| DEFAULT_ROOT.into());
+                let mut a = TsmAttester::new(&root, collateral).with_gpus(gpus);
+                if let Some(c) = &crl {
+                    a = a.with_snp_crl(c);
+                }
+                tsm = a;
+                &tsm
+            }
+        };
+        let client = coco_release::http::Client::new(url);
+        workload::fetch(&client, attester, key_id, kem)
+    });
+    Ok(match result {
+        Ok((dek, response)) => (
+            true,
+            PyBytes::new(py, dek.as_bytes()),
+            serde_json::json!({"ear": response.ear}).to_string(),
+        ),
+        Err(e) => (
+            false,
+            PyBytes::new(py, b""),
+            serde_json::json!({"error": {"kind": e.kind(), "message": e.message()}}).to_string(),
+        ),
+    })
+}
+
 /// The extension module.
 #[pymodule]
 fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -532,7 +683,10 @@ fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("WrongKeyError", py.get_type::<WrongKeyError>())?;
     m.add("TamperedError", py.get_type::<TamperedError>())?;
     m.add("VerificationError", py.get_type::<VerificationError>())?;
+    m.add("ReleaseError", py.get_type::<ReleaseError>())?;
     m.add_class::<SealedReader>()?;
+    m.add_class::<SimulatedTee>()?;
+    m.add_function(wrap_pyfunction!(fetch_key_raw, m)?)?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
     m.add_function(wrap_pyfunction!(appraise_json, m)?)?;
     m.add_function(wrap_pyfunction!(verify_ear_json, m)?)?;

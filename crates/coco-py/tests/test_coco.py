@@ -283,3 +283,177 @@ def test_verify_evidence_snp():
         coco.verify_evidence("sgx", data)
     with pytest.raises(ValueError):
         coco.verify_evidence("snp", data, bogus=1)
+
+
+class DeferredStaging:
+    """A staging backend whose copies complete only when waited for, as CUDA copies on a side
+    stream do: a loader that refilled a buffer before waiting would copy the wrong bytes."""
+
+    def __init__(self, sizes, size, count, honor_wait=True):
+        self.views = [np.zeros(size, dtype=np.uint8) for _ in range(count)]
+        self.dests = [np.zeros(n, dtype=np.uint8) for n in sizes]
+        self.pending = [[] for _ in range(count)]
+        self.honor_wait = honor_wait
+        self.finished = False
+
+    def _flush(self, b):
+        for s_off, dst, d_off, n in self.pending[b]:
+            self.dests[dst][d_off : d_off + n] = self.views[b][s_off : s_off + n]
+        self.pending[b].clear()
+
+    def wait(self, b):
+        if self.honor_wait:
+            self._flush(b)
+
+    def copy(self, b, s_off, dst, d_off, n):
+        self.pending[b].append((s_off, dst, d_off, n))
+
+    def done(self, b):
+        pass
+
+    def finish(self):
+        for b in range(len(self.views)):
+            self._flush(b)
+        self.finished = True
+
+
+def staged(path, key, size, count, honor_wait=True, threads=0):
+    reader = coco.open_sealed(path, key).reader
+    header, base = cst._header(reader)
+    tensors = cst._tensors(header, reader.plaintext_len - base)
+    st = DeferredStaging([t.end - t.start for t in tensors], size, count, honor_wait)
+    try:
+        cst._staged_load(reader, base, tensors, st, threads)
+    finally:
+        assert st.finished, "copies must be drained, also on failure"
+    return {t.name: d.tobytes() for t, d in zip(tensors, st.dests)}
+
+
+def test_staged_gpu_pipeline_on_cpu_buffers(tmp_path, key):
+    # Odd sizes so that windows, tensors and 64-KiB chunks never line up; an empty and a
+    # scalar tensor too.
+    rng = np.random.default_rng(7)
+    tensors = {f"t{i:02d}": rng.standard_normal(int(rng.integers(1, 40_000))).astype(np.float32) for i in range(30)}
+    tensors["empty"] = np.zeros((0, 3), dtype=np.float16)
+    tensors["scalar"] = np.array(3.5, dtype=np.float64)
+    tensors["bytes"] = rng.integers(0, 256, 12_345, dtype=np.uint8)
+    cst.save_file(tensors, tmp_path / "m.coco", key, chunk_size=CHUNK)
+    want = {k: v.tobytes() for k, v in cst.load_file(tmp_path / "m.coco", key).items()}
+    for size, count in [(10_007, 2), (CHUNK, 2), (333_333, 3), (1 << 22, 2), (4093, 1)]:
+        assert staged(tmp_path / "m.coco", key, size, count) == want, (size, count)
+    # The deferred copies do catch a loader that does not wait before refilling a buffer.
+    assert staged(tmp_path / "m.coco", key, 10_007, 2, honor_wait=False) != want
+
+
+def test_staged_pipeline_failure_leaves_nothing_in_flight(tmp_path, key):
+    tensors = {"w": np.arange(100_000, dtype=np.float32)}
+    cst.save_file(tensors, tmp_path / "m.coco", key, chunk_size=CHUNK)
+    raw = bytearray((tmp_path / "m.coco").read_bytes())
+    raw[len(raw) // 2] ^= 1  # a middle chunk: opening succeeds, the window that reads it fails
+    (tmp_path / "bad.coco").write_bytes(raw)
+    with pytest.raises(coco.TamperedError):
+        staged(tmp_path / "bad.coco", key, 50_000, 2)
+
+
+def test_torch_staged_loader_on_cpu_when_available(tmp_path, key):
+    torch = pytest.importorskip("torch")
+    tensors = {"a": np.arange(50_000, dtype=np.float32).reshape(100, 500), "b": np.arange(7, dtype=np.int64)}
+    cst.save_file(tensors, tmp_path / "t.coco", key, chunk_size=CHUNK)
+    st = cst._TorchStaging(torch, torch.device("cpu"), [torch.empty(100, 500), torch.empty(7, dtype=torch.int64)], 9999, 2)
+    reader = coco.open_sealed(tmp_path / "t.coco", key).reader
+    header, base = cst._header(reader)
+    cst._staged_load(reader, base, cst._tensors(header, reader.plaintext_len - base), st, 0)
+    assert torch.equal(st.flat[0].view(torch.float32).reshape(100, 500), torch.from_numpy(tensors["a"]))
+
+
+def coco_bin():
+    import pathlib
+
+    p = pathlib.Path(os.environ.get("COCO_BIN", pathlib.Path(__file__).parents[3] / "target" / "debug" / "coco"))
+    assert p.is_file(), f"the coco binary (the key-release service for these tests) is not at {p}; set COCO_BIN"
+    return str(p)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """`coco serve` on a loopback port, trusting one simulated TEE root, with one key."""
+    import subprocess
+
+    d = tmp_path_factory.mktemp("kr")
+    tee = coco.SimulatedTee(b"\xab" * 48)
+    (d / "sim-root.pem").write_text(tee.root_pem)
+    (d / "refs.toml").write_text(f'id = "py-test"\n[snp]\nproduct = "genoa"\nmeasurement = ["{"ab" * 48}"]\n')
+    (d / "policy.toml").write_text("allow_simulated = true\nrequire_revocation_check = false\n")
+
+    def run(*args):
+        subprocess.run([coco_bin(), *args], cwd=d, check=True, capture_output=True)
+
+    run("corim", "build", "refs.toml", "--out", "refs.cbor")
+    run("keygen", "--out", "dek")
+    run("keygen", "--vendor", "--out", "ear.pem")
+    run("keygen", "--vendor", "--out", "other.pem")
+    proc = subprocess.Popen(
+        [coco_bin(), "serve", "--keys", "store", "--add-key", "model-1=dek", "--reference", "refs.cbor",
+         "--policy", "policy.toml", "--ear-key", "ear.pem", "--sim-root", "sim-root.pem",
+         "--listen", "127.0.0.1:0"],
+        cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "serving key release on http://" in line, line
+        url = line.split("on ", 1)[1].split()[0]
+        yield {"url": url, "tee": tee, "dir": d}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_fetch_key_releases_to_an_attested_simulated_tee(service, tmp_path):
+    d = service["dir"]
+    dek = (d / "dek").read_bytes()
+    ear_key = (d / "ear.pem.pub").read_bytes()
+    for kem in ["p384", "x25519"]:
+        r = coco.fetch_key(service["url"], "model-1", kem=kem, tee=service["tee"], ear_keys=[ear_key])
+        assert r.key == dek and r.key_id == "model-1"
+        # A simulated TEE's memory is not opaque: warning, not affirming, and the EAR says so.
+        assert r.ear_claims["ear_status"] == "warning"
+        assert "model-1" in repr(r) and dek.hex() not in repr(r) and str(dek) not in repr(r)
+    # The released key opens what was sealed with it.
+    cst.save_file({"w": np.arange(10, dtype=np.float32)}, tmp_path / "w.coco", dek)
+    np.testing.assert_array_equal(cst.load_file(tmp_path / "w.coco", r.key)["w"], np.arange(10, dtype=np.float32))
+    # Without ear_keys the EAR is returned unverified.
+    assert coco.fetch_key(service["url"], "model-1", tee=service["tee"]).ear_claims is None
+
+
+def test_fetch_key_refusals_and_failures(service):
+    url, d = service["url"], service["dir"]
+
+    def refused(cls, kind, **kw):
+        with pytest.raises(cls) as e:
+            coco.fetch_key(kw.pop("url", url), kw.pop("key_id", "model-1"), **kw)
+        assert e.value.kind == kind, e.value
+        return str(e.value)
+
+    # A VM that measures something else, a debug VM, a TEE under another root.
+    tee = service["tee"]
+    msg = refused(coco.VerificationError, "appraisal", tee=tee.with_vm(b"\xcd" * 48))
+    assert "measurement" in msg
+    msg = refused(coco.VerificationError, "appraisal", tee=tee.with_vm(b"\xab" * 48, debug=True))
+    assert "debug" in msg
+    msg = refused(coco.VerificationError, "evidence", tee=coco.SimulatedTee(b"\xab" * 48))
+    assert "root" in msg
+    # The EAR must verify under the given key: another key refuses it.
+    refused(coco.VerificationError, "ear", tee=tee, ear_keys=[(d / "other.pem.pub").read_bytes()])
+    # Not verification failures: an unknown key id, no service, no configfs-tsm here.
+    refused(coco.ReleaseError, "key", tee=tee, key_id="model-2")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    refused(coco.ReleaseError, "transport", url=closed, tee=tee)
+    msg = refused(coco.ReleaseError, "collect", configfs="/nonexistent/tsm")
+    assert "/nonexistent/tsm" in msg
+    with pytest.raises(ValueError, match="p384 or x25519"):
+        coco.fetch_key(url, "model-1", kem="rsa", tee=tee)
+    with pytest.raises(ValueError, match="48 bytes"):
+        coco.SimulatedTee(b"\x00" * 47)

@@ -25,6 +25,12 @@ pub enum ReleaseError {
     /// Storage (key store, audit log) failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The workload could not collect its own evidence (configfs-tsm, NVML).
+    #[error("collect: {0}")]
+    Collect(String),
+    /// The service could not be reached or answered outside the protocol (client side).
+    #[error("transport: {0}")]
+    Transport(String),
 }
 
 impl ReleaseError {
@@ -37,11 +43,14 @@ impl ReleaseError {
             | ReleaseError::Appraisal(m)
             | ReleaseError::Key(m)
             | ReleaseError::Wrap(m)
-            | ReleaseError::Storage(m) => m,
+            | ReleaseError::Storage(m)
+            | ReleaseError::Collect(m)
+            | ReleaseError::Transport(m) => m,
         }
     }
 
-    /// `request`, `challenge`, `evidence`, `appraisal`, `key`, `wrap` or `storage`.
+    /// `request`, `challenge`, `evidence`, `appraisal`, `key`, `wrap`, `storage`, `collect`
+    /// or `transport`.
     pub fn kind(&self) -> &'static str {
         match self {
             ReleaseError::Request(_) => "request",
@@ -51,6 +60,8 @@ impl ReleaseError {
             ReleaseError::Key(_) => "key",
             ReleaseError::Wrap(_) => "wrap",
             ReleaseError::Storage(_) => "storage",
+            ReleaseError::Collect(_) => "collect",
+            ReleaseError::Transport(_) => "transport",
         }
     }
 }

@@ -31,14 +31,14 @@ pub struct TsmAttester {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn io(path: &Path, e: std::io::Error) -> ReleaseError {
-    ReleaseError::Evidence(format!("configfs-tsm {}: {e}", path.display()))
+    ReleaseError::Collect(format!("configfs-tsm {}: {e}", path.display()))
 }
 
 fn read_u64(path: &Path) -> Result<u64> {
     let s = fs::read_to_string(path).map_err(|e| io(path, e))?;
     s.trim()
         .parse()
-        .map_err(|_| ReleaseError::Evidence(format!("{}: not a number", path.display())))
+        .map_err(|_| ReleaseError::Collect(format!("{}: not a number", path.display())))
 }
 
 /// Reads `path`, waiting up to 2 s for it to appear and for `ready` to hold. On configfs
@@ -55,7 +55,7 @@ fn read_when(path: &Path, ready: impl Fn() -> bool) -> Result<Vec<u8>> {
             }
         }
         if std::time::Instant::now() > deadline {
-            return Err(ReleaseError::Evidence(format!(
+            return Err(ReleaseError::Collect(format!(
                 "configfs-tsm {}: not ready",
                 path.display()
             )));
@@ -117,7 +117,7 @@ const fn guid(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
 /// Parses an SNP certificate table (entries of GUID ‖ offset u32 ‖ length u32, ended by an
 /// all-zero entry) into a PEM bundle of the known certificates.
 pub fn cert_table_to_pem(table: &[u8]) -> Result<String> {
-    let bad = |m: &str| ReleaseError::Evidence(format!("SNP certificate table: {m}"));
+    let bad = |m: &str| ReleaseError::Collect(format!("SNP certificate table: {m}"));
     let mut pem = String::new();
     let mut at = 0;
     loop {
@@ -186,12 +186,12 @@ impl Attester for TsmAttester {
         }
         let b64 = base64::engine::general_purpose::STANDARD;
         coco_evidence::nvidia::collect::collect(nonce)
-            .map_err(|e| ReleaseError::Evidence(format!("GPU evidence: {e}")))?
+            .map_err(|e| ReleaseError::Collect(format!("GPU evidence: {e}")))?
             .into_iter()
             .map(|w| {
                 let pem = b64
                     .decode(&w.certificate)
-                    .map_err(|e| ReleaseError::Evidence(format!("GPU chain: {e}")))?;
+                    .map_err(|e| ReleaseError::Collect(format!("GPU chain: {e}")))?;
                 Ok(GpuEvidence {
                     platform: "nvidia".into(),
                     evidence: w.evidence,
@@ -220,7 +220,7 @@ impl Attester for TsmAttester {
         })?;
         let after = read_u64(&generation)?;
         if after != before + 1 {
-            return Err(ReleaseError::Evidence(format!(
+            return Err(ReleaseError::Collect(format!(
                 "configfs-tsm generation went from {before} to {after}: another writer raced us"
             )));
         }
@@ -248,7 +248,7 @@ impl Attester for TsmAttester {
                     crl: self.snp_crl.clone(),
                 })
             }
-            other => Err(ReleaseError::Evidence(format!(
+            other => Err(ReleaseError::Collect(format!(
                 "configfs-tsm provider {other:?} is not tdx_guest or sev_guest"
             ))),
         }

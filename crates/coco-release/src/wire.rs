@@ -36,6 +36,41 @@ pub struct TdxCollateral {
     pub root_ca_crl: Option<String>,
 }
 
+impl TdxCollateral {
+    /// Reads a collateral directory as `coco evidence verify --collateral` takes it:
+    /// `tcb_info.json`, `qe_identity.json`, `tcb_signing_chain.pem`, and when present
+    /// `pck_crl.der` and `root_ca_crl.der`.
+    pub fn from_dir(dir: &std::path::Path) -> crate::Result<Self> {
+        use base64::Engine;
+        let read = |name: &str| -> crate::Result<Option<String>> {
+            let p = dir.join(name);
+            match std::fs::read(&p) {
+                Ok(b) => Ok(Some(base64::engine::general_purpose::STANDARD.encode(b))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(crate::ReleaseError::Collect(format!(
+                    "collateral {}: {e}",
+                    p.display()
+                ))),
+            }
+        };
+        let need = |name: &str| -> crate::Result<String> {
+            read(name)?.ok_or_else(|| {
+                crate::ReleaseError::Collect(format!(
+                    "collateral {}: missing",
+                    dir.join(name).display()
+                ))
+            })
+        };
+        Ok(Self {
+            tcb_info: need("tcb_info.json")?,
+            qe_identity: need("qe_identity.json")?,
+            tcb_signing_chain: need("tcb_signing_chain.pem")?,
+            pck_crl: read("pck_crl.der")?,
+            root_ca_crl: read("root_ca_crl.der")?,
+        })
+    }
+}
+
 /// The CPU evidence of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

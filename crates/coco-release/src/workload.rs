@@ -105,6 +105,22 @@ pub fn bundle(
     ))
 }
 
+/// The whole workload side against a service: asks `client` for a challenge, collects evidence
+/// from `attester` bound to it and a fresh key of `kem`, asks for `key_id` and unwraps the
+/// answer. Returns the data key and the response (whose `ear` is the service's appraisal).
+pub fn fetch(
+    client: &crate::http::Client,
+    attester: &dyn Attester,
+    key_id: &str,
+    kem: Kem,
+) -> Result<(Dek, ReleaseResponse)> {
+    let challenge = client.challenge()?;
+    let (bundle, key) = bundle(attester, &challenge, key_id, kem)?;
+    let response = client.release(&bundle)?;
+    let dek = unwrap(&response, &key, key_id)?;
+    Ok((dek, response))
+}
+
 /// Unwraps the released key (bound to `key_id` and the response's EAR).
 pub fn unwrap(response: &ReleaseResponse, key: &WorkloadKey, key_id: &str) -> Result<Dek> {
     let w = &response.wrapped_key;

@@ -21,6 +21,19 @@ pub enum Kem {
     X25519,
 }
 
+impl std::str::FromStr for Kem {
+    type Err = ReleaseError;
+
+    /// `p384` or `x25519`, as on the wire.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "p384" => Ok(Kem::P384),
+            "x25519" => Ok(Kem::X25519),
+            k => Err(ReleaseError::Request(format!("KEM {k:?}: p384 or x25519"))),
+        }
+    }
+}
+
 /// The workload's ephemeral key pair; the private half is zeroized on drop.
 pub struct WorkloadKey {
     kem: Kem,

@@ -9,7 +9,11 @@ unseal inside it straight into memory. This module is the Python face of the Rus
 - ``coco.safetensors.load_file(path, key)``: a sealed safetensors shard as numpy arrays;
 - ``load_model_dir(path, key)``: every safetensors shard of a sealed model directory, after
   checking its manifest;
-- exceptions: ``CocoError`` > ``WrongKeyError``, ``TamperedError``, ``VerificationError``.
+- ``fetch_key(url, key_id)``: the workload side of attestation-bound key release (evidence
+  from configfs-tsm and, with ``gpus=True``, NVML), as ``coco fetch-key``;
+- ``verify_evidence()``, ``appraise()``, ``verify_ear()``;
+- exceptions: ``CocoError`` > ``WrongKeyError``, ``TamperedError``, ``VerificationError``,
+  ``ReleaseError``.
 
 The GIL is released during crypto and I/O.
 """
@@ -19,12 +23,15 @@ from __future__ import annotations
 import io
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from . import _coco
 from ._coco import (
     CocoError,
+    ReleaseError,
     SealedReader,
+    SimulatedTee,
     TamperedError,
     VerificationError,
     WrongKeyError,
@@ -39,12 +46,16 @@ __version__: str = _coco.__version__
 
 __all__ = [
     "CocoError",
+    "ReleaseError",
+    "ReleasedKey",
     "SealedFile",
     "SealedReader",
+    "SimulatedTee",
     "TamperedError",
     "VerificationError",
     "WrongKeyError",
     "appraise",
+    "fetch_key",
     "generate_key",
     "inspect",
     "load_model_dir",
@@ -259,6 +270,83 @@ def verify_ear(token: bytes | str, keys: list[bytes], at: str | None = None) -> 
     if not ok:
         _raise(result)
     return result
+
+
+@dataclass(frozen=True, repr=False)
+class ReleasedKey:
+    """A data key released by a key-release service."""
+
+    key: bytes
+    """The 32-byte data key (Python cannot wipe ``bytes``: drop this object when done)."""
+    key_id: str
+    """The key id asked for."""
+    ear: str
+    """The service's appraisal: an EAR as a signed JWT."""
+    ear_claims: dict[str, Any] | None
+    """The EAR's claims when ``fetch_key`` verified it (``ear_keys``), else None."""
+
+    def __repr__(self) -> str:
+        status = (self.ear_claims or {}).get("ear_status", "unverified")
+        return f"ReleasedKey(key_id={self.key_id!r}, ear={status!r}, key=<32 bytes>)"
+
+
+# Refusals of these kinds are failed verification: the evidence, its binding or its appraisal.
+_VERIFICATION_KINDS = frozenset({"challenge", "evidence", "appraisal"})
+
+
+def fetch_key(
+    url: str,
+    key_id: str,
+    *,
+    kem: str = "p384",
+    configfs: StrPath | None = None,
+    collateral: StrPath | None = None,
+    gpus: bool = False,
+    crl: bytes | StrPath | None = None,
+    ear_keys: list[bytes] | None = None,
+    at: str | None = None,
+    tee: SimulatedTee | None = None,
+) -> ReleasedKey:
+    """Asks the key-release service at ``url`` for ``key_id``, as ``coco fetch-key`` does.
+
+    Gets a challenge, makes a fresh HPKE key (``kem``: ``"p384"`` or ``"x25519"``), collects
+    evidence bound to both (the CPU's TDX quote or SNP report through configfs-tsm under
+    ``configfs``, default ``/sys/kernel/config/tsm/report``; with ``gpus`` every NVIDIA GPU's
+    report through NVML), sends it with ``collateral`` (a TDX collateral directory) or ``crl``
+    (AMD's CRL, DER bytes or a path), and unwraps the key the service wrapped to that HPKE
+    key. ``tee`` replaces configfs-tsm with a :class:`SimulatedTee` (demos and tests). With
+    ``ear_keys`` (the service's EAR public keys: JWK, SPKI PEM or DER bytes) the EAR must
+    verify (expiry at ``at``, RFC 3339, or now) before the key is returned.
+
+    Raises ``VerificationError`` when the service refused the evidence (``.kind``:
+    ``challenge``, ``evidence``, ``appraisal``, with the service's reasons as the message) or
+    the EAR did not verify (``ear``), and ``ReleaseError`` otherwise (``collect``: this machine's
+    own evidence could not be collected; ``transport``, ``key``, ``request``, ``wrap``,
+    ``storage``). The GIL is released while waiting.
+    """
+    if isinstance(crl, (str, os.PathLike)):
+        with open(crl, "rb") as f:
+            crl = f.read()
+    ok, key, text = _coco.fetch_key_raw(
+        url,
+        key_id,
+        kem,
+        os.fspath(configfs) if configfs is not None else None,
+        os.fspath(collateral) if collateral is not None else None,
+        gpus,
+        bytes(crl) if crl is not None else None,
+        tee,
+    )
+    result = json.loads(text)
+    if not ok:
+        kind = result["error"]["kind"]
+        cls = VerificationError if kind in _VERIFICATION_KINDS else ReleaseError
+        err = cls(f"{kind}: {result['error']['message']}")
+        err.kind = kind
+        err.result = result
+        raise err
+    claims = verify_ear(result["ear"], ear_keys, at) if ear_keys else None
+    return ReleasedKey(key=key, key_id=key_id, ear=result["ear"], ear_claims=claims)
 
 
 from . import safetensors  # noqa: E402  (submodule, imported for `coco.safetensors`)

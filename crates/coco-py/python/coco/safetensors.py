@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -90,29 +90,47 @@ def _header(reader: SealedReader) -> tuple[dict[str, Any], int]:
     return header, 8 + n
 
 
+class _Tensor(NamedTuple):
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+
+def _tensors(header: dict[str, Any], data_len: int) -> list[_Tensor]:
+    """The header's tensors, each checked: a known dtype, and data_offsets that fit the data
+    and hold exactly shape x itemsize bytes."""
+    out = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            kind = info["dtype"]
+            dtype = np.dtype(DTYPES[kind])
+            shape = tuple(int(d) for d in info["shape"])
+            start, end = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise CocoError(f"tensor {name!r}: bad entry {info!r}") from None
+        if any(d < 0 for d in shape):
+            raise CocoError(f"tensor {name!r}: negative dimension in {shape}")
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not 0 <= start <= end <= data_len or end - start != count * dtype.itemsize:
+            raise CocoError(f"tensor {name!r}: data_offsets {start}..{end} do not fit")
+        out.append(_Tensor(name, kind, shape, start, end))
+    return out
+
+
 def _load_reader(reader: SealedReader, threads: int = 0) -> dict[str, np.ndarray]:
     header, base = _header(reader)
     data_len = reader.plaintext_len - base
+    tensors = _tensors(header, data_len)
     buf = np.empty(data_len, dtype=np.uint8)
     if data_len:
         got = reader.read_range_into(base, buf, threads)
         if got != data_len:
             raise CocoError(f"short read: {got} of {data_len} bytes")
-    out: dict[str, np.ndarray] = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype = np.dtype(DTYPES[info["dtype"]])
-        except KeyError:
-            raise CocoError(f"tensor {name!r}: unknown dtype {info.get('dtype')!r}") from None
-        shape = [int(d) for d in info["shape"]]
-        start, end = (int(x) for x in info["data_offsets"])
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if not 0 <= start <= end <= data_len or end - start != count * dtype.itemsize:
-            raise CocoError(f"tensor {name!r}: data_offsets {start}..{end} do not fit")
-        out[name] = np.reshape(buf[start:end].view(dtype), tuple(shape))
-    return out
+    return {t.name: np.reshape(buf[t.start : t.end].view(DTYPES[t.kind]), t.shape) for t in tensors}
 
 
 def load_file(path: str | os.PathLike[str], key: bytes, threads: int = 0) -> dict[str, np.ndarray]:
@@ -120,29 +138,162 @@ def load_file(path: str | os.PathLike[str], key: bytes, threads: int = 0) -> dic
     return _load_reader(_coco.open_reader(os.fspath(path), key), threads)
 
 
+class _Staging(Protocol):
+    """Where the staged loader decrypts to and how it copies out (see ``_staged_load``)."""
+
+    views: list[np.ndarray]
+
+    def wait(self, b: int) -> None:
+        """Blocks until every copy out of staging buffer ``b`` has completed."""
+
+    def copy(self, b: int, s_off: int, dst: int, d_off: int, n: int) -> None:
+        """Starts copying ``n`` bytes at ``s_off`` of buffer ``b`` to byte ``d_off`` of
+        destination ``dst`` (may complete later)."""
+
+    def done(self, b: int) -> None:
+        """Marks the end of the copies out of buffer ``b`` for this window."""
+
+    def finish(self) -> None:
+        """Blocks until every copy has completed."""
+
+
+def _staged_load(
+    reader: SealedReader, base: int, tensors: list[_Tensor], staging: _Staging, threads: int
+) -> None:
+    """Decrypts the data section window by window into rotating staging buffers and copies
+    each window out to the tensors it overlaps. A buffer is refilled only after the copies
+    out of it have completed (``wait``), so with asynchronous copies (CUDA streams) the
+    decryption of window k+1 (all threads, GIL released) overlaps the transfer of window k."""
+    data_len = max((t.end for t in tensors), default=0)
+    order = sorted((t.start, t.end, i) for i, t in enumerate(tensors) if t.end > t.start)
+    size = len(staging.views[0])
+    first = 0
+    try:
+        for k, off in enumerate(range(0, data_len, size)):
+            b = k % len(staging.views)
+            n = min(size, data_len - off)
+            staging.wait(b)
+            got = reader.read_range_into(base + off, staging.views[b][:n], threads)
+            if got != n:
+                raise CocoError(f"short read: {got} of {n} bytes at {off}")
+            while first < len(order) and order[first][1] <= off:
+                first += 1
+            for start, end, i in order[first:]:
+                if start >= off + n:
+                    break
+                lo, hi = max(start, off), min(end, off + n)
+                if lo < hi:
+                    staging.copy(b, lo - off, i, lo - start, hi - lo)
+            staging.done(b)
+    finally:
+        # Also on failure: no copy may still be writing into memory the caller frees.
+        staging.finish()
+
+
+class _TorchStaging:
+    """Staging for torch: page-locked buffers from torch's own pinned allocator
+    (``pin_memory=True``, i.e. cudaHostAlloc; never cudaHostRegister, which GPU CC mode
+    refuses) and asynchronous copies on a side stream, one event per buffer."""
+
+    def __init__(self, torch: Any, device: Any, dests: list[Any], size: int, count: int) -> None:
+        self.torch = torch
+        cuda = device.type == "cuda"
+        self.stream = torch.cuda.Stream(device) if cuda else None
+        if self.stream is not None:
+            # The destinations were allocated on the current stream: order after it.
+            self.stream.wait_stream(torch.cuda.current_stream(device))
+        self.bufs = [torch.empty(size, dtype=torch.uint8, pin_memory=cuda) for _ in range(count)]
+        self.views = [b.numpy() for b in self.bufs]
+        self.events: list[Any] = [None] * count
+        self.flat = [d.reshape(-1).view(torch.uint8) if d.numel() else None for d in dests]
+
+    def wait(self, b: int) -> None:
+        if self.events[b] is not None:
+            self.events[b].synchronize()
+            self.events[b] = None
+
+    def copy(self, b: int, s_off: int, dst: int, d_off: int, n: int) -> None:
+        src = self.bufs[b][s_off : s_off + n]
+        out = self.flat[dst][d_off : d_off + n]
+        if self.stream is None:
+            out.copy_(src)
+            return
+        with self.torch.cuda.stream(self.stream):
+            out.copy_(src, non_blocking=True)
+
+    def done(self, b: int) -> None:
+        if self.stream is not None:
+            ev = self.torch.cuda.Event()
+            ev.record(self.stream)
+            self.events[b] = ev
+
+    def finish(self) -> None:
+        if self.stream is not None:
+            self.stream.synchronize()
+
+
+def _torch_dtypes(torch: Any) -> dict[str, Any]:
+    names = {
+        "BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
+        "F16": "float16", "BF16": "bfloat16", "U32": "uint32", "I32": "int32",
+        "F32": "float32", "U64": "uint64", "I64": "int64", "F64": "float64",
+        "C64": "complex64", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+        "F8_E8M0": "float8_e8m0fnu",
+    }  # fmt: skip
+    return {k: getattr(torch, v) for k, v in names.items() if hasattr(torch, v)}
+
+
+def _torch_view(buf: Any, t: _Tensor, dtype: Any) -> Any:
+    """The tensor as a view of ``buf`` (a copy when its offset is not aligned to its dtype,
+    which torch's views require)."""
+    part = buf[t.start : t.end]
+    if t.start % dtype.itemsize:
+        part = part.clone()
+    return part.view(dtype).reshape(t.shape)
+
+
 def load_file_torch(
-    path: str | os.PathLike[str], key: bytes, device: str = "cpu", threads: int = 0
+    path: str | os.PathLike[str],
+    key: bytes,
+    device: str = "cpu",
+    threads: int = 0,
+    staging_bytes: int = 64 << 20,
+    staging_buffers: int = 2,
 ) -> dict[str, Any]:
-    """Loads a sealed safetensors file as torch tensors on ``device`` (needs torch)."""
+    """Loads a sealed safetensors file as torch tensors on ``device`` (needs torch).
+
+    On the CPU the tensors are views of one buffer the data is decrypted into in place. On
+    another device (``"cuda"``, ``"cuda:1"``…) each tensor is allocated there and the data
+    section is decrypted window by window (``staging_bytes`` each, all threads) into
+    ``staging_buffers`` pinned host buffers whose asynchronous copies to the device overlap
+    the decryption of the next window: no full plaintext copy in host memory, and no pageable
+    copy. Every tensor is complete and authenticated when this returns; on any failure
+    nothing is returned.
+    """
     import torch
 
-    special = {"BF16": torch.bfloat16}
-    for name, attr in (("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")):
-        if hasattr(torch, attr):
-            special[name] = getattr(torch, attr)
+    dev = torch.device(device)
     reader = _coco.open_reader(os.fspath(path), key)
-    header, _ = _header(reader)
-    arrays = _load_reader(reader, threads)
-    out = {}
-    for name, arr in arrays.items():
-        kind = header[name]["dtype"]
-        if kind in special:
-            raw = arr.view(np.uint8 if arr.dtype.itemsize == 1 else np.int16)
-            t = torch.from_numpy(raw).view(special[kind])
-        else:
-            t = torch.from_numpy(arr)
-        out[name] = t.to(device) if device != "cpu" else t
-    return out
+    header, base = _header(reader)
+    data_len = reader.plaintext_len - base
+    tensors = _tensors(header, data_len)
+    dtypes = _torch_dtypes(torch)
+    for t in tensors:
+        if t.kind not in dtypes:
+            raise CocoError(f"tensor {t.name!r}: dtype {t.kind} is not in this torch")
+    if dev.type == "cpu":
+        buf = torch.empty(data_len, dtype=torch.uint8)
+        if data_len:
+            got = reader.read_range_into(base, buf.numpy(), threads)
+            if got != data_len:
+                raise CocoError(f"short read: {got} of {data_len} bytes")
+        return {t.name: _torch_view(buf, t, dtypes[t.kind]) for t in tensors}
+    if staging_bytes <= 0 or staging_buffers < 1:
+        raise ValueError("staging_bytes and staging_buffers must be positive")
+    out = [torch.empty(t.shape, dtype=dtypes[t.kind], device=dev) for t in tensors]
+    size = min(staging_bytes, max(data_len, 1))
+    _staged_load(reader, base, tensors, _TorchStaging(torch, dev, out, size, staging_buffers), threads)
+    return {t.name: o for t, o in zip(tensors, out)}
 
 
 def save_file(
