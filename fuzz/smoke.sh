@@ -13,7 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$HOME/.cargo/bin:$PATH"
 secs="${1:-20}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/smoke}"
+# Its own target directory (instrumented builds); seed.sh's `cargo run` of the CLI uses the
+# workspace's, which the tests have already built.
+target_dir="${FUZZ_TARGET_DIR:-$PWD/target/smoke}"
 triple=$(rustc -vV | sed -n 's/^host: //p')
 flags=(
     -Cpasses=sancov-module
@@ -26,9 +28,9 @@ flags=(
     -Coverflow-checks
 )
 # `--target` keeps the instrumentation off build scripts and proc macros.
-RUSTFLAGS="${flags[*]}" CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-    cargo build --quiet --release --locked --target "$triple" --bins
-bin="$CARGO_TARGET_DIR/$triple/release"
+CARGO_TARGET_DIR="$target_dir" RUSTFLAGS="${flags[*]}" CARGO_PROFILE_RELEASE_DEBUG=0 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo build --quiet --release --locked --target "$triple" --bins
+bin="$target_dir/$triple/release"
 ./seed.sh
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^coco-fuzz$')
 scratch=$(mktemp -d)

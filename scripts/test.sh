@@ -25,3 +25,6 @@ python3 scripts/check_format.py
 ./scripts/test-c.sh
 # The Python package: wheel built, installed in a venv, pytest.
 ./scripts/test-py.sh
+# Every fuzz target for a short run over its seed corpus (instrumented build on the stable
+# toolchain, two targets at a time; see fuzz/README.md).
+./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-20}"
