@@ -17,7 +17,10 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade "maturin>=1.5,<2" numpy pytest
 rm -rf target/wheels
 "$venv/bin/maturin" build --quiet --profile dev -m crates/coco-py/Cargo.toml --out target/wheels
-cargo build --quiet --locked -p coco-cli
+# The `coco` binary exactly as `cargo test --workspace` builds it (a no-op after test.sh's
+# tests): `cargo build -p coco-cli` would resolve features differently and rebuild half the
+# dependency tree.
+cargo test --workspace --locked --no-run --quiet
 export COCO_BIN="$PWD/target/debug/coco"
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps target/wheels/coco-*.whl
 "$venv/bin/python" -m pytest -q crates/coco-py/tests

@@ -256,17 +256,37 @@ impl Cert {
         )
     }
 
-    /// Whether BasicConstraints says this is a CA certificate.
-    pub fn is_ca(&self) -> bool {
-        self.extension(&BASIC_CONSTRAINTS)
-            .and_then(|v| x509_cert::ext::pkix::BasicConstraints::from_der(v).ok())
-            .is_some_and(|b| b.ca)
+    /// Decodes extension `oid` as `T`: `None` when absent, an error naming the certificate
+    /// and extension when present but malformed.
+    fn decoded_extension<T: for<'a> der::Decode<'a>>(
+        &self,
+        oid: &der::asn1::ObjectIdentifier,
+        what: &str,
+    ) -> Result<Option<T>> {
+        self.extension(oid)
+            .map(|v| {
+                T::from_der(v).map_err(|e| EvidenceError::Certificate {
+                    cert: self.subject_cn(),
+                    reason: format!("malformed {what} extension: {e}"),
+                })
+            })
+            .transpose()
     }
 
-    /// The KeyUsage bits, if the extension is present and well-formed.
-    pub fn key_usage(&self) -> Option<x509_cert::ext::pkix::KeyUsage> {
-        self.extension(&KEY_USAGE)
-            .and_then(|v| x509_cert::ext::pkix::KeyUsage::from_der(v).ok())
+    /// Whether BasicConstraints says this is a CA certificate (false when absent; an error
+    /// when malformed).
+    pub fn is_ca(&self) -> Result<bool> {
+        Ok(self
+            .decoded_extension::<x509_cert::ext::pkix::BasicConstraints>(
+                &BASIC_CONSTRAINTS,
+                "BasicConstraints",
+            )?
+            .is_some_and(|b| b.ca))
+    }
+
+    /// The KeyUsage bits (None when absent; an error when malformed).
+    pub fn key_usage(&self) -> Result<Option<x509_cert::ext::pkix::KeyUsage>> {
+        self.decoded_extension(&KEY_USAGE, "KeyUsage")
     }
 
     /// The serial number in decimal (NVIDIA's `ueid` claim).
@@ -656,15 +676,15 @@ pub fn build_chain_cached(
     for (i, c) in chain.iter().enumerate() {
         let name = format!("{role} certificate {i}");
         c.check_validity(at, &name)?;
-        if i == 0 && (c.is_ca() || c.key_usage().is_some_and(|k| !k.digital_signature())) {
+        if i == 0 && (c.is_ca()? || c.key_usage()?.is_some_and(|k| !k.digital_signature())) {
             return Err(EvidenceError::Certificate {
                 cert: format!("{name} ({})", c.subject_cn()),
                 reason: "is the signing leaf, but a CA or without digitalSignature".into(),
             });
         }
         if i > 0 {
-            let ku_ok = c.key_usage().is_none_or(|k| k.key_cert_sign());
-            if !c.is_ca() || !ku_ok {
+            let ku_ok = c.key_usage()?.is_none_or(|k| k.key_cert_sign());
+            if !c.is_ca()? || !ku_ok {
                 return Err(EvidenceError::Certificate {
                     cert: format!("{name} ({})", c.subject_cn()),
                     reason: "issues certificates but is not a CA with keyCertSign".into(),
@@ -751,5 +771,222 @@ pub fn load_certs(path: &Path) -> Result<Vec<Cert>> {
         Ok(out)
     } else {
         parse_certs(&read(path)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `build_chain` under a throwaway P-384 root: the shapes the vendors' chains must have,
+    //! and each way out of them.
+    use super::*;
+    use crate::sim::CertProfile;
+    use std::str::FromStr;
+    use std::time::Duration;
+    use x509_cert::builder::{Builder, CertificateBuilder};
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::time::Validity;
+
+    fn key(seed: u8) -> p384::ecdsa::SigningKey {
+        p384::ecdsa::SigningKey::from_slice(&[seed; 48]).unwrap()
+    }
+
+    fn ext(oid: der::asn1::ObjectIdentifier, value: impl der::Encode) -> Extension {
+        Extension {
+            extn_id: oid,
+            critical: true,
+            extn_value: der::asn1::OctetString::new(value.to_der().unwrap()).unwrap(),
+        }
+    }
+
+    /// `ca`: BasicConstraints cA; `usage`: the KeyUsage bits (none: no extension).
+    fn cert(
+        subject: &str,
+        issuer: &str,
+        subject_key: &p384::ecdsa::SigningKey,
+        issuer_key: &p384::ecdsa::SigningKey,
+        ca: bool,
+        usage: Option<KeyUsages>,
+    ) -> Cert {
+        let mut extensions = vec![ext(
+            <BasicConstraints as der::oid::AssociatedOid>::OID,
+            BasicConstraints {
+                ca,
+                path_len_constraint: None,
+            },
+        )];
+        if let Some(u) = usage {
+            extensions.push(ext(
+                <KeyUsage as der::oid::AssociatedOid>::OID,
+                KeyUsage(u.into()),
+            ));
+        }
+        cert_with(subject, issuer, subject_key, issuer_key, extensions)
+    }
+
+    fn cert_with(
+        subject: &str,
+        issuer: &str,
+        subject_key: &p384::ecdsa::SigningKey,
+        issuer_key: &p384::ecdsa::SigningKey,
+        extensions: Vec<Extension>,
+    ) -> Cert {
+        let profile = CertProfile {
+            subject: Name::from_str(subject).unwrap(),
+            issuer: Name::from_str(issuer).unwrap(),
+            extensions,
+        };
+        let spki = spki::SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).unwrap();
+        let validity = Validity::from_now(Duration::from_secs(86400)).unwrap();
+        let c = CertificateBuilder::new(profile, SerialNumber::from(7u32), validity, spki)
+            .unwrap()
+            .build::<_, p384::ecdsa::DerSignature>(issuer_key)
+            .unwrap();
+        Cert::from_der(&c.to_der().unwrap()).unwrap()
+    }
+
+    const ROOT: &str = "CN=Test Root";
+    const ICA: &str = "CN=Test ICA";
+    const LEAF: &str = "CN=Test Leaf";
+
+    struct Pki {
+        root: Cert,
+        ica: Cert,
+        leaf: Cert,
+    }
+
+    fn pki() -> Pki {
+        let (r, i, l) = (key(1), key(2), key(3));
+        Pki {
+            root: cert(
+                ROOT,
+                ROOT,
+                &r,
+                &r,
+                true,
+                Some(KeyUsages::KeyCertSign.into()),
+            ),
+            ica: cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::KeyCertSign.into())),
+            leaf: cert(
+                LEAF,
+                ICA,
+                &l,
+                &i,
+                false,
+                Some(KeyUsages::DigitalSignature.into()),
+            ),
+        }
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::now()
+    }
+
+    #[test]
+    fn a_well_formed_chain_builds_in_any_order_with_or_without_the_root() {
+        let p = pki();
+        for certs in [
+            vec![p.leaf.clone(), p.ica.clone()],
+            vec![p.ica.clone(), p.leaf.clone()],
+            vec![p.leaf.clone(), p.ica.clone(), p.root.clone()],
+        ] {
+            let chain = build_chain(&certs, &p.root, now(), "test").unwrap();
+            let names: Vec<String> = chain.iter().map(Cert::subject_cn).collect();
+            assert_eq!(names, ["Test Leaf", "Test ICA", "Test Root"]);
+        }
+    }
+
+    #[test]
+    fn a_leaf_that_is_a_ca_or_cannot_sign_is_refused() {
+        let p = pki();
+        let (i, l) = (key(2), key(3));
+        let ca_leaf = cert(LEAF, ICA, &l, &i, true, None);
+        let e = build_chain(&[ca_leaf, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("signing leaf, but a CA"), "{e}");
+        let no_sign = cert(
+            LEAF,
+            ICA,
+            &l,
+            &i,
+            false,
+            Some(KeyUsages::KeyEncipherment.into()),
+        );
+        let e = build_chain(&[no_sign, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("digitalSignature"), "{e}");
+        // No KeyUsage at all is allowed for the leaf (NVIDIA's leaves carry one, RIM ones vary).
+        let plain = cert(LEAF, ICA, &l, &i, false, None);
+        build_chain(&[plain, p.ica.clone()], &p.root, now(), "test").unwrap();
+        // A KeyUsage that does not decode is not taken for an absent one.
+        let bad = cert_with(
+            LEAF,
+            ICA,
+            &l,
+            &i,
+            vec![Extension {
+                extn_id: <KeyUsage as der::oid::AssociatedOid>::OID,
+                critical: true,
+                // An OCTET STRING where the BIT STRING belongs.
+                extn_value: der::asn1::OctetString::new(vec![0x04, 0x02, 0x07, 0x80]).unwrap(),
+            }],
+        );
+        let e = build_chain(&[bad, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("malformed KeyUsage"), "{e}");
+    }
+
+    #[test]
+    fn an_intermediate_that_is_not_a_ca_is_refused() {
+        let p = pki();
+        let (r, i) = (key(1), key(2));
+        let not_ca = cert(ICA, ROOT, &i, &r, false, None);
+        let e = build_chain(&[p.leaf.clone(), not_ca], &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("not a CA"), "{e}");
+        let no_cert_sign = cert(
+            ICA,
+            ROOT,
+            &i,
+            &r,
+            true,
+            Some(KeyUsages::DigitalSignature.into()),
+        );
+        let e = build_chain(&[p.leaf.clone(), no_cert_sign], &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("keyCertSign"), "{e}");
+    }
+
+    #[test]
+    fn forged_links_gaps_strays_and_time_are_refused() {
+        let p = pki();
+        // The same names under another key: the signature link breaks.
+        let (r2, i2) = (key(9), key(2));
+        let forged_ica = cert(
+            ICA,
+            ROOT,
+            &i2,
+            &r2,
+            true,
+            Some(KeyUsages::KeyCertSign.into()),
+        );
+        let e = build_chain(&[p.leaf.clone(), forged_ica], &p.root, now(), "test").unwrap_err();
+        assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
+        // A missing intermediate.
+        let e = build_chain(std::slice::from_ref(&p.leaf), &p.root, now(), "test").unwrap_err();
+        assert!(e.to_string().contains("no issuer"), "{e}");
+        // A certificate that is not part of the chain.
+        let (s, r) = (key(5), key(1));
+        let stray = cert("CN=Stray", ROOT, &s, &r, false, None);
+        let e = build_chain(
+            &[p.leaf.clone(), p.ica.clone(), stray],
+            &p.root,
+            now(),
+            "test",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("more than one leaf"), "{e}");
+        // Outside the validity period.
+        let later = now() + Duration::from_secs(2 * 86400);
+        let e = build_chain(&[p.leaf.clone(), p.ica.clone()], &p.root, later, "test").unwrap_err();
+        assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
+        assert!(build_chain(&[], &p.root, now(), "test").is_err());
     }
 }

@@ -457,3 +457,24 @@ def test_fetch_key_refusals_and_failures(service):
         coco.fetch_key(url, "model-1", kem="rsa", tee=tee)
     with pytest.raises(ValueError, match="48 bytes"):
         coco.SimulatedTee(b"\x00" * 47)
+
+
+def test_torch_loader_on_cuda_when_available(tmp_path, key):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(11)
+    tensors = {f"t{i}": rng.standard_normal(int(rng.integers(1, 300_000))).astype(np.float32) for i in range(20)}
+    tensors["half"] = rng.standard_normal((33, 77)).astype(np.float16)
+    tensors["scalar"] = np.array(7, dtype=np.int64)
+    cst.save_file(tensors, tmp_path / "g.coco", key, chunk_size=CHUNK)
+    for staging in [100_003, 1 << 20, 64 << 20]:
+        out = cst.load_file_torch(tmp_path / "g.coco", key, device="cuda", staging_bytes=staging)
+        for name, arr in tensors.items():
+            assert out[name].device.type == "cuda"
+            assert torch.equal(out[name].cpu(), torch.from_numpy(arr)), (name, staging)
+    raw = bytearray((tmp_path / "g.coco").read_bytes())
+    raw[len(raw) // 2] ^= 1
+    (tmp_path / "bad.coco").write_bytes(raw)
+    with pytest.raises(coco.TamperedError):
+        cst.load_file_torch(tmp_path / "bad.coco", key, device="cuda", staging_bytes=100_003)

@@ -112,3 +112,38 @@ pub fn crl(
     .to_der()
     .unwrap()
 }
+
+/// Flips every bit of `bytes` in `range`, one at a time, and returns the bit positions at which
+/// `verifies` still held (none, for a verifier worth its name). Runs on every core.
+#[allow(dead_code)]
+pub fn bit_flips_that_verify(
+    bytes: &[u8],
+    range: std::ops::Range<usize>,
+    verifies: impl Fn(&[u8]) -> bool + Sync,
+) -> Vec<usize> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let verifies = &verifies;
+    std::thread::scope(|sc| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = range.clone();
+                sc.spawn(move || {
+                    let mut b = bytes.to_vec();
+                    let mut bad = Vec::new();
+                    for bit in (range.start * 8 + t..range.end * 8).step_by(threads) {
+                        b[bit / 8] ^= 1 << (bit % 8);
+                        if verifies(&b) {
+                            bad.push(bit);
+                        }
+                        b[bit / 8] ^= 1 << (bit % 8);
+                    }
+                    bad
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    })
+}

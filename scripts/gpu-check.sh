@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU check of the Python loader, for a CUDA machine without network access.
+#
+#   scripts/gpu-check.sh prepare   # here: release abi3 wheel + safetensors/numpy wheels for
+#                                  # CPython 3.12 into target/gpu-wheels (carry that folder)
+#   scripts/gpu-check.sh run       # there: a venv that sees the system torch, the wheels
+#                                  # installed offline, the CUDA tests, then scripts/bench_gpu.py
+#
+# `run` writes its report to $OUT/gpu-check.txt when OUT is set (else to stdout only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+wheels=target/gpu-wheels
+
+case "${1:-}" in
+prepare)
+    venv=target/py-venv
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet "maturin>=1.5,<2"
+    rm -rf "$wheels"
+    "$venv/bin/maturin" build --quiet --release -m crates/coco-py/Cargo.toml --out "$wheels"
+    "$venv/bin/python" -m pip download --quiet --only-binary=:all: --python-version 3.12 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d "$wheels" \
+        safetensors numpy pytest
+    ls -l "$wheels"
+    ;;
+run)
+    report=${OUT:+$OUT/gpu-check.txt}
+    exec > >(tee ${report:+"$report"}) 2>&1
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
+    python3 -m venv --system-site-packages target/gpu-venv
+    py=target/gpu-venv/bin/python
+    "$py" -m pip install --quiet --no-index --find-links "$wheels" coco safetensors pytest
+    "$py" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"; print("torch", torch.__version__)'
+    "$py" -m pytest -q crates/coco-py/tests -k "torch or staged" -p no:cacheprovider
+    "$py" scripts/bench_gpu.py --sizes "${SIZES:-1,4}" --repeat "${REPEAT:-5}" --dir "${BENCH_DIR:-/dev/shm}"
+    ;;
+*)
+    echo "usage: $0 prepare|run" >&2
+    exit 2
+    ;;
+esac
