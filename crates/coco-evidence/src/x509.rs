@@ -860,23 +860,9 @@ mod tests {
     fn pki() -> Pki {
         let (r, i, l) = (key(1), key(2), key(3));
         Pki {
-            root: cert(
-                ROOT,
-                ROOT,
-                &r,
-                &r,
-                true,
-                Some(KeyUsages::KeyCertSign.into()),
-            ),
-            ica: cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::KeyCertSign.into())),
-            leaf: cert(
-                LEAF,
-                ICA,
-                &l,
-                &i,
-                false,
-                Some(KeyUsages::DigitalSignature.into()),
-            ),
+            root: cert(ROOT, ROOT, &r, &r, true, Some(KeyUsages::KeyCertSign)),
+            ica: cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::KeyCertSign)),
+            leaf: cert(LEAF, ICA, &l, &i, false, Some(KeyUsages::DigitalSignature)),
         }
     }
 
@@ -905,14 +891,7 @@ mod tests {
         let ca_leaf = cert(LEAF, ICA, &l, &i, true, None);
         let e = build_chain(&[ca_leaf, p.ica.clone()], &p.root, now(), "test").unwrap_err();
         assert!(e.to_string().contains("signing leaf, but a CA"), "{e}");
-        let no_sign = cert(
-            LEAF,
-            ICA,
-            &l,
-            &i,
-            false,
-            Some(KeyUsages::KeyEncipherment.into()),
-        );
+        let no_sign = cert(LEAF, ICA, &l, &i, false, Some(KeyUsages::KeyEncipherment));
         let e = build_chain(&[no_sign, p.ica.clone()], &p.root, now(), "test").unwrap_err();
         assert!(e.to_string().contains("digitalSignature"), "{e}");
         // No KeyUsage at all is allowed for the leaf (NVIDIA's leaves carry one, RIM ones vary).
@@ -942,14 +921,7 @@ mod tests {
         let not_ca = cert(ICA, ROOT, &i, &r, false, None);
         let e = build_chain(&[p.leaf.clone(), not_ca], &p.root, now(), "test").unwrap_err();
         assert!(e.to_string().contains("not a CA"), "{e}");
-        let no_cert_sign = cert(
-            ICA,
-            ROOT,
-            &i,
-            &r,
-            true,
-            Some(KeyUsages::DigitalSignature.into()),
-        );
+        let no_cert_sign = cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::DigitalSignature));
         let e = build_chain(&[p.leaf.clone(), no_cert_sign], &p.root, now(), "test").unwrap_err();
         assert!(e.to_string().contains("keyCertSign"), "{e}");
     }
@@ -959,14 +931,7 @@ mod tests {
         let p = pki();
         // The same names under another key: the signature link breaks.
         let (r2, i2) = (key(9), key(2));
-        let forged_ica = cert(
-            ICA,
-            ROOT,
-            &i2,
-            &r2,
-            true,
-            Some(KeyUsages::KeyCertSign.into()),
-        );
+        let forged_ica = cert(ICA, ROOT, &i2, &r2, true, Some(KeyUsages::KeyCertSign));
         let e = build_chain(&[p.leaf.clone(), forged_ica], &p.root, now(), "test").unwrap_err();
         assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
         // A missing intermediate.
