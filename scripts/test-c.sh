@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build -p coco-ffi -p coco-cli --locked
+# Every target of the workspace with the features `cargo test --workspace` resolved, so that
+# after test.sh's tests this only links the static library (`-p coco-ffi` would resolve
+# features differently and rebuild much of the dependency tree).
+cargo build --workspace --all-targets --locked --quiet
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 inc=crates/coco-ffi/include
