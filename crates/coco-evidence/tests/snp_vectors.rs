@@ -340,3 +340,46 @@ fn amd_crl_must_come_from_the_pinned_ark() {
     let e = snp::verify_bytes(&bytes, &certs, &o).unwrap_err();
     assert!(matches!(e, EvidenceError::Chain(_)), "{e}");
 }
+
+#[test]
+fn no_panic_on_any_truncation_or_bit_flip_of_every_real_report() {
+    let mut n_files = 0;
+    for s in samples("snp") {
+        for name in ["report.bin", "hcl_report.bin"] {
+            let Ok(bytes) = std::fs::read(s.join(name)) else {
+                continue;
+            };
+            n_files += 1;
+            let hcl = name == "hcl_report.bin";
+            let parse = |b: &[u8]| -> bool {
+                if hcl {
+                    snp::azure::HclReport::parse(b)
+                        .and_then(|h| h.snp_report())
+                        .is_ok()
+                } else {
+                    Report::parse(b).is_ok()
+                }
+            };
+            // An HCL buffer is zero-padded after its declared size; everything shorter fails.
+            let size = if hcl {
+                u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize
+            } else {
+                bytes.len()
+            };
+            for n in 0..size {
+                assert!(
+                    !parse(&bytes[..n]),
+                    "{}: prefix of {n} bytes parsed",
+                    s.display()
+                );
+            }
+            let mut b = bytes.clone();
+            for bit in 0..bytes.len() * 8 {
+                b[bit / 8] ^= 1 << (bit % 8);
+                let _ = parse(&b);
+                b[bit / 8] ^= 1 << (bit % 8);
+            }
+        }
+    }
+    assert!(n_files >= 4, "only {n_files} SNP reports found");
+}

@@ -546,3 +546,29 @@ fn the_debug_td_is_reported_as_debug() {
     assert_eq!(c["mr_td"], body["mr_td"], "{t}");
     assert_eq!(c["report_data"], body["report_data"]);
 }
+
+#[test]
+fn no_panic_on_any_truncation_or_bit_flip_of_every_real_quote() {
+    let mut n = 0;
+    for s in samples("tdx") {
+        let good = quote_bytes(&s);
+        n += 1;
+        let q = Quote::parse_allowing_trailing_data(&good).unwrap();
+        let end = good.len() - q.trailing_len;
+        for len in 0..end {
+            assert!(
+                Quote::parse_allowing_trailing_data(&good[..len]).is_err(),
+                "{}: prefix of {len} bytes parsed",
+                s.display()
+            );
+        }
+        let mut b = good.clone();
+        for bit in 0..good.len() * 8 {
+            b[bit / 8] ^= 1 << (bit % 8);
+            let _ = Quote::parse(&b);
+            let _ = Quote::parse_allowing_trailing_data(&b);
+            b[bit / 8] ^= 1 << (bit % 8);
+        }
+    }
+    assert!(n >= 3, "only {n} TDX quotes found");
+}
