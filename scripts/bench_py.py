@@ -3,7 +3,11 @@
 
 Compares, on one file of SIZE_MIB (default 1024) of F32 tensors (64 MiB each):
 - plain: `safetensors.numpy.load_file` of the plaintext file;
-- coco 1 thread and all threads: `coco.safetensors.load_file` of the sealed file.
+- coco 1 thread and all threads: `coco.safetensors.load_file` of the sealed file;
+- coco staged: the window-by-window pipeline of `load_file_torch(device="cuda")` on the host,
+  all threads: decryption alone into the two rotating 64 MiB staging buffers (what the CPU
+  does while a GPU's DMA engine copies), and the same with synchronous copies out into
+  freshly allocated numpy arrays (memcpy and page faults that a GPU copy does not have).
 Each is timed REPEAT times after a warm-up read (page cache warm for both); the best and the
 median are printed with GB/s and the ratio to plain.
 
@@ -21,6 +25,37 @@ from safetensors.numpy import save_file as plain_save
 
 import coco
 import coco.safetensors as cst
+
+
+class _HostStaging:
+    """load_file_torch's staging protocol with numpy destinations and synchronous copies."""
+
+    def __init__(self, tensors, size, copy_out, count=2):
+        self.views = [np.empty(size, dtype=np.uint8) for _ in range(count)]
+        self.copy_out = copy_out
+        self.dests = [np.empty(t.end - t.start, dtype=np.uint8) for t in tensors] if copy_out else []
+
+    def wait(self, b):
+        pass
+
+    def copy(self, b, s_off, dst, d_off, n):
+        if self.copy_out:
+            self.dests[dst][d_off : d_off + n] = self.views[b][s_off : s_off + n]
+
+    def done(self, b):
+        pass
+
+    def finish(self):
+        pass
+
+
+def staged_load(path, key, copy_out, size=64 << 20):
+    reader = coco.open_sealed(path, key).reader
+    header, base = cst._header(reader)
+    tensors = cst._tensors(header, reader.plaintext_len - base)
+    st = _HostStaging(tensors, size, copy_out)
+    cst._staged_load(reader, base, tensors, st, 0)
+    return st.dests
 
 
 def timed(fn, repeat):
@@ -57,6 +92,8 @@ def main():
             ("safetensors.numpy.load_file (plain)", lambda: plain_load(plain)),
             ("coco.safetensors.load_file, 1 thread", lambda: cst.load_file(sealed, key, threads=1)),
             (f"coco.safetensors.load_file, {cores} threads", lambda: cst.load_file(sealed, key)),
+            (f"coco staged, decryption only, {cores} threads", lambda: staged_load(sealed, key, False)),
+            (f"coco staged + copies to numpy, {cores} threads", lambda: staged_load(sealed, key, True)),
         ]
         print(f"file: {nbytes / 2**20:.0f} MiB, {n_tensors} tensors, {cores} cores, repeat {repeat}")
         base = None
