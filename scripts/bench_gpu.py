@@ -28,6 +28,7 @@ from safetensors.torch import save_file as plain_save
 
 import coco
 import coco.safetensors as cst
+from bench_py import sealed_pair  # scripts/ is on the path when run as scripts/bench_gpu.py
 
 
 def timed(fn, repeat):
@@ -59,12 +60,7 @@ def main():
         g = torch.Generator().manual_seed(size_gib)
         tensors = {f"layer.{i}.weight": torch.randn(4096, 4096, generator=g).to(torch.bfloat16) for i in range(n)}
         with tempfile.TemporaryDirectory(dir=args.dir) as d:
-            plain = os.path.join(d, "model.safetensors")
-            sealed = plain + ".coco"
-            plain_save(tensors, plain)
-            key = coco.generate_key()
-            coco.seal_file(plain, sealed, key)
-            nbytes = os.path.getsize(plain)
+            plain, sealed, key, nbytes = sealed_pair(d, tensors, plain_save)
             staging = args.staging_mib << 20
             got = cst.load_file_torch(sealed, key, device=dev, staging_bytes=staging)
             assert got.keys() == tensors.keys()

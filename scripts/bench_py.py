@@ -58,6 +58,17 @@ def staged_load(path, key, copy_out, size=64 << 20):
     return st.dests
 
 
+def sealed_pair(d, tensors, save):
+    """Writes ``tensors`` with ``save`` (a safetensors ``save_file``) into ``d`` and seals the
+    file under a fresh key; returns (plain path, sealed path, key, size in bytes)."""
+    plain = os.path.join(d, "model.safetensors")
+    sealed = plain + ".coco"
+    save(tensors, plain)
+    key = coco.generate_key()
+    coco.seal_file(plain, sealed, key)
+    return plain, sealed, key, os.path.getsize(plain)
+
+
 def timed(fn, repeat):
     fn()  # warm-up
     ts = []
@@ -76,12 +87,7 @@ def main():
     rng = np.random.default_rng(0)
     tensors = {f"layer.{i}.weight": rng.standard_normal((4096, 4096), dtype=np.float32) for i in range(n_tensors)}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
-        plain = os.path.join(d, "model.safetensors")
-        sealed = plain + ".coco"
-        plain_save(tensors, plain)
-        key = coco.generate_key()
-        coco.seal_file(plain, sealed, key)
-        nbytes = os.path.getsize(plain)
+        plain, sealed, key, nbytes = sealed_pair(d, tensors, plain_save)
         del tensors
         ref = plain_load(plain)
         got = cst.load_file(sealed, key)

@@ -478,3 +478,30 @@ def test_torch_loader_on_cuda_when_available(tmp_path, key):
     (tmp_path / "bad.coco").write_bytes(raw)
     with pytest.raises(coco.TamperedError):
         cst.load_file_torch(tmp_path / "bad.coco", key, device="cuda", staging_bytes=100_003)
+
+
+def test_torch_every_dtype_unaligned_too_when_available(tmp_path, key):
+    torch = pytest.importorskip("torch")
+    # save_file sorts names: "bool" (15 bytes) comes first, so the wider types that follow sit
+    # at offsets their dtype does not divide; torch needs those copied, not viewed.
+    tensors = all_dtype_tensors()
+    blob_extra = raw_safetensors([("bf", "BF16", [3], b"\x80\x3f" * 3), ("f8", "F8_E4M3", [5], bytes(range(5)))])
+    coco.seal_bytes(blob_extra, tmp_path / "x.coco", key)
+    cst.save_file(tensors, tmp_path / "m.coco", key, chunk_size=CHUNK)
+    out = cst.load_file_torch(tmp_path / "m.coco", key)
+    for name, arr in tensors.items():
+        got = out[name]
+        assert tuple(got.shape) == arr.shape, name
+        assert got.numpy().tobytes() == arr.tobytes(), name
+    x = cst.load_file_torch(tmp_path / "x.coco", key)
+    assert x["bf"].dtype == torch.bfloat16 and x["bf"].tolist() == [1.0, 1.0, 1.0]
+    assert x["f8"].dtype == torch.float8_e4m3fn and x["f8"].view(torch.uint8).tolist() == [0, 1, 2, 3, 4]
+    # The staged path (what a GPU uses) on CPU tensors gives the same bytes.
+    reader = coco.open_sealed(tmp_path / "m.coco", key).reader
+    header, base = cst._header(reader)
+    ts = cst._tensors(header, reader.plaintext_len - base)
+    dt = cst._torch_dtypes(torch)
+    dests = [torch.empty(t.shape, dtype=dt[t.kind]) for t in ts]
+    cst._staged_load(reader, base, ts, cst._TorchStaging(torch, torch.device("cpu"), dests, 1000, 2), 0)
+    for t, d in zip(ts, dests):
+        assert d.numpy().tobytes() == tensors[t.name].tobytes(), t.name

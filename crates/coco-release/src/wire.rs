@@ -37,37 +37,25 @@ pub struct TdxCollateral {
 }
 
 impl TdxCollateral {
-    /// Reads a collateral directory as `coco evidence verify --collateral` takes it:
-    /// `tcb_info.json`, `qe_identity.json`, `tcb_signing_chain.pem`, and when present
-    /// `pck_crl.der` and `root_ca_crl.der`.
-    pub fn from_dir(dir: &std::path::Path) -> crate::Result<Self> {
+    /// The wire form (base64) of collateral bytes.
+    pub fn from_raw(raw: &coco_evidence::tdx::RawCollateral) -> Self {
         use base64::Engine;
-        let read = |name: &str| -> crate::Result<Option<String>> {
-            let p = dir.join(name);
-            match std::fs::read(&p) {
-                Ok(b) => Ok(Some(base64::engine::general_purpose::STANDARD.encode(b))),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(crate::ReleaseError::Collect(format!(
-                    "collateral {}: {e}",
-                    p.display()
-                ))),
-            }
-        };
-        let need = |name: &str| -> crate::Result<String> {
-            read(name)?.ok_or_else(|| {
-                crate::ReleaseError::Collect(format!(
-                    "collateral {}: missing",
-                    dir.join(name).display()
-                ))
-            })
-        };
-        Ok(Self {
-            tcb_info: need("tcb_info.json")?,
-            qe_identity: need("qe_identity.json")?,
-            tcb_signing_chain: need("tcb_signing_chain.pem")?,
-            pck_crl: read("pck_crl.der")?,
-            root_ca_crl: read("root_ca_crl.der")?,
-        })
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        Self {
+            tcb_info: b64(&raw.tcb_info),
+            qe_identity: b64(&raw.qe_identity),
+            tcb_signing_chain: b64(&raw.tcb_signing_chain),
+            pck_crl: raw.pck_crl.as_deref().map(b64),
+            root_ca_crl: raw.root_ca_crl.as_deref().map(b64),
+        }
+    }
+
+    /// Reads a collateral directory as `coco evidence verify --collateral` takes it
+    /// ([`RawCollateral::from_dir`](coco_evidence::tdx::RawCollateral::from_dir)).
+    pub fn from_dir(dir: &std::path::Path) -> crate::Result<Self> {
+        coco_evidence::tdx::RawCollateral::from_dir(dir)
+            .map(|raw| Self::from_raw(&raw))
+            .map_err(|e| crate::ReleaseError::Collect(e.to_string()))
     }
 }
 
