@@ -51,8 +51,7 @@ class _HostStaging:
 
 def staged_load(path, key, copy_out, size=64 << 20):
     reader = coco.open_sealed(path, key).reader
-    header, base = cst._header(reader)
-    tensors = cst._tensors(header, reader.plaintext_len - base)
+    base, _, tensors = cst._layout(reader)
     st = _HostStaging(tensors, size, copy_out)
     cst._staged_load(reader, base, tensors, st, 0)
     return st.dests

@@ -73,7 +73,9 @@ fn key() -> Result<p384::ecdsa::SigningKey> {
     }
 }
 
-fn cert(
+/// A P-384 certificate valid for 30 days from now (the simulation's; x509's tests use it for
+/// their throwaway chains).
+pub(crate) fn cert(
     subject: &str,
     issuer_name: &str,
     serial: u32,

@@ -779,15 +779,9 @@ mod tests {
     //! `build_chain` under a throwaway P-384 root: the shapes the vendors' chains must have,
     //! and each way out of them.
     use super::*;
-    use crate::sim::CertProfile;
-    use std::str::FromStr;
     use std::time::Duration;
-    use x509_cert::builder::{Builder, CertificateBuilder};
     use x509_cert::ext::Extension;
     use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
-    use x509_cert::name::Name;
-    use x509_cert::serial_number::SerialNumber;
-    use x509_cert::time::Validity;
 
     fn key(seed: u8) -> p384::ecdsa::SigningKey {
         p384::ecdsa::SigningKey::from_slice(&[seed; 48]).unwrap()
@@ -833,18 +827,7 @@ mod tests {
         issuer_key: &p384::ecdsa::SigningKey,
         extensions: Vec<Extension>,
     ) -> Cert {
-        let profile = CertProfile {
-            subject: Name::from_str(subject).unwrap(),
-            issuer: Name::from_str(issuer).unwrap(),
-            extensions,
-        };
-        let spki = spki::SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key()).unwrap();
-        let validity = Validity::from_now(Duration::from_secs(86400)).unwrap();
-        let c = CertificateBuilder::new(profile, SerialNumber::from(7u32), validity, spki)
-            .unwrap()
-            .build::<_, p384::ecdsa::DerSignature>(issuer_key)
-            .unwrap();
-        Cert::from_der(&c.to_der().unwrap()).unwrap()
+        crate::sim::cert(subject, issuer, 7, subject_key, issuer_key, extensions).unwrap()
     }
 
     const ROOT: &str = "CN=Test Root";
@@ -948,8 +931,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("more than one leaf"), "{e}");
-        // Outside the validity period.
-        let later = now() + Duration::from_secs(2 * 86400);
+        // Outside the validity period (the certificates are valid for 30 days).
+        let later = now() + Duration::from_secs(31 * 86400);
         let e = build_chain(&[p.leaf.clone(), p.ica.clone()], &p.root, later, "test").unwrap_err();
         assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
         assert!(build_chain(&[], &p.root, now(), "test").is_err());

@@ -502,6 +502,21 @@ fn appraise_json(
     })
 }
 
+/// An EAR's claims after verifying it (JWT or CWT) under the trusted `keys` (JWK, SPKI PEM or
+/// DER) at `at` (RFC 3339; now when None).
+fn ear_claims(
+    token: &[u8],
+    keys: &[Vec<u8>],
+    at: Option<&str>,
+) -> Result<serde_json::Value, coco_core::CoreError> {
+    let now = unix_at(at).map_err(|m| coco_core::CoreError::malformed("at", m))?;
+    let keys = keys
+        .iter()
+        .map(|k| coco_core::keys::PublicKey::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(coco_core::ear::Ear::from_token(token, &keys, now)?.to_json())
+}
+
 /// verify_ear_json(token, keys, at) -> (ok, result_json): verifies an EAR (JWT or CWT) with
 /// the trusted `keys` only (JWK, SPKI PEM or DER), checking expiry at `at` (RFC 3339; now when
 /// None). The result is the EAR's claims, or `{"error": {"kind", "message"}}`.
@@ -513,14 +528,7 @@ fn verify_ear_json(
     keys: Vec<Vec<u8>>,
     at: Option<&str>,
 ) -> PyResult<(bool, String)> {
-    let run = || -> Result<serde_json::Value, coco_core::CoreError> {
-        let now = unix_at(at).map_err(|m| coco_core::CoreError::malformed("at", m))?;
-        let keys = keys
-            .iter()
-            .map(|k| coco_core::keys::PublicKey::parse(k))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(coco_core::ear::Ear::from_token(token, &keys, now)?.to_json())
-    };
+    let run = || ear_claims(token, &keys, at);
     Ok(match py.detach(run) {
         Ok(v) => (true, v.to_string()),
         Err(e) => (
@@ -612,14 +620,17 @@ impl SimulatedTee {
     }
 }
 
-/// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee) -> (ok, key, result):
-/// the workload side of key release (`coco fetch-key`). Evidence comes from configfs-tsm under
-/// `configfs` (with TDX `collateral` from a directory, AMD's `crl` as DER bytes, and every
-/// NVIDIA GPU through NVML when `gpus`), or from the simulated `tee`. On success `key` is the
-/// data key and `result` is `{"ear": JWT}`; otherwise `key` is empty and `result` is
-/// `{"error": {"kind", "message"}}` with the service's kind. The GIL is released.
+/// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee, ear_keys, at)
+/// -> (ok, key, result): the workload side of key release (`coco fetch-key`). Evidence comes
+/// from configfs-tsm under `configfs` (with TDX `collateral` from a directory, AMD's `crl` as
+/// DER bytes, and every NVIDIA GPU through NVML when `gpus`), or from the simulated `tee`.
+/// With `ear_keys` the EAR must verify under them (at `at`) before the key is handed to
+/// Python. On success `key` is the data key and `result` is `{"ear": JWT, "ear_claims":
+/// claims or null}`; otherwise `key` is empty and `result` is `{"error": {"kind",
+/// "message"}}` with the service's kind (`ear` for an EAR that did not verify). The GIL is
+/// released.
 #[pyfunction]
-#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None))]
+#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None, ear_keys=Vec::new(), at=None))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_key_raw<'py>(
     py: Python<'py>,
@@ -631,6 +642,8 @@ fn fetch_key_raw<'py>(
     gpus: bool,
     crl: Option<Vec<u8>>,
     tee: Option<Py<SimulatedTee>>,
+    ear_keys: Vec<Vec<u8>>,
+    at: Option<&str>,
 ) -> PyResult<(bool, Bound<'py, PyBytes>, String)> {
     use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
     use coco_release::wire::TdxCollateral;
@@ -639,7 +652,7 @@ fn fetch_key_raw<'py>(
         .parse()
         .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message().to_string()))?;
     let tee = tee.as_ref().map(|t| t.get());
-    let result = py.detach(|| -> coco_release::Result<_> {
+    let result = py.detach(|| -> Result<_, (&str, String)> {
         let tsm;
         let attester: &dyn Attester = match tee {
             Some(t) => &t.attester,
@@ -647,7 +660,8 @@ fn fetch_key_raw<'py>(
                 let collateral = collateral
                     .as_deref()
                     .map(TdxCollateral::from_dir)
-                    .transpose()?;
+                    .transpose()
+                    .map_err(|e| (e.kind(), e.message().to_string()))?;
                 let root = configfs.unwrap_or_else(|| DEFAULT_ROOT.into());
                 let mut a = TsmAttester::new(&root, collateral).with_gpus(gpus);
                 if let Some(c) = &crl {
@@ -658,18 +672,27 @@ fn fetch_key_raw<'py>(
             }
         };
         let client = coco_release::http::Client::new(url);
-        workload::fetch(&client, attester, key_id, kem)
+        let (dek, response) = workload::fetch(&client, attester, key_id, kem)
+            .map_err(|e| (e.kind(), e.message().to_string()))?;
+        // The key stays in zeroizing memory until its EAR verified.
+        let claims = if ear_keys.is_empty() {
+            serde_json::Value::Null
+        } else {
+            ear_claims(response.ear.as_bytes(), &ear_keys, at)
+                .map_err(|e| ("ear", e.to_string()))?
+        };
+        Ok((dek, response.ear, claims))
     });
     Ok(match result {
-        Ok((dek, response)) => (
+        Ok((dek, ear, claims)) => (
             true,
             PyBytes::new(py, dek.as_bytes()),
-            serde_json::json!({"ear": response.ear}).to_string(),
+            serde_json::json!({"ear": ear, "ear_claims": claims}).to_string(),
         ),
-        Err(e) => (
+        Err((kind, message)) => (
             false,
             PyBytes::new(py, b""),
-            serde_json::json!({"error": {"kind": e.kind(), "message": e.message()}}).to_string(),
+            serde_json::json!({"error": {"kind": kind, "message": message}}).to_string(),
         ),
     })
 }

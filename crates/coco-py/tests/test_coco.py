@@ -319,8 +319,7 @@ class DeferredStaging:
 
 def staged(path, key, size, count, honor_wait=True, threads=0):
     reader = coco.open_sealed(path, key).reader
-    header, base = cst._header(reader)
-    tensors = cst._tensors(header, reader.plaintext_len - base)
+    base, _, tensors = cst._layout(reader)
     st = DeferredStaging([t.end - t.start for t in tensors], size, count, honor_wait)
     try:
         cst._staged_load(reader, base, tensors, st, threads)
@@ -361,8 +360,8 @@ def test_torch_staged_loader_on_cpu_when_available(tmp_path, key):
     cst.save_file(tensors, tmp_path / "t.coco", key, chunk_size=CHUNK)
     st = cst._TorchStaging(torch, torch.device("cpu"), [torch.empty(100, 500), torch.empty(7, dtype=torch.int64)], 9999, 2)
     reader = coco.open_sealed(tmp_path / "t.coco", key).reader
-    header, base = cst._header(reader)
-    cst._staged_load(reader, base, cst._tensors(header, reader.plaintext_len - base), st, 0)
+    base, _, layout = cst._layout(reader)
+    cst._staged_load(reader, base, layout, st, 0)
     assert torch.equal(st.flat[0].view(torch.float32).reshape(100, 500), torch.from_numpy(tensors["a"]))
 
 
@@ -498,8 +497,7 @@ def test_torch_every_dtype_unaligned_too_when_available(tmp_path, key):
     assert x["f8"].dtype == torch.float8_e4m3fn and x["f8"].view(torch.uint8).tolist() == [0, 1, 2, 3, 4]
     # The staged path (what a GPU uses) on CPU tensors gives the same bytes.
     reader = coco.open_sealed(tmp_path / "m.coco", key).reader
-    header, base = cst._header(reader)
-    ts = cst._tensors(header, reader.plaintext_len - base)
+    base, _, ts = cst._layout(reader)
     dt = cst._torch_dtypes(torch)
     dests = [torch.empty(t.shape, dtype=dt[t.kind]) for t in ts]
     cst._staged_load(reader, base, ts, cst._TorchStaging(torch, torch.device("cpu"), dests, 1000, 2), 0)

@@ -290,8 +290,9 @@ class ReleasedKey:
         return f"ReleasedKey(key_id={self.key_id!r}, ear={status!r}, key=<32 bytes>)"
 
 
-# Refusals of these kinds are failed verification: the evidence, its binding or its appraisal.
-_VERIFICATION_KINDS = frozenset({"challenge", "evidence", "appraisal"})
+# Failures of these kinds are failed verification: the evidence, its binding, its appraisal,
+# or the EAR of the release.
+_VERIFICATION_KINDS = frozenset({"challenge", "evidence", "appraisal", "ear"})
 
 
 def fetch_key(
@@ -316,7 +317,7 @@ def fetch_key(
     (AMD's CRL, DER bytes or a path), and unwraps the key the service wrapped to that HPKE
     key. ``tee`` replaces configfs-tsm with a :class:`SimulatedTee` (demos and tests). With
     ``ear_keys`` (the service's EAR public keys: JWK, SPKI PEM or DER bytes) the EAR must
-    verify (expiry at ``at``, RFC 3339, or now) before the key is returned.
+    verify (expiry at ``at``, RFC 3339, or now) before the key leaves Rust's zeroizing memory.
 
     Raises ``VerificationError`` when the service refused the evidence (``.kind``:
     ``challenge``, ``evidence``, ``appraisal``, with the service's reasons as the message) or
@@ -336,6 +337,8 @@ def fetch_key(
         gpus,
         bytes(crl) if crl is not None else None,
         tee,
+        [bytes(k) for k in ear_keys or ()],
+        at,
     )
     result = json.loads(text)
     if not ok:
@@ -345,8 +348,7 @@ def fetch_key(
         err.kind = kind
         err.result = result
         raise err
-    claims = verify_ear(result["ear"], ear_keys, at) if ear_keys else None
-    return ReleasedKey(key=key, key_id=key_id, ear=result["ear"], ear_claims=claims)
+    return ReleasedKey(key=key, key_id=key_id, ear=result["ear"], ear_claims=result["ear_claims"])
 
 
 from . import safetensors  # noqa: E402  (submodule, imported for `coco.safetensors`)

@@ -88,4 +88,6 @@ def fetch_key_raw(
     gpus: bool = False,
     crl: bytes | None = None,
     tee: SimulatedTee | None = None,
+    ear_keys: list[bytes] = ...,
+    at: str | None = None,
 ) -> tuple[bool, bytes, str]: ...

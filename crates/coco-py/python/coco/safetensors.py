@@ -121,10 +121,15 @@ def _tensors(header: dict[str, Any], data_len: int) -> list[_Tensor]:
     return out
 
 
-def _load_reader(reader: SealedReader, threads: int = 0) -> dict[str, np.ndarray]:
+def _layout(reader: SealedReader) -> tuple[int, int, list[_Tensor]]:
+    """Where the data section starts, its length, and its checked tensors."""
     header, base = _header(reader)
     data_len = reader.plaintext_len - base
-    tensors = _tensors(header, data_len)
+    return base, data_len, _tensors(header, data_len)
+
+
+def _load_reader(reader: SealedReader, threads: int = 0) -> dict[str, np.ndarray]:
+    base, data_len, tensors = _layout(reader)
     buf = np.empty(data_len, dtype=np.uint8)
     if data_len:
         got = reader.read_range_into(base, buf, threads)
@@ -274,9 +279,7 @@ def load_file_torch(
 
     dev = torch.device(device)
     reader = _coco.open_reader(os.fspath(path), key)
-    header, base = _header(reader)
-    data_len = reader.plaintext_len - base
-    tensors = _tensors(header, data_len)
+    base, data_len, tensors = _layout(reader)
     dtypes = _torch_dtypes(torch)
     for t in tensors:
         if t.kind not in dtypes:
