@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
-use coco_core::appraise::{Context, ReferenceValues, appraise};
+use coco_core::appraise::ReferenceValues;
+use coco_release::decision::{Binding, Decider};
 use coco_core::corim::cose::{self, SignedCorim};
 use coco_core::corim::{Corim, DecodeOptions, Validity, build};
 use coco_core::ear::{Ear, Status};
@@ -384,16 +385,32 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         crl: a.crl.clone(),
         ..Default::default()
     };
-    let mut files = Vec::new();
-    for e in &a.evidence {
+    let mut evidence = Vec::new();
+    for (i, e) in a.evidence.iter().enumerate() {
         let (platform, file) = e
             .split_once(':')
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
-        files.push((platform, read(Path::new(file))?));
+        let item = opts
+            .evidence(platform, read(Path::new(file))?)
+            .map_err(|source| coco_release::ReleaseError::Evidence {
+                index: i,
+                platform: platform.to_string(),
+                source,
+            })?;
+        evidence.push(item);
     }
-    let list: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
-    let attesters = coco_evidence::api::attesters(&list, &opts)?;
-    let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
+    let binding = match opts.gpu_nonce()? {
+        Some(n) => Binding::GpuNonce(n),
+        None => Binding::None,
+    };
+    let decider = Decider::offline(refs, policy).accepting_missing_revocation(a.no_revocation_check);
+    let outcome = decider.decide(
+        &evidence,
+        binding,
+        coco_release::service::at(now),
+        None,
+    )?;
+    let (ear, findings) = (&outcome.ear, &outcome.findings);
     let overall = ear.overall();
     match &a.sign_key {
         Some(k) => {
@@ -403,7 +420,7 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         None if a.json => outln!("{}", ear.to_json()),
         None => outln!("{}", serde_json::to_string_pretty(&ear.to_json())?),
     }
-    for f in &findings {
+    for f in findings {
         eprintln!("coco: {}", f.reason());
     }
     eprintln!("coco: appraisal: {}", overall.name());

@@ -68,6 +68,7 @@ fn gpu() -> SimGpu {
         measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
         cc_mode: true,
         devtools_mode: false,
+        serial: 1,
     }
 }
 
@@ -249,7 +250,12 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         id: "coco-demo".into(),
         allow_simulated: true,
         // The simulated TEE has no revocation lists to check.
-        require_revocation_check: false,
+        require_revocation_check: coco_core::policy::Revocation::NONE,
+        // One CVM with exactly one GPU (the reference values describe its model).
+        composition: coco_core::policy::Composition {
+            gpus: Some(1),
+            ..Default::default()
+        },
         ..Policy::default()
     };
     let audit = fs::File::create(root.join("release-audit.jsonl"))?;
@@ -373,6 +379,30 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     let (mut second, _) = workload::bundle(&cvm, &client.challenge()?, KEY_ID, Kem::P384)?;
     second.gpus = first.gpus;
     case("gpu report from another session", release(&second));
+    let with_gpus = |gpus: Vec<SimGpu>| -> Result<SimAttester, Box<dyn std::error::Error>> {
+        Ok(SimAttester {
+            platform: sim.platform()?,
+            vm: vm(),
+            gpus,
+        })
+    };
+    let (b, _) = workload::bundle(&with_gpus(vec![])?, &client.challenge()?, KEY_ID, Kem::P384)?;
+    case("missing gpu evidence", release(&b));
+    let (b, _) = workload::bundle(
+        &with_gpus(vec![gpu(), gpu()])?,
+        &client.challenge()?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    case("same gpu twice", release(&b));
+    let second_gpu = SimGpu { serial: 2, ..gpu() };
+    let (b, _) = workload::bundle(
+        &with_gpus(vec![gpu(), second_gpu])?,
+        &client.challenge()?,
+        KEY_ID,
+        Kem::P384,
+    )?;
+    case("unexpected attester", release(&b));
     let tampered = root.join("model.tampered");
     copy_dir(&sealed, &tampered)?;
     let shard = st

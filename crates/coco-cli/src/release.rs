@@ -58,6 +58,13 @@ pub struct ServeArgs {
 
 /// Runs the service until the process is stopped.
 pub fn serve(a: &ServeArgs) -> CmdResult {
+    let now = coco_core::time::unix(SystemTime::now());
+    let (references, policy) = a.decision.load(now)?;
+    // Refused before anything is written or bound: binding and reference values cannot be
+    // turned off where keys are released.
+    if let Some(setting) = policy.release_blockers().first() {
+        return Err(coco_release::ReleaseError::UnsafePolicy { setting }.into());
+    }
     let store = FileKeyStore::open(&a.keys)?;
     for spec in &a.add_keys {
         let (id, file) = spec
@@ -65,8 +72,6 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
             .ok_or_else(|| err(format!("--add-key {spec:?}: KEY_ID=KEYFILE")))?;
         store.put(id, &Dek::load(Path::new(file))?)?;
     }
-    let now = coco_core::time::unix(SystemTime::now());
-    let (references, policy) = a.decision.load(now)?;
     let sim_root = match &a.sim_root {
         Some(p) => Some(
             parse_certs(&std::fs::read(p)?)?

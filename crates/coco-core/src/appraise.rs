@@ -13,47 +13,109 @@ use crate::corim::compare::{self, Mismatch};
 use crate::corim::{Corim, Environment, Mkey, Mval, Svn, ValueTriple};
 use crate::ear::{Appraisal, Ear, PROFILE as EAR_PROFILE, TrustVector, VerifierId};
 use crate::error::{CoreError, Result};
+use crate::claims::Claims;
 use crate::policy::Policy;
 use crate::profile::{self, SnpTcb};
+use crate::validate;
 
-/// The evidence platforms appraised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    /// Intel TDX TD.
-    Tdx,
-    /// AMD SEV-SNP VM.
-    Snp,
-    /// NVIDIA GPU.
-    Nvidia,
-}
+pub use crate::claims::Platform;
 
-impl Platform {
-    /// The name (`tdx`, `snp`, `nvidia`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Platform::Tdx => "tdx",
-            Platform::Snp => "snp",
-            Platform::Nvidia => "nvidia",
-        }
-    }
-}
-
-/// One attester's verified claims.
+/// One attester: its typed claims (what the rules read), the DESIGN §4 JSON view of the same
+/// verified report (what the CLI, C and Python contracts print), and how it is to be appraised.
+///
+/// Fields are private. Verifiers build attesters from verified evidence only: the functions
+/// of `coco_evidence::attester` take a `Verified<T>` and are the only callers of
+/// [`Attester::verified`] and [`Attester::simulated`] in coco; front ends reach appraisal
+/// through the decision API, which never takes attesters from its callers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attester {
+    name: String,
+    claims: Claims,
+    view: Json,
+    simulated: bool,
+    collected_at: Option<u64>,
+    expected_binding: Option<Vec<u8>>,
+}
+
+impl Attester {
+    /// An attester of hardware evidence whose signatures, chains and collateral verified.
+    /// For verifiers: `claims` and `view` must come from the same verified report.
+    pub fn verified(name: impl Into<String>, claims: Claims, view: Json) -> Self {
+        Self {
+            name: name.into(),
+            claims,
+            view,
+            simulated: false,
+            collected_at: None,
+            expected_binding: None,
+        }
+    }
+
+    /// An attester of a simulated TEE (demos and tests): appraisal refuses it unless the
+    /// policy allows simulation, and its EAR says so.
+    pub fn simulated(name: impl Into<String>, claims: Claims, mut view: Json) -> Self {
+        if let Some(o) = view.as_object_mut() {
+            o.insert("simulated".into(), json!(true));
+        }
+        Self {
+            simulated: true,
+            ..Self::verified(name, claims, view)
+        }
+    }
+
+    /// The same attester under submodule name `name`.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Requires the binding claim (report_data for CPUs, the request nonce for GPUs) to equal
+    /// `expected`.
+    pub fn with_expected_binding(mut self, expected: &[u8]) -> Self {
+        self.expected_binding = Some(expected.to_vec());
+        self
+    }
+
+    /// When the evidence was produced (Unix seconds), for the policy's maximum age.
+    pub fn with_collected_at(mut self, at: u64) -> Self {
+        self.collected_at = Some(at);
+        self
+    }
+
     /// The submodule name (`cpu0`, `gpu0`, ...).
-    pub name: String,
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The platform.
-    pub platform: Platform,
-    /// The verified claims (DESIGN §4 names).
-    pub claims: Json,
+    pub fn platform(&self) -> Platform {
+        self.claims.platform()
+    }
+
+    /// The typed claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The claims as JSON (DESIGN §4 names).
+    pub fn view(&self) -> &Json {
+        &self.view
+    }
+
     /// Whether the evidence came from a simulated TEE.
-    pub simulated: bool,
+    pub fn is_simulated(&self) -> bool {
+        self.simulated
+    }
+
     /// When the evidence was produced (Unix seconds), if known.
-    pub collected_at: Option<u64>,
-    /// The expected binding: report_data (CPU, 64 bytes) or nonce (GPU, 32 bytes), if the
-    /// caller computed one.
-    pub expected_binding: Option<Vec<u8>>,
+    pub fn collected_at(&self) -> Option<u64> {
+        self.collected_at
+    }
+
+    /// The expected binding, if one was set.
+    pub fn expected_binding(&self) -> Option<&[u8]> {
+        self.expected_binding.as_deref()
+    }
 }
 
 /// Reference values from verified CoRIMs of known profiles.
@@ -181,6 +243,38 @@ impl ReferenceValues {
     pub fn is_empty(&self) -> bool {
         self.triples.is_empty()
     }
+
+    /// The attesters these reference values describe: the CPU platforms and the GPU models
+    /// some reference triple applies to (the default composition of a release).
+    pub fn described(&self) -> Described {
+        let mut d = Described::default();
+        let tdx = profile::tdx_environment();
+        let snp = [true, false].map(profile::snp_environment);
+        for t in &self.triples {
+            if compare::environment(&t.environment, &tdx) {
+                d.cpus.insert(Platform::Tdx);
+            }
+            if snp.iter().any(|e| compare::environment(&t.environment, e)) {
+                d.cpus.insert(Platform::Snp);
+            }
+            if let Some(c) = &t.environment.class
+                && c.vendor.as_deref() == Some("NVIDIA")
+                && let Some(m) = &c.model
+            {
+                d.gpu_models.insert(m.clone());
+            }
+        }
+        d
+    }
+}
+
+/// What a set of reference values describes (see [`ReferenceValues::described`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Described {
+    /// CPU platforms.
+    pub cpus: std::collections::BTreeSet<Platform>,
+    /// GPU models (`GH100`, ...).
+    pub gpu_models: std::collections::BTreeSet<String>,
 }
 
 /// One reason an attester is not affirmed.
@@ -197,6 +291,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding about `claim`.
+    pub fn new(
+        claim: impl Into<String>,
+        expected: Json,
+        found: Json,
+        category: &'static str,
+    ) -> Self {
+        Self {
+            claim: claim.into(),
+            expected,
+            found,
+            category,
+        }
+    }
+
     /// The JSON form.
     pub fn to_json(&self) -> Json {
         json!({"claim": self.claim, "expected": self.expected, "found": self.found, "category": self.category})
@@ -323,51 +432,29 @@ fn snp_tcb_match(reference: &Mval, evidence: &Mval, product: &str) -> Result<(),
 }
 
 fn evidence_environment(a: &Attester) -> Environment {
-    match a.platform {
-        Platform::Tdx => profile::tdx_environment(),
-        Platform::Snp => profile::snp_environment(
-            a.claims.get("signing_key").and_then(Json::as_str) == Some("vlek"),
-        ),
-        Platform::Nvidia => {
-            profile::nvidia_environment(a.claims.get("chip").and_then(Json::as_str).unwrap_or(""))
+    match a.claims() {
+        Claims::Tdx(_) => profile::tdx_environment(),
+        Claims::Snp(c) => {
+            profile::snp_environment(c.signing_key == crate::claims::SnpSigningKey::Vlek)
         }
+        Claims::Gpu(c) => profile::nvidia_environment(&c.model),
     }
 }
 
 fn evidence_mvals(a: &Attester) -> Vec<(Mkey, Mval)> {
-    match a.platform {
-        Platform::Tdx => profile::tdx_evidence(&a.claims),
-        Platform::Snp => profile::snp_evidence(&a.claims),
-        Platform::Nvidia => profile::nvidia_evidence(&a.claims),
+    match a.claims() {
+        Claims::Tdx(c) => profile::tdx_evidence(c),
+        Claims::Snp(c) => profile::snp_evidence(c),
+        Claims::Gpu(c) => profile::nvidia_evidence(c),
     }
 }
 
-/// Appraises one attester; returns its appraisal with every finding.
-pub fn appraise_attester(
-    a: &Attester,
-    refs: &ReferenceValues,
-    policy: &Policy,
-    ctx: &Context,
-) -> (Appraisal, Vec<Finding>) {
+/// The reference values of one attester: every applicable group of measurement keys must be
+/// corroborated by one of its alternatives.
+fn reference_findings(a: &Attester, refs: &ReferenceValues, policy: &Policy) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let mut tv = TrustVector::default();
-    let c = &a.claims;
-    let finding = |claim: &str, expected: Json, found: Json, category: &'static str| Finding {
-        claim: claim.into(),
-        expected,
-        found,
-        category,
-    };
-
-    // Reference values: group the applicable triples by their measurement keys; each group is
-    // corroborated when any of its triples (the alternatives) matches.
     let env = evidence_environment(a);
     let evidence = evidence_mvals(a);
-    let product = c
-        .get("product")
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_string();
     let mut groups: BTreeMap<Vec<Mkey>, Vec<&ValueTriple>> = BTreeMap::new();
     for t in refs
         .triples
@@ -383,15 +470,18 @@ pub fn appraise_attester(
         groups.entry(keys).or_default().push(t);
     }
     if groups.is_empty() && policy.require_reference_values {
-        findings.push(finding(
+        findings.push(Finding::new(
             "reference values",
             json!(format!("reference values for {}", env.to_json())),
             json!(null),
             "executables",
         ));
     }
-    let nvdec0_off = a.platform == Platform::Nvidia
-        && c.pointer("/opaque/nvdec0_status").and_then(Json::as_str) == Some("disabled");
+    let (nvdec0_off, snp_product) = match a.claims() {
+        Claims::Gpu(c) => (c.nvdec0_disabled, None),
+        Claims::Snp(c) => (false, Some(c.product.name())),
+        Claims::Tdx(_) => (false, None),
+    };
     for (keys, alternatives) in &groups {
         if nvdec0_off && keys.as_slice() == [Mkey::Uint(profile::nvidia_mkey::NVDEC0_INDEX)] {
             continue;
@@ -401,12 +491,13 @@ pub fn appraise_attester(
                 let Some(k) = &m.mkey else { return false };
                 evidence.iter().any(|(ek, ev)| {
                     ek == k
-                        && if a.platform == Platform::Snp
-                            && *k == Mkey::Uint(profile::snp_mkey::REPORTED_TCB)
-                        {
-                            snp_tcb_match(&m.mval, ev, &product).is_ok()
-                        } else {
-                            compare::mval(&m.mval, ev).is_ok()
+                        && match snp_product {
+                            Some(product)
+                                if *k == Mkey::Uint(profile::snp_mkey::REPORTED_TCB) =>
+                            {
+                                snp_tcb_match(&m.mval, ev, product).is_ok()
+                            }
+                            _ => compare::mval(&m.mval, ev).is_ok(),
                         }
                 })
             })
@@ -427,134 +518,39 @@ pub fn appraise_attester(
                             .map(|m| mval_json(&m.mval))
                     })
                     .collect();
-                findings.push(finding(
-                    &mkey_name(k, a.platform),
+                findings.push(Finding::new(
+                    mkey_name(k, a.platform()),
                     json!(expected),
                     found,
-                    category(k, a.platform),
+                    category(k, a.platform()),
                 ));
             }
         }
     }
+    findings
+}
 
-    // Policy.
-    let debug = c.get("debug").and_then(Json::as_bool).unwrap_or(false);
-    if debug && !policy.allow_debug {
-        findings.push(finding("debug", json!(false), json!(true), "configuration"));
+/// Appraises one attester; returns its appraisal with every finding.
+pub fn appraise_attester(
+    a: &Attester,
+    refs: &ReferenceValues,
+    policy: &Policy,
+    ctx: &Context,
+) -> (Appraisal, Vec<Finding>) {
+    let mut tv = TrustVector::default();
+    let mut findings = reference_findings(a, refs, policy);
+    let v = match a.claims() {
+        Claims::Tdx(c) => validate::tdx(c, policy, ctx.now),
+        Claims::Snp(c) => validate::snp(c, policy),
+        Claims::Gpu(c) => validate::gpu(c, policy),
+    };
+    findings.extend(v.findings);
+    if v.hardware_warning {
+        tv.set("hardware", 32);
     }
-    if a.platform == Platform::Tdx {
-        match c.get("tcb_status").and_then(Json::as_str) {
-            None => findings.push(finding(
-                "tcb_status",
-                json!(policy.tcb_status),
-                json!(null),
-                "hardware",
-            )),
-            Some(s) => {
-                let listed = policy.tcb_status.iter().any(|x| x == s);
-                let grace = s == "OutOfDate"
-                    && policy
-                        .out_of_date_until
-                        .as_deref()
-                        .and_then(crate::time::unix_rfc3339)
-                        .is_some_and(|until| ctx.now <= until);
-                if !(listed || grace) {
-                    findings.push(finding(
-                        "tcb_status",
-                        json!(policy.tcb_status),
-                        json!(s),
-                        "hardware",
-                    ));
-                } else if s != "UpToDate" {
-                    tv.set("hardware", 32);
-                }
-            }
-        }
-        if let Some(allowed) = &policy.allowed_advisories {
-            let reported: Vec<String> = c
-                .get("advisory_ids")
-                .and_then(Json::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let extra: Vec<&String> = reported.iter().filter(|r| !allowed.contains(r)).collect();
-            if !extra.is_empty() {
-                findings.push(finding(
-                    "advisory_ids",
-                    json!(allowed),
-                    json!(extra),
-                    "hardware",
-                ));
-            }
-        }
-    }
-    if policy.require_revocation_check
-        && c.get("revocation_checked").and_then(Json::as_bool) == Some(false)
-    {
-        findings.push(finding(
-            "revocation_checked",
-            json!(true),
-            json!(false),
-            "hardware",
-        ));
-    }
-    if a.platform == Platform::Nvidia {
-        let opaque = c.get("opaque").cloned().unwrap_or(Json::Null);
-        let cc = c
-            .get("cc_mode")
-            .and_then(Json::as_bool)
-            .or_else(|| opaque.get("cc_mode").and_then(Json::as_bool));
-        if policy.gpu_cc_mode && cc != Some(true) {
-            findings.push(finding("cc_mode", json!(true), json!(cc), "configuration"));
-        }
-        let devtools = c
-            .get("devtools_mode")
-            .and_then(Json::as_bool)
-            .or_else(|| opaque.get("devtools_mode").and_then(Json::as_bool));
-        if policy.forbid_gpu_devtools && devtools == Some(true) {
-            findings.push(finding(
-                "devtools_mode",
-                json!(false),
-                json!(true),
-                "configuration",
-            ));
-        }
-    }
-    let mut binding_ok = false;
-    if let Some(expected) = &a.expected_binding {
-        let field = if a.platform == Platform::Nvidia {
-            "nonce"
-        } else {
-            "report_data"
-        };
-        let found = c.get(field).and_then(Json::as_str).unwrap_or("");
-        if found == hex::encode(expected) {
-            binding_ok = true;
-        } else if policy.require_binding {
-            findings.push(finding(
-                field,
-                json!(hex::encode(expected)),
-                json!(found),
-                "instance-identity",
-            ));
-        }
-    }
-    if let (Some(max), Some(at)) = (policy.max_evidence_age_secs, a.collected_at)
-        && ctx.now.saturating_sub(at) > max
-    {
-        findings.push(finding(
-            "evidence_age_secs",
-            json!(max),
-            json!(ctx.now - at),
-            "instance-identity",
-        ));
-    }
-    if a.simulated && !policy.allow_simulated {
-        findings.push(finding("simulated", json!(false), json!(true), "hardware"));
-    }
+    let common = validate::common(a, policy, ctx.now);
+    findings.extend(common.findings);
+    let binding_ok = common.binding_ok;
 
     // Trust vector: AR4SI values; every finding makes its category contraindicated.
     let bad = |cat: &str| findings.iter().any(|f| f.category == cat);
@@ -570,7 +566,7 @@ pub fn appraise_attester(
     );
     tv.set("configuration", if bad("configuration") { 96 } else { 2 });
     tv.set("executables", if bad("executables") { 96 } else { 2 });
-    let hw = if a.simulated && !policy.allow_simulated {
+    let hw = if a.is_simulated() && !policy.allow_simulated {
         97
     } else if bad("hardware") {
         96
@@ -578,11 +574,11 @@ pub fn appraise_attester(
         tv.get("hardware").unwrap_or(2)
     };
     tv.set("hardware", hw);
-    tv.set("runtime-opaque", if a.simulated { 32 } else { 2 });
+    tv.set("runtime-opaque", if a.is_simulated() { 32 } else { 2 });
 
     let mut extra = Map::new();
-    extra.insert("coco_platform".into(), json!(a.platform.name()));
-    if a.simulated {
+    extra.insert("coco_platform".into(), json!(a.platform().name()));
+    if a.is_simulated() {
         extra.insert("coco_simulated".into(), json!(true));
     }
     extra.insert(
@@ -600,7 +596,14 @@ pub fn appraise_attester(
     )
 }
 
-/// Appraises every attester and issues the EAR (one submodule per attester).
+/// The submodule of the EAR that carries composition findings (present only when there are
+/// some).
+pub const COMPOSITION_SUBMOD: &str = "composition";
+
+/// Appraises every attester and the composition of the bundle, and issues the EAR: one
+/// submodule per attester, plus [`COMPOSITION_SUBMOD`] when a required attester is missing,
+/// one is not expected, or the same device appears twice. Findings are prefixed with the
+/// submodule they belong to (`cpu0.debug`, `composition.gpu0`).
 pub fn appraise(
     attesters: &[Attester],
     refs: &ReferenceValues,
@@ -612,10 +615,33 @@ pub fn appraise(
     for a in attesters {
         let (ap, mut f) = appraise_attester(a, refs, policy, ctx);
         for x in &mut f {
-            x.claim = format!("{}.{}", a.name, x.claim);
+            x.claim = format!("{}.{}", a.name(), x.claim);
         }
         all.extend(f);
-        submods.insert(a.name.clone(), ap);
+        submods.insert(a.name().to_string(), ap);
+    }
+    let composition = crate::composition::findings(attesters, refs, policy);
+    if !composition.is_empty() {
+        let mut tv = TrustVector::default();
+        tv.set("instance-identity", 96);
+        let mut extra = Map::new();
+        extra.insert(
+            "coco_findings".into(),
+            composition.iter().map(Finding::to_json).collect(),
+        );
+        submods.insert(
+            COMPOSITION_SUBMOD.to_string(),
+            Appraisal {
+                status: tv.status(),
+                trust_vector: tv,
+                policy_ids: vec![policy.id.clone()],
+                extra,
+            },
+        );
+        all.extend(composition.into_iter().map(|mut f| {
+            f.claim = format!("{COMPOSITION_SUBMOD}.{}", f.claim);
+            f
+        }));
     }
     let ear = Ear {
         profile: EAR_PROFILE.into(),

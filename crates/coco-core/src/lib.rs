@@ -10,7 +10,9 @@
 //! - [`corim`]: CoRIM / CoMID reference values (unsigned, COSE-signed, NVIDIA's legacy shape),
 //!   the matching rules of the CoRIM reference verifier, and `coco corim build`;
 //! - [`profile`]: coco's CoRIM profile for TDX, SEV-SNP and NVIDIA GPUs (docs/PROFILE.md);
-//! - [`policy`]: the declarative appraisal policy (TOML);
+//! - [`claims`]: typed claims of each platform, what appraisal rules read;
+//! - [`policy`]: the declarative appraisal policy (TOML), with [`composition`] (which
+//!   attesters a release needs) and per-platform [`validate`] rules;
 //! - [`appraise`]: verified claims + reference values + policy -> [`ear::Ear`];
 //! - [`ear`]: EAT Attestation Results (JSON, JWT, CWT; both namings read, the current one
 //!   written);
@@ -21,6 +23,8 @@
 
 pub mod appraise;
 pub mod cbor;
+pub mod claims;
+pub mod composition;
 pub mod corim;
 pub mod digest;
 pub mod ear;
@@ -29,6 +33,7 @@ pub mod keys;
 pub mod policy;
 pub mod profile;
 pub mod time;
+pub mod validate;
 pub mod vectors;
 
 pub use digest::{DigestError, Sha256Digest};

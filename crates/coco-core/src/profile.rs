@@ -4,8 +4,8 @@
 //! [`compare`](crate::corim::compare) can match them.
 
 use ciborium::value::Value;
-use serde_json::Value as Json;
 
+use crate::claims::{GpuClaims, SnpClaims, TdxClaims};
 use crate::corim::compare::sha384;
 use crate::corim::{Class, Environment, IntRange, Mkey, Mval, RawValue, Svn, Version};
 
@@ -184,29 +184,6 @@ impl SnpTcb {
             && self.microcode >= min.microcode
             && min.fmc.is_none_or(|m| self.fmc.is_some_and(|f| f >= m))
     }
-
-    /// From the claims' `{"bootloader","tee","snp","microcode"[, "fmc"]}` object.
-    pub fn from_claims(v: &Json) -> Option<Self> {
-        let c = |k: &str| {
-            v.get(k)
-                .and_then(Json::as_u64)
-                .and_then(|n| u8::try_from(n).ok())
-        };
-        Some(SnpTcb {
-            bootloader: c("bootloader")?,
-            tee: c("tee")?,
-            snp: c("snp")?,
-            microcode: c("microcode")?,
-            fmc: c("fmc"),
-        })
-    }
-}
-
-fn hex_field(claims: &Json, name: &str) -> Option<Vec<u8>> {
-    claims
-        .get(name)
-        .and_then(Json::as_str)
-        .and_then(|s| hex::decode(s).ok())
 }
 
 fn raw(value: Vec<u8>) -> Mval {
@@ -224,112 +201,101 @@ fn digest(value: Vec<u8>) -> Mval {
 }
 
 /// The evidence measurements of verified TDX claims, by mkey.
-pub fn tdx_evidence(claims: &Json) -> Vec<(Mkey, Mval)> {
-    let mut out = Vec::new();
-    for (mkey, field) in TDX_DIGEST_KEYS {
-        if let Some(v) = hex_field(claims, field) {
-            out.push((Mkey::Text((*mkey).into()), digest(v)));
-        }
-    }
-    for (mkey, field) in TDX_RAW_KEYS {
-        if let Some(v) = hex_field(claims, field) {
-            out.push((Mkey::Text((*mkey).into()), raw(v)));
-        }
-    }
+pub fn tdx_evidence(c: &TdxClaims) -> Vec<(Mkey, Mval)> {
+    let digests: [(&str, &[u8]); 7] = [
+        ("mrtd", &c.mr_td),
+        ("rtmr0", &c.rtmr[0]),
+        ("rtmr1", &c.rtmr[1]),
+        ("rtmr2", &c.rtmr[2]),
+        ("rtmr3", &c.rtmr[3]),
+        ("mrseam", &c.mr_seam),
+        ("mrsignerseam", &c.mr_signer_seam),
+    ];
+    let raws: [(&str, &[u8]); 6] = [
+        ("mrconfigid", &c.mr_config_id),
+        ("mrowner", &c.mr_owner),
+        ("mrownerconfig", &c.mr_owner_config),
+        ("td_attributes", &c.td_attributes),
+        ("xfam", &c.xfam),
+        ("report_data", &c.report_data),
+    ];
+    let mut out: Vec<(Mkey, Mval)> = digests
+        .iter()
+        .map(|(k, v)| (Mkey::Text((*k).into()), digest(v.to_vec())))
+        .collect();
+    out.extend(
+        raws.iter()
+            .map(|(k, v)| (Mkey::Text((*k).into()), raw(v.to_vec()))),
+    );
     out
 }
 
 /// The evidence measurements of verified SNP claims, by mkey. REPORTED_TCB is given as an
 /// exact SVN of the TCB_VERSION u64 (compared per component by the appraisal).
-pub fn snp_evidence(claims: &Json) -> Vec<(Mkey, Mval)> {
+pub fn snp_evidence(c: &SnpClaims) -> Vec<(Mkey, Mval)> {
     use snp_mkey::*;
-    let mut out = Vec::new();
-    let product = claims.get("product").and_then(Json::as_str).unwrap_or("");
-    if let Some(v) = hex_field(claims, "measurement") {
-        out.push((Mkey::Uint(MEASUREMENT), digest(v)));
-    }
-    for (k, f) in [
-        (ID_KEY_DIGEST, "id_key_digest"),
-        (AUTHOR_KEY_DIGEST, "author_key_digest"),
-    ] {
-        if let Some(v) = hex_field(claims, f) {
-            out.push((Mkey::Uint(k), digest(v)));
-        }
-    }
-    for (k, f) in [
-        (HOST_DATA, "host_data"),
-        (FAMILY_ID, "family_id"),
-        (IMAGE_ID, "image_id"),
-    ] {
-        if let Some(v) = hex_field(claims, f) {
-            out.push((Mkey::Uint(k), raw(v)));
-        }
-    }
-    for (k, f) in [(POLICY, "policy"), (PLATFORM_INFO, "platform_info")] {
-        if let Some(n) = claims.get(f).and_then(Json::as_u64) {
-            out.push((Mkey::Uint(k), raw(n.to_le_bytes().to_vec())));
-        }
-    }
-    if let Some(n) = claims.get("guest_svn").and_then(Json::as_u64) {
-        out.push((
+    vec![
+        (Mkey::Uint(MEASUREMENT), digest(c.measurement.to_vec())),
+        (Mkey::Uint(ID_KEY_DIGEST), digest(c.id_key_digest.to_vec())),
+        (
+            Mkey::Uint(AUTHOR_KEY_DIGEST),
+            digest(c.author_key_digest.to_vec()),
+        ),
+        (Mkey::Uint(HOST_DATA), raw(c.host_data.to_vec())),
+        (Mkey::Uint(FAMILY_ID), raw(c.family_id.to_vec())),
+        (Mkey::Uint(IMAGE_ID), raw(c.image_id.to_vec())),
+        (Mkey::Uint(POLICY), raw(c.policy.to_le_bytes().to_vec())),
+        (
+            Mkey::Uint(PLATFORM_INFO),
+            raw(c.platform_info.to_le_bytes().to_vec()),
+        ),
+        (
             Mkey::Uint(GUEST_SVN),
             Mval {
-                svn: Some(Svn::Exact(n)),
+                svn: Some(Svn::Exact(c.guest_svn.into())),
                 ..Mval::default()
             },
-        ));
-    }
-    if let Some(n) = claims.get("vmpl").and_then(Json::as_i64) {
-        out.push((
+        ),
+        (
             Mkey::Uint(VMPL),
             Mval {
-                int_range: Some(IntRange::Exact(n.into())),
+                int_range: Some(IntRange::Exact(c.vmpl.into())),
                 ..Mval::default()
             },
-        ));
-    }
-    if let Some(t) = claims.get("reported_tcb").and_then(SnpTcb::from_claims) {
-        out.push((
+        ),
+        (
             Mkey::Uint(REPORTED_TCB),
             Mval {
-                svn: Some(Svn::Exact(t.encode(product))),
+                svn: Some(Svn::Exact(c.reported_tcb().encode(c.product.name()))),
                 ..Mval::default()
             },
-        ));
-    }
-    out
+        ),
+    ]
 }
 
 /// The evidence measurements of verified NVIDIA GPU claims, by mkey: each measurement index
 /// (1-based SPDM block index) as a SHA-384 digest, and the driver and VBIOS versions.
-pub fn nvidia_evidence(claims: &Json) -> Vec<(Mkey, Mval)> {
-    let mut out = Vec::new();
-    if let Some(m) = claims.get("measurements").and_then(Json::as_object) {
-        for (idx, v) in m {
-            if let (Ok(i), Some(bytes)) = (
-                idx.parse::<u64>(),
-                v.as_str().and_then(|s| hex::decode(s).ok()),
-            ) {
-                out.push((Mkey::Uint(i), digest(bytes)));
-            }
-        }
-    }
-    for (mkey, field, scheme) in [
-        (nvidia_mkey::DRIVER_VERSION, "driver_version", 1),
-        (nvidia_mkey::VBIOS_VERSION, "vbios_version", 3),
+pub fn nvidia_evidence(c: &GpuClaims) -> Vec<(Mkey, Mval)> {
+    let mut out: Vec<(Mkey, Mval)> = c
+        .measurements
+        .iter()
+        .map(|(i, v)| (Mkey::Uint((*i).into()), digest(v.clone())))
+        .collect();
+    for (mkey, v, scheme) in [
+        (nvidia_mkey::DRIVER_VERSION, &c.driver_version, 1),
+        (nvidia_mkey::VBIOS_VERSION, &c.vbios_version, 3),
     ] {
-        if let Some(v) = claims.get(field).and_then(Json::as_str) {
-            out.push((
-                Mkey::Text(mkey.into()),
-                Mval {
-                    version: Some(Version {
-                        version: v.into(),
-                        scheme: Some(scheme),
-                    }),
-                    ..Mval::default()
-                },
-            ));
-        }
+        let Some(v) = v else { continue };
+        out.push((
+            Mkey::Text(mkey.into()),
+            Mval {
+                version: Some(Version {
+                    version: v.clone(),
+                    scheme: Some(scheme),
+                }),
+                ..Mval::default()
+            },
+        ));
     }
     out
 }

@@ -1,5 +1,8 @@
-//! One entry point for every front end (CLI, C ABI, Python): platform name, evidence bytes and
-//! options in; the `{"platform", "verified", "claims" | "error"}` object of DESIGN §4 out.
+//! One platform dispatch for the whole workspace: a piece of [`Evidence`] (platform, bytes,
+//! endorsements) and a [`Verifier`] (time, expected GPU nonce, revocation, simulated root,
+//! chain cache) in, [`VerifiedEvidence`] out. The CLI, C ABI and Python call [`verify`] /
+//! [`verify_json`] for `evidence verify`; the decision API (coco-release) calls
+//! [`Verifier::verify`] for appraisal and key release.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -9,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::{attester, nvidia, snp, tdx, x509};
+use crate::x509::{Cert, Crl, LinkCache};
+use crate::{attester, nvidia, sim, snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -35,8 +39,289 @@ pub struct Options {
     pub allow_trailing_data: bool,
 }
 
-/// The platforms this build verifies.
+impl Options {
+    /// The verification time: `at`, or now.
+    pub fn time(&self) -> Result<SystemTime> {
+        match &self.at {
+            Some(s) => crate::time::parse_rfc3339(s),
+            None => Ok(SystemTime::now()),
+        }
+    }
+
+    /// The expected GPU nonce, if given.
+    pub fn gpu_nonce(&self) -> Result<Option<[u8; 32]>> {
+        self.nonce
+            .as_deref()
+            .map(|n| {
+                nvidia::abi::parse_nonce(n).ok_or_else(|| {
+                    EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
+                })
+            })
+            .transpose()
+    }
+
+    /// `bytes` of `platform` with the endorsements these options name (certificates, CRL,
+    /// collateral directory), read from the files.
+    pub fn evidence(&self, platform: &str, bytes: Vec<u8>) -> Result<Evidence> {
+        let platform = EvidencePlatform::from_name(platform)?;
+        let certs = match &self.certs {
+            Some(p) if platform != EvidencePlatform::Tdx => x509::load_certs(p)?,
+            _ => Vec::new(),
+        };
+        let crl = match &self.crl {
+            Some(p) if platform.is_snp() => {
+                let raw = std::fs::read(p).map_err(|e| {
+                    EvidenceError::Collateral(format!("AMD CRL {}: {e}", p.display()))
+                })?;
+                Some(Crl::from_der(&raw)?)
+            }
+            _ => None,
+        };
+        let collateral = match &self.collateral {
+            Some(dir) if platform == EvidencePlatform::Tdx => {
+                Some(tdx::RawCollateral::from_dir(dir)?)
+            }
+            _ => None,
+        };
+        Ok(Evidence {
+            platform,
+            bytes,
+            certs,
+            crl,
+            collateral,
+        })
+    }
+
+    /// The verifier these options describe.
+    pub fn verifier(&self) -> Result<Verifier<'static>> {
+        let mut v = Verifier::at(self.time()?);
+        v.gpu_nonce = self.gpu_nonce()?;
+        v.accept_missing_revocation = self.no_revocation_check;
+        v.allow_trailing_data = self.allow_trailing_data;
+        Ok(v)
+    }
+}
+
+/// The platforms this build verifies from vendor roots.
 pub const PLATFORMS: &[&str] = &["snp", "azure-snp", "tdx", "nvidia"];
+
+/// The kind of a piece of evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidencePlatform {
+    /// An SEV-SNP report (raw, or inside an Azure HCL report).
+    Snp,
+    /// An Azure HCL report carrying an SEV-SNP report.
+    AzureSnp,
+    /// A TDX quote.
+    Tdx,
+    /// NVIDIA GPU evidence: a raw SPDM report, or the JSON wire format of one or many GPUs.
+    Nvidia,
+    /// A simulated SNP report (demos and tests; needs a simulated root).
+    SimSnp,
+    /// A simulated GPU report (demos and tests; needs a simulated root).
+    SimGpu,
+}
+
+impl EvidencePlatform {
+    /// Reads `snp`, `azure-snp`, `tdx`, `nvidia`, `sim-snp` or `sim-gpu`.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Ok(match name {
+            "snp" => Self::Snp,
+            "azure-snp" => Self::AzureSnp,
+            "tdx" => Self::Tdx,
+            "nvidia" => Self::Nvidia,
+            "sim-snp" => Self::SimSnp,
+            "sim-gpu" => Self::SimGpu,
+            other => {
+                return Err(EvidenceError::Platform(format!(
+                    "unsupported platform {other:?} (this build verifies: {})",
+                    PLATFORMS.join(", ")
+                )));
+            }
+        })
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Snp => "snp",
+            Self::AzureSnp => "azure-snp",
+            Self::Tdx => "tdx",
+            Self::Nvidia => "nvidia",
+            Self::SimSnp => "sim-snp",
+            Self::SimGpu => "sim-gpu",
+        }
+    }
+
+    /// Whether this is GPU evidence.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Self::Nvidia | Self::SimGpu)
+    }
+
+    fn is_snp(self) -> bool {
+        matches!(self, Self::Snp | Self::AzureSnp)
+    }
+}
+
+/// One piece of evidence with its endorsements, in memory.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// Its platform.
+    pub platform: EvidencePlatform,
+    /// The report, quote or GPU evidence.
+    pub bytes: Vec<u8>,
+    /// Certificates (SNP: VCEK/VLEK and ASK; raw NVIDIA report: the device chain; simulated:
+    /// the simulated leaf first).
+    pub certs: Vec<Cert>,
+    /// AMD's CRL (SNP).
+    pub crl: Option<Crl>,
+    /// Intel PCS collateral (TDX).
+    pub collateral: Option<tdx::RawCollateral>,
+}
+
+impl Evidence {
+    /// Evidence of `platform` with no endorsements (yet).
+    pub fn new(platform: EvidencePlatform, bytes: Vec<u8>) -> Self {
+        Self {
+            platform,
+            bytes,
+            certs: Vec::new(),
+            crl: None,
+            collateral: None,
+        }
+    }
+}
+
+/// How evidence is verified: the injected time and what the caller expects or accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier<'a> {
+    /// The verification time.
+    pub at: SystemTime,
+    /// The nonce every GPU report must answer.
+    pub gpu_nonce: Option<[u8; 32]>,
+    /// Accept missing revocation data (the claims then say `"revocation_checked": false`).
+    /// A CRL that is given is always checked.
+    pub accept_missing_revocation: bool,
+    /// Accept unsigned trailing bytes (see [`Options::allow_trailing_data`]).
+    pub allow_trailing_data: bool,
+    /// The root of a simulated TEE to accept; `None` refuses simulated evidence.
+    pub sim_root: Option<&'a Cert>,
+    /// Certificate signatures already verified (evidence chains of known hardware).
+    pub cache: Option<&'a LinkCache>,
+}
+
+impl<'a> Verifier<'a> {
+    /// Strict verification at `at`: revocation data required, no simulated evidence.
+    pub fn at(at: SystemTime) -> Self {
+        Self {
+            at,
+            gpu_nonce: None,
+            accept_missing_revocation: false,
+            allow_trailing_data: false,
+            sim_root: None,
+            cache: None,
+        }
+    }
+
+    fn sim_root(&self, what: &str) -> Result<&'a Cert> {
+        self.sim_root.ok_or_else(|| {
+            EvidenceError::Platform(format!(
+                "{what} evidence is not accepted here (no simulated root configured)"
+            ))
+        })
+    }
+
+    /// Verifies one piece of evidence.
+    pub fn verify(&self, e: &Evidence) -> Result<VerifiedEvidence> {
+        let (bytes, at) = (e.bytes.as_slice(), self.at);
+        match e.platform {
+            EvidencePlatform::Snp | EvidencePlatform::AzureSnp => {
+                if e.platform == EvidencePlatform::AzureSnp && !snp::azure::is_hcl(bytes) {
+                    return Err(EvidenceError::Platform(
+                        "azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
+                    ));
+                }
+                let mut o = snp::VerifyOptions::at(at);
+                if let Some(crl) = &e.crl {
+                    o = o.with_crl(crl.clone());
+                }
+                Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes_cached(
+                    bytes, &e.certs, &o, self.cache,
+                )?)))
+            }
+            EvidencePlatform::Tdx => {
+                let mut o = tdx::VerifyOptions::at(at);
+                if self.accept_missing_revocation {
+                    o = o.without_revocation_check();
+                }
+                if self.allow_trailing_data {
+                    o = o.allowing_trailing_data();
+                }
+                let collateral = match &e.collateral {
+                    Some(raw) => Some(tdx::verify_collateral(raw, &o)?),
+                    None => None,
+                };
+                Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify_bytes(
+                    bytes,
+                    collateral.as_ref(),
+                    &o,
+                    None,
+                )?)))
+            }
+            EvidencePlatform::Nvidia => {
+                let mut o = nvidia::VerifyOptions::at(at);
+                o.parse.allow_trailing_data = self.allow_trailing_data;
+                o.nonce = self.gpu_nonce;
+                if nvidia::is_wire_json(bytes) {
+                    return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire_cached(
+                        bytes, &o, self.cache,
+                    )?));
+                }
+                if e.certs.is_empty() {
+                    return Err(EvidenceError::Certificate {
+                        cert: "GPU device chain".into(),
+                        reason: "a raw NVIDIA report needs its certificate chain (--certs), \
+                                 or use the JSON wire format that carries it"
+                            .into(),
+                    });
+                }
+                let v = match self.cache {
+                    Some(c) => nvidia::verify_bytes_cached(bytes, &e.certs, &o, c)?,
+                    None => nvidia::verify_bytes(bytes, &e.certs, &o)?,
+                };
+                Ok(VerifiedEvidence::Nvidia(vec![v]))
+            }
+            EvidencePlatform::SimSnp => {
+                let root = self.sim_root("simulated SNP")?;
+                let vcek = e.certs.first().ok_or_else(|| EvidenceError::Certificate {
+                    cert: "simulated VCEK".into(),
+                    reason: "not given".into(),
+                })?;
+                Ok(VerifiedEvidence::SimSnp(Box::new(sim::verify_snp(
+                    bytes, vcek, root, at,
+                )?)))
+            }
+            EvidencePlatform::SimGpu => {
+                let root = self.sim_root("simulated GPU")?;
+                let cert = e.certs.first().ok_or_else(|| EvidenceError::Certificate {
+                    cert: "simulated GPU certificate".into(),
+                    reason: "not given".into(),
+                })?;
+                let v = sim::verify_gpu(bytes, cert, root, at)?;
+                if let Some(n) = self.gpu_nonce
+                    && v.claims.nonce != n
+                {
+                    return Err(EvidenceError::Mismatch {
+                        what: "simulated GPU report nonce".into(),
+                        evidence: hex::encode(v.claims.nonce),
+                        endorsement: hex::encode(n),
+                    });
+                }
+                Ok(VerifiedEvidence::SimGpu(Box::new(v)))
+            }
+        }
+    }
+}
 
 /// Evidence that verified, of any platform.
 #[derive(Debug, Clone)]
@@ -47,34 +332,35 @@ pub enum VerifiedEvidence {
     Tdx(Box<Verified<tdx::TdxEvidence>>),
     /// NVIDIA GPU reports: one raw report, or every GPU of a JSON wire document.
     Nvidia(Vec<Verified<nvidia::GpuEvidence>>),
+    /// A simulated SNP report.
+    SimSnp(Box<Verified<snp::SnpEvidence>>),
+    /// A simulated GPU report.
+    SimGpu(Box<Verified<sim::SimGpuEvidence>>),
 }
 
 impl VerifiedEvidence {
-    /// The hand-over to appraisal, as submodule `name` (the first GPU of GPU evidence; see
-    /// [`VerifiedEvidence::attesters`]).
-    pub fn attester(&self, name: &str) -> coco_core::appraise::Attester {
-        match self {
-            VerifiedEvidence::Snp(v) => attester::snp(name, v),
-            VerifiedEvidence::Tdx(v) => attester::tdx(name, v),
-            VerifiedEvidence::Nvidia(v) => attester::nvidia(name, &v[0]),
-        }
-    }
-
     /// Every attester, named `{prefix}{n}` from `first` on (one per GPU of GPU evidence).
     pub fn attesters(&self, prefix: &str, first: usize) -> Vec<coco_core::appraise::Attester> {
+        let name = |i: usize| format!("{prefix}{}", first + i);
         match self {
+            VerifiedEvidence::Snp(v) => vec![attester::snp(&name(0), v)],
+            VerifiedEvidence::Tdx(v) => vec![attester::tdx(&name(0), v)],
             VerifiedEvidence::Nvidia(v) => v
                 .iter()
                 .enumerate()
-                .map(|(i, g)| attester::nvidia(&format!("{prefix}{}", first + i), g))
+                .map(|(i, g)| attester::nvidia(&name(i), g))
                 .collect(),
-            _ => vec![self.attester(&format!("{prefix}{first}"))],
+            VerifiedEvidence::SimSnp(v) => vec![attester::sim_snp(&name(0), v)],
+            VerifiedEvidence::SimGpu(v) => vec![attester::sim_gpu(&name(0), v)],
         }
     }
 
     /// Whether this is GPU evidence.
     pub fn is_gpu(&self) -> bool {
-        matches!(self, VerifiedEvidence::Nvidia(_))
+        matches!(
+            self,
+            VerifiedEvidence::Nvidia(_) | VerifiedEvidence::SimGpu(_)
+        )
     }
 
     /// The claims (DESIGN §4). Several GPUs give `{"gpu_count": n, "gpus": [claims, ...]}`.
@@ -84,119 +370,19 @@ impl VerifiedEvidence {
                 "gpu_count": v.len(),
                 "gpus": v.iter().map(nvidia::claims::claims).collect::<Vec<_>>(),
             }),
-            _ => self.attester("").claims,
+            _ => self
+                .attesters("", 0)
+                .first()
+                .map(|a| a.view().clone())
+                .unwrap_or(Value::Null),
         }
     }
 }
 
 /// Verifies evidence of `platform` with the options of the CLI flags.
 pub fn verify(platform: &str, bytes: &[u8], opts: &Options) -> Result<VerifiedEvidence> {
-    let at = match &opts.at {
-        Some(s) => crate::time::parse_rfc3339(s)?,
-        None => SystemTime::now(),
-    };
-    match platform {
-        "snp" | "azure-snp" => {
-            if platform == "azure-snp" && !snp::azure::is_hcl(bytes) {
-                return Err(EvidenceError::Platform(
-                    "azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
-                ));
-            }
-            let certs = match &opts.certs {
-                Some(p) => x509::load_certs(p)?,
-                None => Vec::new(),
-            };
-            let mut o = snp::VerifyOptions::at(at);
-            if let Some(p) = &opts.crl {
-                let raw = std::fs::read(p).map_err(|e| {
-                    EvidenceError::Collateral(format!("AMD CRL {}: {e}", p.display()))
-                })?;
-                o = o.with_crl(x509::Crl::from_der(&raw)?);
-            }
-            Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes(
-                bytes, &certs, &o,
-            )?)))
-        }
-        "tdx" => {
-            let mut o = tdx::VerifyOptions::at(at);
-            if opts.no_revocation_check {
-                o = o.without_revocation_check();
-            }
-            if opts.allow_trailing_data {
-                o = o.allowing_trailing_data();
-            }
-            let collateral = match &opts.collateral {
-                Some(dir) => Some(tdx::verify_collateral(
-                    &tdx::RawCollateral::from_dir(dir)?,
-                    &o,
-                )?),
-                None => None,
-            };
-            Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify_bytes(
-                bytes,
-                collateral.as_ref(),
-                &o,
-                None,
-            )?)))
-        }
-        "nvidia" => {
-            let mut o = nvidia::VerifyOptions::at(at);
-            o.parse.allow_trailing_data = opts.allow_trailing_data;
-            if let Some(n) = &opts.nonce {
-                o.nonce = Some(nvidia::abi::parse_nonce(n).ok_or_else(|| {
-                    EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
-                })?);
-            }
-            if nvidia::is_wire_json(bytes) {
-                return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire(bytes, &o)?));
-            }
-            let certs = match &opts.certs {
-                Some(p) => x509::load_certs(p)?,
-                None => {
-                    return Err(EvidenceError::Certificate {
-                        cert: "GPU device chain".into(),
-                        reason: "a raw NVIDIA report needs its certificate chain (--certs), \
-                                 or use the JSON wire format that carries it"
-                            .into(),
-                    });
-                }
-            };
-            Ok(VerifiedEvidence::Nvidia(vec![nvidia::verify_bytes(
-                bytes, &certs, &o,
-            )?]))
-        }
-        other => Err(EvidenceError::Platform(format!(
-            "unsupported platform {other:?} (this build verifies: {})",
-            PLATFORMS.join(", ")
-        ))),
-    }
-}
-
-/// Verifies several pieces of evidence (`(platform, bytes)`) with the same options and
-/// returns them as attesters for appraisal: CPU evidence named `cpu0`, `cpu1`, ..., GPUs
-/// `gpu0`, `gpu1`, ... in order (a multi-GPU document gives one attester per GPU). The first
-/// failure is returned with its position.
-pub fn attesters(
-    evidence: &[(&str, &[u8])],
-    opts: &Options,
-) -> Result<Vec<coco_core::appraise::Attester>> {
-    let (mut cpus, mut gpus) = (0, 0);
-    let mut out = Vec::new();
-    for (i, (platform, bytes)) in evidence.iter().enumerate() {
-        let v = verify(platform, bytes, opts).map_err(|e| match e {
-            EvidenceError::Platform(m) => EvidenceError::Platform(format!("evidence {i}: {m}")),
-            e => e,
-        })?;
-        let (prefix, next) = if v.is_gpu() {
-            ("gpu", &mut gpus)
-        } else {
-            ("cpu", &mut cpus)
-        };
-        let list = v.attesters(prefix, *next);
-        *next += list.len();
-        out.extend(list);
-    }
-    Ok(out)
+    let e = opts.evidence(platform, bytes.to_vec())?;
+    opts.verifier()?.verify(&e)
 }
 
 /// Verifies evidence and returns `(verified, object)`, where the object is

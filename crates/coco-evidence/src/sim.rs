@@ -211,6 +211,8 @@ pub struct SimGpu {
     pub cc_mode: bool,
     /// CC DEVTOOLS mode.
     pub devtools_mode: bool,
+    /// The device's serial number (its `ueid`): two GPUs of one VM differ here.
+    pub serial: u64,
 }
 
 /// A simulated platform: a VCEK-like CPU key and a GPU key, both certified by the root.
@@ -285,6 +287,7 @@ impl SimPlatform {
             "measurements": measurements,
             "cc_mode": gpu.cc_mode,
             "devtools_mode": gpu.devtools_mode,
+            "ueid": gpu.serial.to_string(),
         })
         .to_string();
         let sig: p384::ecdsa::Signature = self.gpu_key.sign(payload.as_bytes());
@@ -340,15 +343,19 @@ pub fn verify_snp(
     }))
 }
 
-/// A verified simulated GPU report: its claims in DESIGN §4's nvidia names.
+/// A verified simulated GPU report: typed claims and their JSON view in DESIGN §4's nvidia
+/// names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimGpuEvidence {
+    /// The typed claims.
+    pub claims: coco_core::claims::GpuClaims,
     /// The claims (`nonce`, `driver_version`, `vbios_version`, `measurements`, ...,
     /// `"simulated": true`).
-    pub claims: Value,
+    pub view: Value,
 }
 
-/// Verifies a simulated GPU report under the explicitly given sim `root`.
+/// Verifies a simulated GPU report under the explicitly given sim `root`. Every claim the
+/// rules read must be in the signed payload, with its type.
 pub fn verify_gpu(
     report: &[u8],
     cert: &Cert,
@@ -361,6 +368,19 @@ pub fn verify_gpu(
         payload: &'a serde_json::value::RawValue,
         signature: String,
     }
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        format: String,
+        nonce: String,
+        architecture: String,
+        chip: String,
+        driver_version: String,
+        vbios_version: String,
+        measurements: std::collections::BTreeMap<u32, String>,
+        cc_mode: bool,
+        devtools_mode: bool,
+        ueid: String,
+    }
     let w: Wire<'_> =
         serde_json::from_slice(report).map_err(|e| sim_err(format!("GPU report: {e}")))?;
     cert.verify_signed_by(root)?;
@@ -368,22 +388,48 @@ pub fn verify_gpu(
     cert.check_validity(at, "sim GPU")?;
     let sig = hex::decode(&w.signature).map_err(|_| sim_err("GPU report signature is not hex"))?;
     cert.verify_ecdsa_fixed(w.payload.get().as_bytes(), &sig, "simulated GPU report")?;
-    let p: Value = serde_json::from_str(w.payload.get()).map_err(|e| sim_err(e.to_string()))?;
-    if p["format"] != "coco-sim-gpu/v1" {
+    let p: Payload = serde_json::from_str(w.payload.get())
+        .map_err(|e| sim_err(format!("GPU report payload: {e}")))?;
+    if p.format != "coco-sim-gpu/v1" {
         return Err(sim_err("unknown GPU report format"));
     }
-    let n = p["measurements"].as_object().map_or(0, |m| m.len());
-    let claims = json!({
+    let nonce: [u8; 32] = hex::decode(&p.nonce)
+        .ok()
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| sim_err("GPU report nonce is not 32 bytes of hex"))?;
+    let measurements = p
+        .measurements
+        .iter()
+        .map(|(i, m)| {
+            hex::decode(m)
+                .map(|v| (*i, v))
+                .map_err(|_| sim_err(format!("GPU measurement {i} is not hex")))
+        })
+        .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
+    let view = json!({
         "spdm_version": "1.1",
-        "nonce": p["nonce"],
-        "driver_version": p["driver_version"],
-        "vbios_version": p["vbios_version"],
-        "measurements": p["measurements"],
-        "measurement_count": n,
-        "architecture": p["architecture"],
-        "chip": p["chip"],
-        "opaque": {"cc_mode": p["cc_mode"], "devtools_mode": p["devtools_mode"]},
+        "nonce": p.nonce,
+        "driver_version": p.driver_version,
+        "vbios_version": p.vbios_version,
+        "measurements": p.measurements,
+        "measurement_count": p.measurements.len(),
+        "architecture": p.architecture,
+        "chip": p.chip,
+        "ueid": p.ueid,
+        "opaque": {"cc_mode": p.cc_mode, "devtools_mode": p.devtools_mode},
         "simulated": true,
     });
-    Ok(Verified::new(SimGpuEvidence { claims }))
+    let claims = coco_core::claims::GpuClaims {
+        model: p.chip,
+        ueid: p.ueid,
+        nonce,
+        measurements,
+        driver_version: Some(p.driver_version),
+        vbios_version: Some(p.vbios_version),
+        cc_mode: p.cc_mode,
+        devtools_mode: p.devtools_mode,
+        nvdec0_disabled: false,
+        revocation_checked: false,
+    };
+    Ok(Verified::new(SimGpuEvidence { claims, view }))
 }

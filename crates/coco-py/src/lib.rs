@@ -456,49 +456,25 @@ fn appraise_json(
     sign_key_pem: Option<&str>,
     options_json: &str,
 ) -> PyResult<(bool, String)> {
-    use coco_core::appraise::{Context, ReferenceValues, appraise};
     let opts: coco_evidence::api::Options = serde_json::from_str(options_json)
         .map_err(|e| PyValueError::new_err(format!("options: {e}")))?;
-    let run = || -> Result<serde_json::Value, (String, String)> {
-        let core = |e: coco_core::CoreError| ("reference".to_string(), e.to_string());
-        let now = unix_at(opts.at.as_deref()).map_err(|m| ("usage".to_string(), m))?;
-        let keys = corim_keys
-            .iter()
-            .map(|k| coco_core::keys::PublicKey::parse(k))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(core)?;
-        let refs: Vec<&[u8]> = references.iter().map(Vec::as_slice).collect();
-        let refs = ReferenceValues::from_cbor(&refs, &keys, now).map_err(core)?;
-        let policy = match policy_toml {
-            Some(t) => coco_core::policy::Policy::from_toml(t)
-                .map_err(|e| ("policy".to_string(), e.to_string()))?,
-            None => coco_core::policy::Policy::default(),
-        };
-        let list: Vec<(&str, &[u8])> = evidence
-            .iter()
-            .map(|(p, b)| (p.as_str(), b.as_slice()))
-            .collect();
-        let attesters = coco_evidence::api::attesters(&list, &opts)
-            .map_err(|e| (e.kind().to_string(), e.to_string()))?;
-        let (ear, findings) = appraise(&attesters, &refs, &policy, &Context { now, nonce: None });
-        let mut out = serde_json::json!({
-            "status": ear.overall().name(),
-            "ear": ear.to_json(),
-            "findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
-        });
-        if let Some(pem) = sign_key_pem {
-            let key = coco_core::keys::SigningKey::from_pkcs8_pem(pem)
-                .map_err(|e| ("usage".to_string(), format!("sign_key: {e}")))?;
-            out["jwt"] = serde_json::json!(ear.to_jwt(&key));
-        }
-        Ok(out)
+    let list: Vec<(&str, &[u8])> = evidence
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let references: Vec<&[u8]> = references.iter().map(Vec::as_slice).collect();
+    let corim_keys: Vec<&[u8]> = corim_keys.iter().map(Vec::as_slice).collect();
+    let req = coco_release::decision::AppraiseRequest {
+        evidence: &list,
+        references: &references,
+        corim_keys: &corim_keys,
+        policy_toml,
+        sign_key_pem,
+        options: &opts,
     };
-    Ok(match py.detach(run) {
+    Ok(match py.detach(|| coco_release::decision::appraise_json(&req)) {
         Ok(v) => (true, v.to_string()),
-        Err((kind, message)) => (
-            false,
-            serde_json::json!({"error": {"kind": kind, "message": message}}).to_string(),
-        ),
+        Err(e) => (false, serde_json::json!({ "error": e }).to_string()),
     })
 }
 
@@ -650,9 +626,9 @@ fn fetch_key_raw<'py>(
     use coco_release::workload::{self, Attester};
     let kem: coco_release::wrap::Kem = kem
         .parse()
-        .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message().to_string()))?;
+        .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message()))?;
     let tee = tee.as_ref().map(|t| t.get());
-    let result = py.detach(|| -> Result<_, (&str, String)> {
+    let result = py.detach(|| -> Result<_, (String, String)> {
         let tsm;
         let attester: &dyn Attester = match tee {
             Some(t) => &t.attester,
@@ -661,7 +637,7 @@ fn fetch_key_raw<'py>(
                     .as_deref()
                     .map(TdxCollateral::from_dir)
                     .transpose()
-                    .map_err(|e| (e.kind(), e.message().to_string()))?;
+                    .map_err(|e| (e.kind().to_string(), e.message()))?;
                 let root = configfs.unwrap_or_else(|| DEFAULT_ROOT.into());
                 let mut a = TsmAttester::new(&root, collateral).with_gpus(gpus);
                 if let Some(c) = &crl {
@@ -673,13 +649,13 @@ fn fetch_key_raw<'py>(
         };
         let client = coco_release::http::Client::new(url);
         let (dek, response) = workload::fetch(&client, attester, key_id, kem)
-            .map_err(|e| (e.kind(), e.message().to_string()))?;
+            .map_err(|e| (e.kind().to_string(), e.message()))?;
         // The key stays in zeroizing memory until its EAR verified.
         let claims = if ear_keys.is_empty() {
             serde_json::Value::Null
         } else {
             ear_claims(response.ear.as_bytes(), &ear_keys, at)
-                .map_err(|e| ("ear", e.to_string()))?
+                .map_err(|e| ("ear".to_string(), e.to_string()))?
         };
         Ok((dek, response.ear, claims))
     });

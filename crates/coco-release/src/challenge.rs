@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
-use crate::error::{ReleaseError, Result};
+use crate::error::{ChallengeError, ReleaseError, Result};
 use crate::wire::Challenge;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -76,26 +76,26 @@ impl ChallengeIssuer {
     /// Checks a token (MAC compared in constant time, expiry at `now`); returns its nonce and
     /// expiry.
     pub fn verify(&self, token: &str, now: u64) -> Result<([u8; 32], u64)> {
-        let bad = |m: &str| ReleaseError::Challenge(m.into());
+        let bad = ReleaseError::Challenge;
         let (body, tag) = token
             .split_once('.')
-            .ok_or_else(|| bad("malformed token"))?;
+            .ok_or_else(|| bad(ChallengeError::Malformed))?;
         let body = URL_SAFE_NO_PAD
             .decode(body)
-            .map_err(|_| bad("malformed token"))?;
+            .map_err(|_| bad(ChallengeError::Malformed))?;
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
-            .map_err(|_| bad("malformed token"))?;
+            .map_err(|_| bad(ChallengeError::Malformed))?;
         if body.len() != 40 {
-            return Err(bad("malformed token"));
+            return Err(bad(ChallengeError::Malformed));
         }
         let nonce: [u8; 32] = body[..32].try_into().expect("length checked");
         let exp = u64::from_be_bytes(body[32..].try_into().expect("length checked"));
         mac(&self.secret, &nonce, exp)
             .verify_slice(&tag)
-            .map_err(|_| bad("token not issued by this service"))?;
+            .map_err(|_| bad(ChallengeError::NotIssuedHere))?;
         if now > exp {
-            return Err(bad("expired challenge"));
+            return Err(bad(ChallengeError::Expired));
         }
         Ok((nonce, exp))
     }

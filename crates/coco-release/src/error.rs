@@ -1,6 +1,58 @@
-//! Errors of key release.
+//! Errors of key release. Each failure of the decision keeps its cause as data: the evidence
+//! error of the piece that did not verify (with its index and platform), the findings of an
+//! appraisal that did not affirm, the policy setting a service refuses. [`ReleaseError::kind`]
+//! is the stable name used by the CLI's JSON, HTTP, C and Python.
 
-/// Why a release did not happen. `kind()` names the class; the message says what exactly.
+use coco_core::appraise::Finding;
+use coco_core::ear::Status;
+use coco_evidence::EvidenceError;
+
+/// Why a challenge token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChallengeError {
+    /// Not a token of this protocol.
+    #[error("malformed token")]
+    Malformed,
+    /// Its MAC does not verify under this service's secret.
+    #[error("token not issued by this service")]
+    NotIssuedHere,
+    /// Past its expiry.
+    #[error("expired challenge")]
+    Expired,
+    /// Already used once.
+    #[error("replayed challenge")]
+    Replayed,
+    /// The service said so (client side), in these words.
+    #[error("{0}")]
+    Remote(String),
+}
+
+impl ChallengeError {
+    /// The stable name (`malformed`, `not_issued_here`, `expired`, `replayed`; `remote`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChallengeError::Malformed => "malformed",
+            ChallengeError::NotIssuedHere => "not_issued_here",
+            ChallengeError::Expired => "expired",
+            ChallengeError::Replayed => "replayed",
+            ChallengeError::Remote(_) => "remote",
+        }
+    }
+
+    /// The variant of a stable name (client side); other names keep the service's message.
+    pub fn from_code(code: &str, message: &str) -> Self {
+        match code {
+            "malformed" => ChallengeError::Malformed,
+            "not_issued_here" => ChallengeError::NotIssuedHere,
+            "expired" => ChallengeError::Expired,
+            "replayed" => ChallengeError::Replayed,
+            _ => ChallengeError::Remote(message.to_string()),
+        }
+    }
+}
+
+/// Why a release did not happen.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseError {
@@ -9,13 +61,42 @@ pub enum ReleaseError {
     Request(String),
     /// The challenge token is invalid, expired, or already used.
     #[error("challenge: {0}")]
-    Challenge(String),
-    /// The evidence does not verify.
-    #[error("evidence: {0}")]
-    Evidence(String),
+    Challenge(ChallengeError),
+    /// A piece of evidence does not verify.
+    #[error("evidence {index} ({platform}): {source}")]
+    Evidence {
+        /// Its position in the bundle (CPU evidence first, then each GPU's).
+        index: usize,
+        /// Its platform name.
+        platform: String,
+        /// Why it did not verify.
+        #[source]
+        source: EvidenceError,
+    },
     /// The evidence verified, but the appraisal is not affirming.
-    #[error("appraisal: {0}")]
-    Appraisal(String),
+    #[error("appraisal: {}", reasons(.status, .findings))]
+    Appraisal {
+        /// The EAR's overall status.
+        status: Status,
+        /// Every finding (claim, expected, found).
+        findings: Vec<Finding>,
+    },
+    /// A policy that would let a key out without binding or without reference values, given
+    /// where keys are released.
+    #[error(
+        "the policy sets {setting} = false: a key-release service never releases a key without \
+         it (remove the setting; it is for offline `coco appraise` only)"
+    )]
+    UnsafePolicy {
+        /// The setting.
+        setting: &'static str,
+    },
+    /// Key release was asked to decide without the DESIGN §1 binding.
+    #[error("key release needs the challenge and public key binding")]
+    BindingRequired,
+    /// Reference values, trusted keys or the policy could not be loaded.
+    #[error("reference values: {0}")]
+    Reference(#[source] coco_core::CoreError),
     /// No key is released under this key id.
     #[error("key: {0}")]
     Key(String),
@@ -28,41 +109,112 @@ pub enum ReleaseError {
     /// The workload could not collect its own evidence (configfs-tsm, NVML).
     #[error("collect: {0}")]
     Collect(String),
+    /// The service refused (client side): its error kind and message.
+    #[error("{kind}: {message}")]
+    Refused {
+        /// The service's error kind (`evidence`, `appraisal`, ...).
+        kind: String,
+        /// The service's message.
+        message: String,
+        /// The service's whole error object (`findings`, `cause`, `index`, ... as
+        /// [`ReleaseError::to_json`] writes them).
+        detail: serde_json::Value,
+    },
     /// The service could not be reached or answered outside the protocol (client side).
     #[error("transport: {0}")]
     Transport(String),
 }
 
+fn reasons(status: &Status, findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        status.name().to_string()
+    } else {
+        findings
+            .iter()
+            .map(Finding::reason)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 impl ReleaseError {
-    /// The message without its kind.
-    pub fn message(&self) -> &str {
+    /// The message without its kind prefix.
+    pub fn message(&self) -> String {
         match self {
+            ReleaseError::Challenge(c) => c.to_string(),
             ReleaseError::Request(m)
-            | ReleaseError::Challenge(m)
-            | ReleaseError::Evidence(m)
-            | ReleaseError::Appraisal(m)
             | ReleaseError::Key(m)
             | ReleaseError::Wrap(m)
             | ReleaseError::Storage(m)
             | ReleaseError::Collect(m)
-            | ReleaseError::Transport(m) => m,
+            | ReleaseError::Transport(m) => m.clone(),
+            ReleaseError::Refused { message, .. } => message.clone(),
+            ReleaseError::Appraisal { status, findings } => reasons(status, findings),
+            ReleaseError::Evidence {
+                index,
+                platform,
+                source,
+            } => format!("evidence {index} ({platform}): {source}"),
+            ReleaseError::Reference(e) => e.to_string(),
+            e => e.to_string(),
         }
     }
 
-    /// `request`, `challenge`, `evidence`, `appraisal`, `key`, `wrap`, `storage`, `collect`
-    /// or `transport`.
-    pub fn kind(&self) -> &'static str {
+    /// `request`, `challenge`, `evidence`, `appraisal`, `policy`, `binding`, `reference`,
+    /// `key`, `wrap`, `storage`, `collect` or `transport`; a refusal received from a service
+    /// keeps the service's kind.
+    pub fn kind(&self) -> &str {
         match self {
             ReleaseError::Request(_) => "request",
             ReleaseError::Challenge(_) => "challenge",
-            ReleaseError::Evidence(_) => "evidence",
-            ReleaseError::Appraisal(_) => "appraisal",
+            ReleaseError::Evidence { .. } => "evidence",
+            ReleaseError::Appraisal { .. } => "appraisal",
+            ReleaseError::UnsafePolicy { .. } => "policy",
+            ReleaseError::BindingRequired => "binding",
+            ReleaseError::Reference(_) => "reference",
             ReleaseError::Key(_) => "key",
             ReleaseError::Wrap(_) => "wrap",
             ReleaseError::Storage(_) => "storage",
             ReleaseError::Collect(_) => "collect",
+            ReleaseError::Refused { kind, .. } => kind,
             ReleaseError::Transport(_) => "transport",
         }
+    }
+
+    /// The kind of the underlying cause where there is one: the evidence error's kind
+    /// (`chain`, `signature`, `expired`, ...), the reference error's kind.
+    pub fn cause_kind(&self) -> Option<&'static str> {
+        match self {
+            ReleaseError::Evidence { source, .. } => Some(source.kind()),
+            ReleaseError::Reference(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// The stable JSON form: `{"kind", "message"}`, plus `"cause"` (the underlying error's
+    /// kind), `"index"` and `"platform"` for evidence, `"findings"` for an appraisal,
+    /// `"setting"` for an unsafe policy, `"reason"` (a [`ChallengeError::code`]) for a challenge.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut j = serde_json::json!({"kind": self.kind(), "message": self.message()});
+        if let Some(c) = self.cause_kind() {
+            j["cause"] = c.into();
+        }
+        match self {
+            ReleaseError::Evidence {
+                index, platform, ..
+            } => {
+                j["index"] = (*index).into();
+                j["platform"] = platform.as_str().into();
+            }
+            ReleaseError::Appraisal { status, findings } => {
+                j["status"] = status.name().into();
+                j["findings"] = findings.iter().map(Finding::to_json).collect();
+            }
+            ReleaseError::UnsafePolicy { setting } => j["setting"] = (*setting).into(),
+            ReleaseError::Challenge(c) => j["reason"] = c.code().into(),
+            _ => {}
+        }
+        j
     }
 }
 

@@ -84,12 +84,18 @@ impl Client {
             msg
         };
         Err(match v["error"]["kind"].as_str() {
-            Some("challenge") => ReleaseError::Challenge(msg),
-            Some("evidence") => ReleaseError::Evidence(msg),
-            Some("appraisal") => ReleaseError::Appraisal(msg),
-            Some("key") => ReleaseError::Key(msg),
-            Some("wrap") => ReleaseError::Wrap(msg),
-            Some("storage") => ReleaseError::Storage(msg),
+            Some("challenge") => ReleaseError::Challenge(crate::error::ChallengeError::from_code(
+                v["error"]["reason"].as_str().unwrap_or(""),
+                &msg,
+            )),
+            Some("request") => ReleaseError::Request(msg),
+            Some(kind) if (400..500).contains(&status) || kind == "storage" => {
+                ReleaseError::Refused {
+                    kind: kind.to_string(),
+                    message: msg,
+                    detail: v["error"].clone(),
+                }
+            }
             _ if (400..500).contains(&status) => ReleaseError::Request(msg),
             _ => ReleaseError::Transport(format!("HTTP status {status}: {msg}")),
         })

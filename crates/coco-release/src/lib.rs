@@ -29,7 +29,7 @@
 //! let vm = SimVm { measurement: [1; 48], host_data: [0; 32], policy: 0x30000, guest_svn: 1 };
 //! let refs = build::build(&format!("id = \"demo\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n", hex::encode([1u8; 48]))).unwrap();
 //! let references = ReferenceValues::from_corims(&[Corim::decode(&refs, &DecodeOptions::default()).unwrap()]).unwrap();
-//! let policy = Policy { allow_simulated: true, require_revocation_check: false, ..Policy::default() };
+//! let policy = Policy { allow_simulated: true, require_revocation_check: coco_core::policy::Revocation::NONE, ..Policy::default() };
 //! let keys = MemoryKeyStore::default();
 //! let dek = coco_seal::Dek::generate().unwrap();
 //! keys.put("model-1", &dek);
@@ -46,6 +46,7 @@
 
 pub mod binding;
 pub mod challenge;
+pub mod decision;
 pub mod error;
 pub mod http;
 pub mod keystore;
@@ -56,5 +57,5 @@ pub mod wire;
 pub mod workload;
 pub mod wrap;
 
-pub use error::{ReleaseError, Result};
+pub use error::{ChallengeError, ReleaseError, Result};
 pub use service::{KeyReleaseService, Rejection, ServiceConfig};

@@ -6,18 +6,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
+use coco_core::appraise::ReferenceValues;
 use coco_core::ear::Status;
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
 use coco_core::time::unix;
+use coco_evidence::api::{Evidence, EvidencePlatform};
+use coco_evidence::tdx;
 use coco_evidence::x509::{Cert, parse_certs};
-use coco_evidence::{attester, nvidia, sim, snp, tdx};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::binding;
 use crate::challenge::{ChallengeIssuer, MemoryReplayStore, ReplayStore};
+use crate::decision::{Binding, Decider};
 use crate::error::{ReleaseError, Result};
 use crate::keystore::KeyStore;
 use crate::wire::{
@@ -76,16 +78,16 @@ pub struct KeyReleaseService {
     replay: Box<dyn ReplayStore>,
     keys: Box<dyn KeyStore>,
     ear_key: SigningKey,
-    config: ServiceConfig,
+    /// The one decision (verification, binding, appraisal); it also holds the certificate
+    /// links of evidence chains already verified, so the same hardware's next release skips
+    /// them.
+    decider: Decider,
     audit: Mutex<Box<dyn Write + Send>>,
-    /// Certificate signatures of evidence chains already verified (GPU device chains, SNP
-    /// chains): the same hardware's next release skips them.
-    chains: coco_evidence::x509::LinkCache,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "KeyReleaseService({:?})", self.config)
+        write!(f, "KeyReleaseService({:?})", self.decider)
     }
 }
 
@@ -94,13 +96,11 @@ fn b64(s: &str, what: &str) -> Result<Vec<u8>> {
         .map_err(|_| ReleaseError::Request(format!("{what} is not base64")))
 }
 
-fn ev(e: impl std::fmt::Display) -> ReleaseError {
-    ReleaseError::Evidence(e.to_string())
-}
-
 impl KeyReleaseService {
     /// A service over `keys`, signing EARs with `ear_key`, with an in-memory replay store and a
-    /// random challenge secret. Audit lines go to stderr until [`Self::with_audit`].
+    /// random challenge secret. Audit lines go to stderr until [`Self::with_audit`]. A policy
+    /// that turns binding or reference values off is refused
+    /// ([`ReleaseError::UnsafePolicy`]).
     pub fn new(
         keys: Box<dyn KeyStore>,
         ear_key: SigningKey,
@@ -111,9 +111,8 @@ impl KeyReleaseService {
             replay: Box::new(MemoryReplayStore::default()),
             keys,
             ear_key,
-            config,
+            decider: Decider::for_release(config.references, config.policy, config.sim_root)?,
             audit: Mutex::new(Box::new(std::io::stderr())),
-            chains: coco_evidence::x509::LinkCache::new(),
         })
     }
 
@@ -162,7 +161,7 @@ impl KeyReleaseService {
             Ok((_, s)) => ("release", String::new(), s.name()),
             Err(r) => (
                 "refuse",
-                r.error.to_string(),
+                r.error.message(),
                 r.ear.as_ref().map_or("none", |_| "contraindicated"),
             ),
         };
@@ -201,51 +200,30 @@ impl KeyReleaseService {
         wrap::check_public_key(bundle.kem, &pk)?;
         // Single use: the challenge is spent whatever the outcome.
         if !self.replay.first_use(&challenge, expires_at, t) {
-            return Err(ReleaseError::Challenge("replayed challenge".into()).into());
+            return Err(ReleaseError::Challenge(crate::error::ChallengeError::Replayed).into());
         }
 
-        // The binding of DESIGN §1.
-        let gpu_reports: Vec<Vec<u8>> = bundle
-            .gpus
-            .iter()
-            .enumerate()
-            .map(|(i, g)| b64(&g.evidence, &format!("gpus[{i}].evidence")))
-            .collect::<Result<_>>()?;
-        let gpu_nonce = binding::gpu_nonce(&challenge, &pk);
-        let report_data =
-            binding::report_data(&challenge, &pk, gpu_reports.iter().map(Vec::as_slice));
-
-        let mut attesters = vec![self.cpu_attester(&bundle.cpu, now)?];
-        attesters[0].expected_binding = Some(report_data.to_vec());
-        for (i, (g, raw)) in bundle.gpus.iter().zip(&gpu_reports).enumerate() {
-            let mut a = self.gpu_attester(g, raw, i, &gpu_nonce, now)?;
-            a.expected_binding = Some(gpu_nonce.to_vec());
-            attesters.push(a);
+        let mut evidence = vec![cpu_evidence(&bundle.cpu)?];
+        for (i, g) in bundle.gpus.iter().enumerate() {
+            evidence.push(gpu_evidence(g, i)?);
         }
-
-        let ctx = Context {
-            now: t,
-            nonce: Some(hex::encode(Sha256::digest(challenge))),
-        };
-        let (ear, findings) = appraise(
-            &attesters,
-            &self.config.references,
-            &self.config.policy,
-            &ctx,
-        );
-        let jwt = ear.to_jwt(&self.ear_key);
-        let status = ear.overall();
-        if !(status == Status::Affirming || status == Status::Warning) {
-            let reasons: Vec<String> = findings.iter().map(|f| f.reason()).collect();
+        let outcome = self.decider.decide(
+            &evidence,
+            Binding::KeyRelease {
+                challenge: &challenge,
+                public_key: &pk,
+            },
+            now,
+            Some(hex::encode(Sha256::digest(challenge))),
+        )?;
+        let jwt = outcome.ear.to_jwt(&self.ear_key);
+        if let Some(error) = outcome.refusal() {
             return Err(Rejection {
-                error: ReleaseError::Appraisal(if reasons.is_empty() {
-                    status.name().into()
-                } else {
-                    reasons.join("; ")
-                }),
+                error,
                 ear: Some(jwt),
             });
         }
+        let status = outcome.status();
         let dek = self
             .keys
             .get(&bundle.key_id)?
@@ -271,115 +249,70 @@ impl KeyReleaseService {
             status,
         ))
     }
+}
 
-    fn certs(pem: &Option<String>) -> Result<Vec<Cert>> {
-        match pem {
-            Some(p) => parse_certs(p.as_bytes()).map_err(ev),
-            None => Ok(Vec::new()),
-        }
+fn certs(pem: &Option<String>, what: &str) -> Result<Vec<Cert>> {
+    match pem {
+        Some(p) => parse_certs(p.as_bytes())
+            .map_err(|e| ReleaseError::Request(format!("{what}: {e}"))),
+        None => Ok(Vec::new()),
     }
+}
 
-    fn sim_root(&self) -> Result<&Cert> {
-        self.config.sim_root.as_ref().ok_or_else(|| {
-            ReleaseError::Evidence("simulated evidence is not accepted by this service".into())
-        })
-    }
-
-    fn cpu_attester(&self, cpu: &CpuEvidence, now: SystemTime) -> Result<Attester> {
-        let bytes = b64(&cpu.evidence, "cpu.evidence")?;
-        let certs = Self::certs(&cpu.certs)?;
-        match cpu.platform.as_str() {
-            "sim-snp" => {
-                let root = self.sim_root()?;
-                let vcek = certs
-                    .first()
-                    .ok_or_else(|| ReleaseError::Evidence("no sim VCEK".into()))?;
-                Ok(attester::sim_snp(
-                    "cpu0",
-                    &sim::verify_snp(&bytes, vcek, root, now).map_err(ev)?,
-                ))
-            }
-            "snp" => {
-                let mut o = snp::VerifyOptions::at(now);
-                if let Some(crl) = &cpu.crl {
-                    o = o.with_crl(
-                        coco_evidence::x509::Crl::from_der(&b64(crl, "cpu.crl")?).map_err(ev)?,
-                    );
-                }
-                Ok(attester::snp(
-                    "cpu0",
-                    &snp::verify_bytes_cached(&bytes, &certs, &o, Some(&self.chains))
-                        .map_err(ev)?,
-                ))
-            }
-            "tdx" => {
-                let c = cpu.collateral.as_ref().ok_or_else(|| {
-                    ReleaseError::Evidence("TDX evidence needs its collateral".into())
-                })?;
-                let raw = tdx::RawCollateral {
-                    tcb_info: b64(&c.tcb_info, "tcb_info")?,
-                    qe_identity: b64(&c.qe_identity, "qe_identity")?,
-                    tcb_signing_chain: b64(&c.tcb_signing_chain, "tcb_signing_chain")?,
-                    pck_crl: c
-                        .pck_crl
-                        .as_deref()
-                        .map(|x| b64(x, "pck_crl"))
-                        .transpose()?,
-                    root_ca_crl: c
-                        .root_ca_crl
-                        .as_deref()
-                        .map(|x| b64(x, "root_ca_crl"))
-                        .transpose()?,
-                };
-                let mut o = tdx::VerifyOptions::at(now);
-                if !self.config.policy.require_revocation_check {
-                    o = o.without_revocation_check();
-                }
-                let coll = tdx::verify_collateral(&raw, &o).map_err(ev)?;
-                Ok(attester::tdx(
-                    "cpu0",
-                    &tdx::verify_bytes(&bytes, Some(&coll), &o, None).map_err(ev)?,
-                ))
-            }
-            other => Err(ReleaseError::Request(format!(
+/// The bundle's CPU evidence, decoded (nothing is verified here).
+fn cpu_evidence(cpu: &CpuEvidence) -> Result<Evidence> {
+    let platform = match cpu.platform.as_str() {
+        "snp" => EvidencePlatform::Snp,
+        "tdx" => EvidencePlatform::Tdx,
+        "sim-snp" => EvidencePlatform::SimSnp,
+        other => {
+            return Err(ReleaseError::Request(format!(
                 "cpu.platform {other:?}: snp, tdx or sim-snp"
-            ))),
+            )));
         }
+    };
+    let mut e = Evidence::new(platform, b64(&cpu.evidence, "cpu.evidence")?);
+    e.certs = certs(&cpu.certs, "cpu.certs")?;
+    if let Some(crl) = &cpu.crl {
+        e.crl = Some(
+            coco_evidence::x509::Crl::from_der(&b64(crl, "cpu.crl")?)
+                .map_err(|err| ReleaseError::Request(format!("cpu.crl: {err}")))?,
+        );
     }
+    if let Some(c) = &cpu.collateral {
+        e.collateral = Some(tdx::RawCollateral {
+            tcb_info: b64(&c.tcb_info, "tcb_info")?,
+            qe_identity: b64(&c.qe_identity, "qe_identity")?,
+            tcb_signing_chain: b64(&c.tcb_signing_chain, "tcb_signing_chain")?,
+            pck_crl: c
+                .pck_crl
+                .as_deref()
+                .map(|x| b64(x, "pck_crl"))
+                .transpose()?,
+            root_ca_crl: c
+                .root_ca_crl
+                .as_deref()
+                .map(|x| b64(x, "root_ca_crl"))
+                .transpose()?,
+        });
+    }
+    Ok(e)
+}
 
-    fn gpu_attester(
-        &self,
-        g: &GpuEvidence,
-        raw: &[u8],
-        i: usize,
-        gpu_nonce: &[u8; 32],
-        now: SystemTime,
-    ) -> Result<Attester> {
-        match g.platform.as_str() {
-            "sim-gpu" => {
-                let root = self.sim_root()?;
-                let certs = Self::certs(&g.certs)?;
-                let cert = certs
-                    .first()
-                    .ok_or_else(|| ReleaseError::Evidence("no sim GPU certificate".into()))?;
-                Ok(attester::sim_gpu(
-                    &format!("gpu{i}"),
-                    &sim::verify_gpu(raw, cert, root, now).map_err(ev)?,
-                ))
-            }
-            "nvidia" => {
-                let certs = Self::certs(&g.certs)?;
-                let opts = nvidia::VerifyOptions::at(now).with_nonce(*gpu_nonce);
-                Ok(attester::nvidia(
-                    &format!("gpu{i}"),
-                    &nvidia::verify_bytes_cached(raw, &certs, &opts, &self.chains).map_err(ev)?,
-                ))
-            }
-            other => Err(ReleaseError::Request(format!(
+/// GPU `i` of the bundle, decoded.
+fn gpu_evidence(g: &GpuEvidence, i: usize) -> Result<Evidence> {
+    let platform = match g.platform.as_str() {
+        "nvidia" => EvidencePlatform::Nvidia,
+        "sim-gpu" => EvidencePlatform::SimGpu,
+        other => {
+            return Err(ReleaseError::Request(format!(
                 "gpus[{i}].platform {other:?}: nvidia or sim-gpu"
-            ))),
+            )));
         }
-    }
+    };
+    let mut e = Evidence::new(platform, b64(&g.evidence, &format!("gpus[{i}].evidence"))?);
+    e.certs = certs(&g.certs, &format!("gpus[{i}].certs"))?;
+    Ok(e)
 }
 
 /// Seconds as a `SystemTime` (helper for callers with Unix times).

@@ -40,7 +40,7 @@ fn setup() -> (SimRoot, Server, Dek) {
             references: refs,
             policy: Policy {
                 allow_simulated: true,
-                require_revocation_check: false,
+                require_revocation_check: coco_core::policy::Revocation::NONE,
                 ..Policy::default()
             },
             sim_root: Some(root.cert().clone()),
@@ -72,6 +72,7 @@ fn cvm(root: &SimRoot) -> SimAttester {
             measurements: vec![(1, [8; 48])],
             cc_mode: true,
             devtools_mode: false,
+            serial: 1,
         }],
     }
 }
@@ -116,7 +117,13 @@ fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
     );
     // Replayed.
     let e = client.release(&bundle).unwrap_err();
-    assert_eq!((e.kind(), e.message()), ("challenge", "replayed challenge"));
+    assert!(
+        matches!(
+            e,
+            coco_release::ReleaseError::Challenge(coco_release::ChallengeError::Replayed)
+        ),
+        "{e:?}"
+    );
     // Malformed JSON, unknown fields, oversized bodies.
     assert_eq!(client.post_raw(b"{not json").unwrap_err().kind(), "request");
     assert_eq!(
@@ -136,7 +143,10 @@ fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
     let (b, _) = workload::bundle(&other, &client.challenge().unwrap(), KEY_ID, Kem::P384).unwrap();
     let e = client.release(&b).unwrap_err();
     assert_eq!(e.kind(), "appraisal");
-    assert!(e.message().contains("cpu0.measurement"), "{e}");
+    let coco_release::ReleaseError::Refused { detail, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(detail["findings"][0]["claim"], "cpu0.measurement", "{e}");
     // Still serving.
     let (b, key) = workload::bundle(&a, &client.challenge().unwrap(), KEY_ID, Kem::P384).unwrap();
     let resp = client.release(&b).unwrap();

@@ -9,7 +9,9 @@ use coco_core::appraise::ReferenceValues;
 use coco_core::corim::{Corim, DecodeOptions, build};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::SigningKey;
-use coco_core::policy::Policy;
+use coco_core::policy::{Policy, Revocation};
+use coco_evidence::EvidenceError;
+use coco_release::{ChallengeError, ReleaseError};
 use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
 use coco_release::keystore::{FileKeyStore, KeyStore, MemoryKeyStore};
 use coco_release::wire::EvidenceBundle;
@@ -36,7 +38,12 @@ fn gpu() -> SimGpu {
         measurements: vec![(1, [0x33; 48]), (2, [0x44; 48])],
         cc_mode: true,
         devtools_mode: false,
+        serial: 1,
     }
+}
+
+fn gpu_n(serial: u64) -> SimGpu {
+    SimGpu { serial, ..gpu() }
 }
 
 fn refs() -> ReferenceValues {
@@ -116,7 +123,7 @@ fn world_with(policy: Policy, trust_sim: bool) -> World {
 fn demo_policy() -> Policy {
     Policy {
         allow_simulated: true,
-        require_revocation_check: false,
+        require_revocation_check: Revocation::NONE,
         ..Policy::default()
     }
 }
@@ -150,7 +157,7 @@ fn request(
 fn released_only_to_bound_affirming_evidence_and_unwrapped_by_its_key() {
     let w = world();
     for kem in [Kem::P384, Kem::X25519] {
-        let a = cvm(&w, vm(), vec![gpu(), gpu()]);
+        let a = cvm(&w, vm(), vec![gpu_n(1), gpu_n(2)]);
         let (bundle, key) = request(&w, &a, kem);
         let resp = w.service.release(&bundle, now()).unwrap();
         let dek = workload::unwrap(&resp, &key, KEY_ID).unwrap();
@@ -203,9 +210,18 @@ fn released_only_to_bound_affirming_evidence_and_unwrapped_by_its_key() {
     );
 }
 
-fn refused(w: &World, bundle: &EvidenceBundle) -> (String, String) {
-    let r = w.service.release(bundle, now()).unwrap_err();
-    (r.error.kind().to_string(), r.error.to_string())
+fn refused(w: &World, bundle: &EvidenceBundle) -> ReleaseError {
+    w.service.release(bundle, now()).unwrap_err().error
+}
+
+/// The claims of an appraisal refusal's findings (panics on any other error).
+fn findings(e: &ReleaseError) -> Vec<String> {
+    match e {
+        ReleaseError::Appraisal { findings, .. } => {
+            findings.iter().map(|f| f.claim.clone()).collect()
+        }
+        other => panic!("expected an appraisal refusal, got {other:?}"),
+    }
 }
 
 #[test]
@@ -214,23 +230,26 @@ fn replayed_and_expired_challenges_are_refused() {
     let a = cvm(&w, vm(), vec![gpu()]);
     let (bundle, _) = request(&w, &a, Kem::P384);
     w.service.release(&bundle, now()).unwrap();
-    let (kind, msg) = refused(&w, &bundle);
-    assert_eq!(kind, "challenge");
-    assert!(msg.contains("replayed challenge"), "{msg}");
+    assert!(matches!(
+        refused(&w, &bundle),
+        ReleaseError::Challenge(ChallengeError::Replayed)
+    ));
     let (bundle, _) = request(&w, &a, Kem::P384);
     let r = w
         .service
         .release(&bundle, now() + Duration::from_secs(61))
         .unwrap_err();
-    assert!(
-        r.error.to_string().contains("expired challenge"),
-        "{}",
-        r.error
-    );
+    assert!(matches!(
+        r.error,
+        ReleaseError::Challenge(ChallengeError::Expired)
+    ));
     // A token from another service (another secret) is refused.
     let other = world();
     let (bundle, _) = request(&other, &a, Kem::P384);
-    assert_eq!(refused(&w, &bundle).0, "challenge");
+    assert!(matches!(
+        refused(&w, &bundle),
+        ReleaseError::Challenge(ChallengeError::NotIssuedHere)
+    ));
 }
 
 #[test]
@@ -243,7 +262,7 @@ fn debug_and_unknown_measurements_are_refused_with_their_reason() {
     let (bundle, _) = request(&w, &cvm(&w, debug, vec![gpu()]), Kem::P384);
     let r = w.service.release(&bundle, now()).unwrap_err();
     assert_eq!(r.error.kind(), "appraisal");
-    assert!(r.error.to_string().contains("cpu0.debug"), "{}", r.error);
+    assert!(findings(&r.error).contains(&"cpu0.debug".to_string()));
     assert!(r.ear.is_some(), "the refusing EAR is returned");
 
     let other = SimVm {
@@ -251,22 +270,19 @@ fn debug_and_unknown_measurements_are_refused_with_their_reason() {
         ..vm()
     };
     let (bundle, _) = request(&w, &cvm(&w, other, vec![gpu()]), Kem::P384);
-    let (kind, msg) = refused(&w, &bundle);
-    assert_eq!(kind, "appraisal");
-    assert!(msg.contains("cpu0.measurement"), "{msg}");
+    assert_eq!(findings(&refused(&w, &bundle)), ["cpu0.measurement"]);
 
-    let mut bad_gpu = gpu();
+    let mut bad_gpu = gpu_n(2);
     bad_gpu.measurements[1].1 = [0x45; 48];
     let (bundle, _) = request(&w, &cvm(&w, vm(), vec![gpu(), bad_gpu]), Kem::P384);
-    let (_, msg) = refused(&w, &bundle);
-    assert!(msg.contains("gpu1.measurement[2]"), "{msg}");
+    assert_eq!(findings(&refused(&w, &bundle)), ["gpu1.measurement[2]"]);
 
     let devtools = SimGpu {
         devtools_mode: true,
         ..gpu()
     };
     let (bundle, _) = request(&w, &cvm(&w, vm(), vec![devtools]), Kem::P384);
-    assert!(refused(&w, &bundle).1.contains("gpu0.devtools_mode"));
+    assert_eq!(findings(&refused(&w, &bundle)), ["gpu0.devtools_mode"]);
 }
 
 #[test]
@@ -276,16 +292,116 @@ fn a_gpu_report_from_another_session_breaks_the_binding() {
     let (first, _) = request(&w, &a, Kem::P384);
     let (mut second, _) = request(&w, &a, Kem::P384);
     second.gpus = first.gpus.clone();
-    let (kind, msg) = refused(&w, &second);
-    assert_eq!(kind, "appraisal");
-    assert!(msg.contains("gpu0.nonce"), "{msg}");
-    assert!(msg.contains("cpu0.report_data"), "{msg}");
-    // Another workload key than the one the evidence is bound to.
+    // The GPU report answers another session's nonce: refused at verification.
+    assert!(matches!(
+        refused(&w, &second),
+        ReleaseError::Evidence {
+            index: 1,
+            source: EvidenceError::Mismatch { .. },
+            ..
+        }
+    ));
+    // Another workload key than the one the evidence is bound to: both nonces break.
     let (mut third, _) = request(&w, &a, Kem::P384);
     let other = coco_release::wrap::WorkloadKey::generate(Kem::P384);
     use base64::Engine;
     third.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key());
-    assert!(refused(&w, &third).1.contains("report_data"));
+    assert!(matches!(
+        refused(&w, &third),
+        ReleaseError::Evidence { index: 1, .. }
+    ));
+    // A CPU-only bundle bound to another key: the CPU report_data breaks.
+    let policy = Policy {
+        composition: coco_core::policy::Composition {
+            gpus: Some(0),
+            ..Default::default()
+        },
+        ..demo_policy()
+    };
+    let w = world_with(policy, true);
+    let a = cvm(&w, vm(), vec![]);
+    let (mut fourth, _) = request(&w, &a, Kem::P384);
+    let other = coco_release::wrap::WorkloadKey::generate(Kem::P384);
+    fourth.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key());
+    assert_eq!(findings(&refused(&w, &fourth)), ["cpu0.report_data"]);
+}
+
+/// The composition of a release: a bundle without the GPU the reference values describe, one
+/// with the same GPU twice, or one with an attester the policy does not expect is refused,
+/// and the finding names the attester.
+#[test]
+fn composition_is_part_of_the_decision() {
+    let w = world();
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![]), Kem::P384);
+    assert_eq!(findings(&refused(&w, &bundle)), ["composition.gpu0"]);
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![gpu(), gpu()]), Kem::P384);
+    assert_eq!(findings(&refused(&w, &bundle)), ["composition.gpu1.device"]);
+    // Exactly two GPUs by policy: a third is unexpected, one alone is missing its peer.
+    let w = world_with(
+        Policy {
+            composition: coco_core::policy::Composition {
+                gpus: Some(2),
+                ..Default::default()
+            },
+            ..demo_policy()
+        },
+        true,
+    );
+    let three = cvm(&w, vm(), vec![gpu_n(1), gpu_n(2), gpu_n(3)]);
+    let (bundle, _) = request(&w, &three, Kem::P384);
+    assert_eq!(
+        findings(&refused(&w, &bundle)),
+        ["composition.gpu2.attester"]
+    );
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![gpu_n(1)]), Kem::P384);
+    assert_eq!(findings(&refused(&w, &bundle)), ["composition.gpu1"]);
+    let (bundle, key) = request(&w, &cvm(&w, vm(), vec![gpu_n(1), gpu_n(2)]), Kem::P384);
+    let resp = w.service.release(&bundle, now()).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        w.dek.as_bytes()
+    );
+    // A CPU platform the policy does not accept.
+    let w = world_with(
+        Policy {
+            composition: coco_core::policy::Composition {
+                cpu: Some(vec![coco_core::claims::Platform::Tdx]),
+                ..Default::default()
+            },
+            ..demo_policy()
+        },
+        true,
+    );
+    let (bundle, _) = request(&w, &cvm(&w, vm(), vec![gpu()]), Kem::P384);
+    assert_eq!(
+        findings(&refused(&w, &bundle)),
+        ["composition.cpu0.attester"]
+    );
+}
+
+/// Binding and reference values cannot be switched off where keys are released.
+#[test]
+fn a_service_refuses_a_policy_without_binding_or_reference_values() {
+    for (toml, setting) in [
+        ("require_binding = false", "require_binding"),
+        ("require_reference_values = false", "require_reference_values"),
+    ] {
+        let e = KeyReleaseService::new(
+            Box::new(MemoryKeyStore::default()),
+            SigningKey::generate_p384().unwrap(),
+            ServiceConfig {
+                references: refs(),
+                policy: Policy::from_toml(toml).unwrap(),
+                sim_root: None,
+                challenge_ttl_secs: 60,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ReleaseError::UnsafePolicy { setting: s } if s == setting),
+            "{e:?}"
+        );
+    }
 }
 
 #[test]
@@ -294,20 +410,25 @@ fn simulated_evidence_needs_the_root_and_the_policy() {
     let w = world_with(demo_policy(), false);
     let a = cvm(&w, vm(), vec![]);
     let (bundle, _) = request(&w, &a, Kem::P384);
-    let (kind, msg) = refused(&w, &bundle);
-    assert_eq!(kind, "evidence");
-    assert!(msg.contains("simulated evidence is not accepted"), "{msg}");
+    assert!(matches!(
+        refused(&w, &bundle),
+        ReleaseError::Evidence {
+            index: 0,
+            source: EvidenceError::Platform(_),
+            ..
+        }
+    ));
     // Root configured, but the default policy refuses simulation.
     let w = world_with(
         Policy {
-            require_revocation_check: false,
+            require_revocation_check: Revocation::NONE,
             ..Policy::default()
         },
         true,
     );
     let a = cvm(&w, vm(), vec![]);
     let (bundle, _) = request(&w, &a, Kem::P384);
-    assert!(refused(&w, &bundle).1.contains("cpu0.simulated"));
+    assert!(findings(&refused(&w, &bundle)).contains(&"cpu0.simulated".to_string()));
     // A platform certified by another sim root.
     let w = world();
     let stranger = SimRoot::generate().unwrap();
@@ -317,7 +438,7 @@ fn simulated_evidence_needs_the_root_and_the_policy() {
         gpus: vec![],
     };
     let (bundle, _) = request(&w, &a, Kem::P384);
-    assert_eq!(refused(&w, &bundle).0, "evidence");
+    assert_eq!(refused(&w, &bundle).kind(), "evidence");
 }
 
 #[test]
@@ -327,25 +448,25 @@ fn malformed_requests_are_refused_and_the_service_keeps_serving() {
     let (good, key) = request(&w, &a, Kem::P384);
     let mut b = good.clone();
     b.version = 2;
-    assert_eq!(refused(&w, &b).0, "request");
+    assert_eq!(refused(&w, &b).kind(), "request");
     let mut b = good.clone();
     b.public_key = "not base64!".into();
-    assert_eq!(refused(&w, &b).0, "request");
+    assert_eq!(refused(&w, &b).kind(), "request");
     let mut b = good.clone();
     b.public_key = "AAAA".into();
-    assert_eq!(refused(&w, &b).0, "wrap");
+    assert_eq!(refused(&w, &b).kind(), "wrap");
     // Rejected before the replay check: the token is not spent yet.
     let mut b = good.clone();
     b.cpu.evidence = "AAAA".into();
-    assert_eq!(refused(&w, &b).0, "evidence");
+    assert_eq!(refused(&w, &b).kind(), "evidence");
     // ... but now it is.
-    assert_eq!(refused(&w, &good).0, "challenge");
+    assert_eq!(refused(&w, &good).kind(), "challenge");
     let (mut b, _) = request(&w, &a, Kem::P384);
     b.key_id = "kbs:///nobody".into();
-    assert_eq!(refused(&w, &b).0, "key");
+    assert_eq!(refused(&w, &b).kind(), "key");
     let (mut b, _) = request(&w, &a, Kem::P384);
     b.key_id = "x".repeat(300);
-    assert_eq!(refused(&w, &b).0, "request");
+    assert_eq!(refused(&w, &b).kind(), "request");
     // Still serving.
     let (fresh, key2) = request(&w, &a, Kem::P384);
     let resp = w.service.release(&fresh, now()).unwrap();
@@ -421,9 +542,12 @@ fn real_nvidia_gpu_evidence_is_verified_and_bound() {
         evidence: b64.encode(&report),
         certs: Some(chain.clone()),
     }];
-    let (kind, msg) = refused(&w, &bundle);
-    assert_eq!(kind, "evidence", "{msg}");
-    assert!(msg.contains("GPU report nonce"), "{msg}");
+    let e = refused(&w, &bundle);
+    assert!(
+        matches!(&e, ReleaseError::Evidence { index: 1, platform, source: EvidenceError::Mismatch { what, .. } }
+            if platform == "nvidia" && what == "GPU report nonce"),
+        "{e:?}"
+    );
     // The same report with a chain of another GPU: the signature fails first.
     let other = std::fs::read_to_string(
         coco_evidence::vectors::dir().join("nvidia/hopper-h100-545.00-e2e/cert_chain.pem"),
@@ -435,7 +559,16 @@ fn real_nvidia_gpu_evidence_is_verified_and_bound() {
         evidence: b64.encode(&report),
         certs: Some(other),
     }];
-    let (kind, msg) = refused(&w, &bundle);
-    assert_eq!(kind, "evidence", "{msg}");
-    assert!(msg.contains("signature"), "{msg}");
+    let e = refused(&w, &bundle);
+    assert!(
+        matches!(
+            &e,
+            ReleaseError::Evidence {
+                index: 1,
+                source: EvidenceError::Signature(_),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::roots::{check_issued_by_root, intel_root};
@@ -18,39 +18,8 @@ use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, parse_certs_except, unix};
 
-/// Intel's TCB status names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum TcbStatus {
-    /// The TCB is current.
-    UpToDate,
-    /// Current, but software mitigations are needed.
-    SWHardeningNeeded,
-    /// Current, but the platform configuration needs changes.
-    ConfigurationNeeded,
-    /// Both of the above.
-    ConfigurationAndSWHardeningNeeded,
-    /// A newer TCB is available.
-    OutOfDate,
-    /// Out of date, and the configuration needs changes.
-    OutOfDateConfigurationNeeded,
-    /// The TCB level was revoked.
-    Revoked,
-}
-
-impl TcbStatus {
-    /// Intel's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            TcbStatus::UpToDate => "UpToDate",
-            TcbStatus::SWHardeningNeeded => "SWHardeningNeeded",
-            TcbStatus::ConfigurationNeeded => "ConfigurationNeeded",
-            TcbStatus::ConfigurationAndSWHardeningNeeded => "ConfigurationAndSWHardeningNeeded",
-            TcbStatus::OutOfDate => "OutOfDate",
-            TcbStatus::OutOfDateConfigurationNeeded => "OutOfDateConfigurationNeeded",
-            TcbStatus::Revoked => "Revoked",
-        }
-    }
-}
+/// Intel's TCB status names (one type shared with appraisal).
+pub use coco_core::claims::TcbStatus;
 
 /// One TCB component SVN of a TCB level. (Intel's informational `category` and `type` are
 /// not kept: the algorithm compares SVNs only, and skipping them spares hundreds of string

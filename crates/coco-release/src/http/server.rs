@@ -41,11 +41,11 @@ struct App {
 }
 
 fn error(status: StatusCode, kind: &str, message: &str, ear: Option<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"kind": kind, "message": message}, "ear": ear})),
-    )
-        .into_response()
+    error_json(status, json!({"kind": kind, "message": message}), ear)
+}
+
+fn error_json(status: StatusCode, error: serde_json::Value, ear: Option<String>) -> Response {
+    (status, axum::Json(json!({"error": error, "ear": ear}))).into_response()
 }
 
 async fn challenge(State(app): State<App>) -> Response {
@@ -94,7 +94,7 @@ async fn release(State(app): State<App>, body: Bytes) -> Response {
                 "storage" => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::FORBIDDEN,
             };
-            error(status, r.error.kind(), r.error.message(), r.ear)
+            error_json(status, r.error.to_json(), r.ear)
         }
     }
 }
