@@ -19,10 +19,18 @@ gcc -std=c11 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/tests/c/test_coco.c
     -o "$work/test_coco"
 mkdir "$work/run" "$work/valgrind"
 vectors="${COCO_VECTORS:-$(cd .. && pwd)/shared/vectors}"
-"$work/test_coco" "$work/run" "$vectors"
+# Reference values for the appraisal checks: a CoRIM of the real VLEK sample's measurement,
+# read from the report by the verifier and built by `coco corim build`.
+snp="$vectors/snp/milan-v3-vlek-aws-trustee"
+measurement=$(target/debug/coco evidence verify --platform snp "$snp/report.bin" --certs "$snp" \
+    --at 2025-06-01T00:00:00Z --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["claims"]["measurement"])')
+printf 'id = "c-test"\n[snp]\nsigning_key = "vlek"\nproduct = "milan"\nmeasurement = ["%s"]\n' \
+    "$measurement" > "$work/refs.toml"
+target/debug/coco corim build "$work/refs.toml" --out "$work/refs.corim" 2>/dev/null
+"$work/test_coco" "$work/run" "$vectors" "$work/refs.corim"
 valgrind --quiet --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect \
-    "$work/test_coco" "$work/valgrind" "$vectors"
+    "$work/test_coco" "$work/valgrind" "$vectors" "$work/refs.corim"
 
 # The C++ example: one tensor of a sealed safetensors shard, read through read_at.
 g++ -std=c++17 -Wall -Wextra -Werror -I "$inc" crates/coco-ffi/examples/read_tensor.cpp "$lib" \

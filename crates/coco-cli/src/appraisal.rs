@@ -6,12 +6,12 @@ use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
 use coco_core::appraise::ReferenceValues;
-use coco_release::decision::{Binding, Decider};
 use coco_core::corim::cose::{self, SignedCorim};
 use coco_core::corim::{Corim, DecodeOptions, Validity, build};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
+use coco_release::decision::{Binding, Decider};
 use serde_json::{Value, json};
 
 use crate::CmdResult;
@@ -403,13 +403,9 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         Some(n) => Binding::GpuNonce(n),
         None => Binding::None,
     };
-    let decider = Decider::offline(refs, policy).accepting_missing_revocation(a.no_revocation_check);
-    let outcome = decider.decide(
-        &evidence,
-        binding,
-        coco_release::service::at(now),
-        None,
-    )?;
+    let decider =
+        Decider::offline(refs, policy).accepting_missing_revocation(a.no_revocation_check);
+    let outcome = decider.decide(&evidence, binding, coco_release::service::at(now), None)?;
     let (ear, findings) = (&outcome.ear, &outcome.findings);
     let overall = ear.overall();
     match &a.sign_key {

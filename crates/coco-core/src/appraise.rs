@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
+use crate::claims::Claims;
 use crate::corim::compare::{self, Mismatch};
 use crate::corim::{Corim, Environment, Mkey, Mval, Svn, ValueTriple};
 use crate::ear::{Appraisal, Ear, PROFILE as EAR_PROFILE, TrustVector, VerifierId};
 use crate::error::{CoreError, Result};
-use crate::claims::Claims;
 use crate::policy::Policy;
 use crate::profile::{self, SnpTcb};
 use crate::validate;
@@ -492,9 +492,7 @@ fn reference_findings(a: &Attester, refs: &ReferenceValues, policy: &Policy) -> 
                 evidence.iter().any(|(ek, ev)| {
                     ek == k
                         && match snp_product {
-                            Some(product)
-                                if *k == Mkey::Uint(profile::snp_mkey::REPORTED_TCB) =>
-                            {
+                            Some(product) if *k == Mkey::Uint(profile::snp_mkey::REPORTED_TCB) => {
                                 snp_tcb_match(&m.mval, ev, product).is_ok()
                             }
                             _ => compare::mval(&m.mval, ev).is_ok(),

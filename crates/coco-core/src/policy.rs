@@ -268,8 +268,8 @@ mod tests {
     #[test]
     fn release_blockers_name_the_setting() {
         assert!(Policy::default().release_blockers().is_empty());
-        let p = Policy::from_toml("require_binding = false\nrequire_reference_values = false")
-            .unwrap();
+        let p =
+            Policy::from_toml("require_binding = false\nrequire_reference_values = false").unwrap();
         assert_eq!(
             p.release_blockers(),
             ["require_binding", "require_reference_values"]

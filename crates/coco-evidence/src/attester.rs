@@ -4,9 +4,7 @@
 //! are the only place in coco that builds attesters.
 
 use coco_core::appraise::Attester;
-use coco_core::claims::{
-    Claims, GpuClaims, SnpClaims, SnpProduct, SnpSigningKey, TdxClaims,
-};
+use coco_core::claims::{Claims, GpuClaims, SnpClaims, SnpProduct, SnpSigningKey, TdxClaims};
 
 use crate::nvidia::GpuEvidence;
 use crate::snp::SnpEvidence;

@@ -93,7 +93,7 @@ fn flip_hex(v: &str) -> String {
 fn tdx_samples_are_affirming_against_their_own_values_and_each_change_is_named() {
     for name in ["v4-dcap-qvl-uptodate", "v5-td15-go-tdx-guest-uptodate"] {
         let a = tdx_attester(&vectors().join("tdx").join(name));
-        let lines = tdx_refs(&a.claims);
+        let lines = tdx_refs(a.view());
         let (ear, findings) = appraise(
             std::slice::from_ref(&a),
             &refs(&toml("tdx", &lines)),
@@ -156,8 +156,8 @@ fn tdx_samples_are_affirming_against_their_own_values_and_each_change_is_named()
 #[test]
 fn a_debug_td_is_contraindicated_with_that_reason() {
     let a = tdx_attester(&vectors().join("tdx/v4-trustee-debug-td-uptodate"));
-    assert_eq!(a.claims["debug"], true);
-    let lines = tdx_refs(&a.claims);
+    assert_eq!(a.view()["debug"], true);
+    let lines = tdx_refs(a.view());
     let (ear, findings) = appraise(
         std::slice::from_ref(&a),
         &refs(&toml("tdx", &lines)),
@@ -193,10 +193,10 @@ fn a_debug_td_is_contraindicated_with_that_reason() {
 #[test]
 fn tcb_status_policy() {
     let a = tdx_attester(&vectors().join("tdx/v4-trustee-module-tdx03-outofdate"));
-    let lines = tdx_refs(&a.claims);
+    let lines = tdx_refs(a.view());
     let r = refs(&toml("tdx", &lines));
     let relaxed = Policy {
-        require_revocation_check: false,
+        require_revocation_check: coco_core::policy::Revocation::NONE,
         ..Policy::default()
     };
     let (ear, findings) = appraise(std::slice::from_ref(&a), &r, &relaxed, &ctx());
@@ -298,15 +298,15 @@ fn snp_refs(c: &Value) -> Vec<(String, String)> {
 #[test]
 fn snp_samples_are_affirming_and_each_change_is_named() {
     let policy = Policy {
-        require_revocation_check: false,
+        require_revocation_check: coco_core::policy::Revocation::NONE,
         ..Policy::default()
     };
     let mut seen = 0;
     for sample in samples("snp") {
         let name = sample.file_name().unwrap().to_string_lossy().into_owned();
         let a = snp_attester(&sample);
-        let lines = snp_refs(&a.claims);
-        let debug = a.claims["debug"] == true;
+        let lines = snp_refs(a.view());
+        let debug = a.view()["debug"] == true;
         let (ear, findings) = appraise(
             std::slice::from_ref(&a),
             &refs(&toml("snp", &lines)),
@@ -331,12 +331,12 @@ fn snp_samples_are_affirming_and_each_change_is_named() {
         for (i, (k, v)) in lines.iter().enumerate() {
             let changed = match k.as_str() {
                 "measurement" | "host_data" => flip_hex(v),
-                "guest_svn_min" => (a.claims["guest_svn"].as_u64().unwrap() + 1).to_string(),
+                "guest_svn_min" => (a.view()["guest_svn"].as_u64().unwrap() + 1).to_string(),
                 "reported_tcb_min" => v.replacen(
-                    &format!("microcode = {}", a.claims["reported_tcb"]["microcode"]),
+                    &format!("microcode = {}", a.view()["reported_tcb"]["microcode"]),
                     &format!(
                         "microcode = {}",
-                        a.claims["reported_tcb"]["microcode"].as_u64().unwrap() + 1
+                        a.view()["reported_tcb"]["microcode"].as_u64().unwrap() + 1
                     ),
                     1,
                 ),
@@ -346,7 +346,7 @@ fn snp_samples_are_affirming_and_each_change_is_named() {
             let mut ch = lines.clone();
             ch[i].1 = if k == "policy" {
                 // ... against a value with bit 60 set.
-                let p = a.claims["policy"].as_u64().unwrap() & !(1 << 19) | 1 << 60;
+                let p = a.view()["policy"].as_u64().unwrap() & !(1 << 19) | 1 << 60;
                 format!(
                     "{{ value = \"0x{p:x}\", mask = \"0x{:x}\" }}",
                     1u64 << 60 | 1 << 19
@@ -380,7 +380,7 @@ fn snp_samples_are_affirming_and_each_change_is_named() {
 #[test]
 fn signed_reference_values_from_a_vendor_key() {
     let a = tdx_attester(&vectors().join("tdx/v4-dcap-qvl-uptodate"));
-    let unsigned = build::build(&toml("tdx", &tdx_refs(&a.claims))).unwrap();
+    let unsigned = build::build(&toml("tdx", &tdx_refs(a.view()))).unwrap();
     let vendor = SigningKey::generate_p384().unwrap();
     let signed = cose::sign(&unsigned, &vendor, "ACME Model Ops", None).unwrap();
     let s = SignedCorim::decode(&signed, &DecodeOptions::default()).unwrap();
@@ -422,11 +422,7 @@ fn gpu_attesters(sample: &Path) -> Vec<Attester> {
     verified
         .iter()
         .enumerate()
-        .map(|(i, v)| {
-            let mut a = attester::nvidia(&format!("gpu{i}"), v);
-            a.expected_binding = Some(nonce.to_vec());
-            a
-        })
+        .map(|(i, v)| attester::nvidia(&format!("gpu{i}"), v).with_expected_binding(&nonce))
         .collect()
 }
 
@@ -444,11 +440,9 @@ fn nvidia_refs(c: &Value) -> String {
     s
 }
 
+/// NVIDIA's OCSP is not consulted yet: the policy waives revocation for GPUs only.
 fn gpu_policy() -> Policy {
-    Policy {
-        require_revocation_check: false,
-        ..Policy::default()
-    }
+    Policy::from_toml("[require_revocation_check]\nnvidia = false\n").unwrap()
 }
 
 #[test]
@@ -458,7 +452,7 @@ fn nvidia_samples_are_affirming_and_each_change_is_named() {
         let name = sample.file_name().unwrap().to_string_lossy().into_owned();
         let gpus = gpu_attesters(&sample);
         let a = &gpus[0];
-        let text = nvidia_refs(&a.claims);
+        let text = nvidia_refs(a.view());
         let (ear, findings) = appraise(&gpus, &refs(&text), &gpu_policy(), &ctx());
         assert!(findings.is_empty(), "{name}: {findings:?}");
         assert_eq!(ear.overall(), Status::Affirming, "{name}");
@@ -467,7 +461,7 @@ fn nvidia_samples_are_affirming_and_each_change_is_named() {
         assert_eq!(tv.get("instance-identity"), Some(2), "{name}");
         assert_eq!(ear.submods.len(), gpus.len(), "{name}");
         // Each single change is contraindicated with its reason.
-        let measured: Vec<String> = a.claims["measurements"]
+        let measured: Vec<String> = a.view()["measurements"]
             .as_object()
             .unwrap()
             .iter()
@@ -511,8 +505,7 @@ fn nvidia_samples_are_affirming_and_each_change_is_named() {
             );
         }
         // A report from another session (another nonce) breaks the binding.
-        let mut other = a.clone();
-        other.expected_binding = Some(vec![0u8; 32]);
+        let other = a.clone().with_expected_binding(&[0u8; 32]);
         let (ear, findings) = appraise(&[other], &refs(&text), &gpu_policy(), &ctx());
         assert_eq!(ear.overall(), Status::Contraindicated, "{name}");
         assert_eq!(findings[0].claim, "gpu0.nonce", "{name}");
@@ -536,7 +529,7 @@ fn nvidia_reference_values_from_nvidias_rims() {
     assert_eq!(ear.overall(), Status::Affirming);
     // NVDEC0 is disabled in this report: a wrong golden value at SPDM index 36 (RIM 35) is
     // not compared, as in NVIDIA's verifier; one at index 8 (RIM 7) is.
-    assert_eq!(gpus[0].claims["opaque"]["nvdec0_status"], "disabled");
+    assert_eq!(gpus[0].view()["opaque"]["nvdec0_status"], "disabled");
     let edit = |idx: &str| {
         let line = format!("\"{idx}\" = [\"");
         let at = text.find(&line).unwrap_or_else(|| panic!("{idx}")) + line.len();
@@ -576,4 +569,59 @@ fn nvidia_reference_values_from_nvidias_rims() {
             "gpu0.measurement[8]"
         ]
     );
+}
+
+/// A waiver of GPU revocation does not relax the CPU's: a real TDX quote whose CRLs were
+/// checked and real H100 evidence are affirming together under a policy that waives only
+/// NVIDIA revocation; the same policy refuses a real TDX quote verified without CRLs, and a
+/// waiver for SNP only refuses the GPU.
+#[test]
+fn revocation_is_required_per_platform() {
+    let tdx = tdx_attester(&vectors().join("tdx/v4-dcap-qvl-uptodate"));
+    assert_eq!(tdx.view()["revocation_checked"], true);
+    let gpus = gpu_attesters(&vectors().join("nvidia/hopper-h100-550.90.07"));
+    assert_eq!(gpus[0].view()["revocation_checked"], false);
+    let text = format!(
+        "{}\n{}",
+        toml("tdx", &tdx_refs(tdx.view())),
+        nvidia_refs(gpus[0].view()).replacen("id = \"gpu-refs\"\n", "", 1)
+    );
+    let both = refs(&text);
+    let mut all = vec![tdx];
+    all.extend(gpus.iter().cloned());
+    let (ear, findings) = appraise(&all, &both, &gpu_policy(), &ctx());
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(ear.overall(), Status::Affirming);
+
+    // The same quote verified without its CRLs: the CPU is refused, the GPU is not.
+    let s = vectors().join("tdx/v4-dcap-qvl-uptodate");
+    let at = time(
+        expected(&s)["collateral_evaluation"]["suggested_as_of"]
+            .as_str()
+            .unwrap(),
+    );
+    let opts = VerifyOptions::at(at).without_revocation_check();
+    let mut raw = RawCollateral::from_dir(&s.join("collateral")).unwrap();
+    raw.pck_crl = None;
+    raw.root_ca_crl = None;
+    let c = tdx::verify_collateral(&raw, &opts).unwrap();
+    let q = std::fs::read(s.join("quote.bin")).unwrap();
+    let unchecked = attester::tdx(
+        "cpu0",
+        &tdx::verify_bytes(&q, Some(&c), &opts, None).unwrap(),
+    );
+    let mut all = vec![unchecked];
+    all.extend(gpus.iter().cloned());
+    let (ear, findings) = appraise(&all, &both, &gpu_policy(), &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(claims, ["cpu0.revocation_checked"]);
+    assert_eq!(ear.submods["gpu0"].status, Status::Affirming);
+
+    // A waiver for SNP only: the GPU's unchecked revocation is refused (and, appraised
+    // without its CPU, the bundle lacks the TDX attester the reference values describe).
+    let snp_only = Policy::from_toml("[require_revocation_check]\nsnp = false\n").unwrap();
+    let (_, findings) = appraise(&all[1..], &both, &snp_only, &ctx());
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(claims, ["gpu0.revocation_checked", "composition.cpu0"]);
 }

@@ -301,7 +301,7 @@ fn amd_crl_must_come_from_the_pinned_ark() {
     let v = snp::verify_bytes(&bytes, &certs, &opts).unwrap();
     assert!(!v.revocation_checked);
     assert_eq!(
-        coco_evidence::attester::snp("cpu0", &v).claims["revocation_checked"],
+        coco_evidence::attester::snp("cpu0", &v).view()["revocation_checked"],
         false
     );
     let ark = &v.ark;

@@ -290,6 +290,29 @@ int32_t coco_evidence_verify_json(const char *platform,
                                   const char *options_json,
                                   char **out_json);
 
+/**
+ * Verifies evidence and appraises it against reference values and a policy: the decision of
+ * the key-release service, offline (the same Rust function as `coco appraise` and Python's
+ * `coco.appraise`).
+ *
+ * `evidence_json` is a JSON array of `{"platform": "snp"|"azure-snp"|"tdx"|"nvidia",
+ * "path": FILE}`; CPUs become submodules `cpu0`..., GPUs `gpu0`.... `options_json` (NULL for
+ * none) holds the options of `coco_evidence_verify_json` (`certs`, `collateral`, `crl`,
+ * `nonce`, `at`, `no_revocation_check`, `allow_trailing_data`) plus `references` (CoRIM
+ * files), `corim_keys` (trusted CoRIM signer keys: JWK, SPKI PEM or DER files), `policy` (a
+ * TOML file; the strict default when absent) and `sign_key` (PKCS#8 PEM: the result then
+ * has `jwt`). `*out_json` receives `{"status", "ear", "findings"[, "jwt"]}`, or
+ * `{"error": {"kind", "message", ...}}` when evidence did not verify or the inputs could not
+ * be loaded (free it with `coco_string_free`). Returns `COCO_OK` when the EAR is affirming
+ * (or a warning), `COCO_ERR_VERIFICATION` when it is not or when evidence did not verify,
+ * another status for bad arguments.
+ *
+ * # Safety
+ * `evidence_json` and `options_json` must be NULL or NUL-terminated strings, `out_json`
+ * writable storage for one pointer.
+ */
+int32_t coco_appraise_json(const char *evidence_json, const char *options_json, char **out_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -741,6 +741,172 @@ pub unsafe extern "C" fn coco_evidence_verify_json(
     }))
 }
 
+/// The options of [`coco_appraise_json`]: those of `coco_evidence_verify_json` plus the
+/// reference values, their signers, the policy and an EAR signing key (all paths).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppraiseOptions {
+    #[serde(default)]
+    references: Vec<std::path::PathBuf>,
+    #[serde(default)]
+    corim_keys: Vec<std::path::PathBuf>,
+    policy: Option<std::path::PathBuf>,
+    sign_key: Option<std::path::PathBuf>,
+    certs: Option<std::path::PathBuf>,
+    collateral: Option<std::path::PathBuf>,
+    crl: Option<std::path::PathBuf>,
+    nonce: Option<String>,
+    at: Option<String>,
+    #[serde(default)]
+    no_revocation_check: bool,
+    #[serde(default)]
+    allow_trailing_data: bool,
+}
+
+/// One piece of evidence of [`coco_appraise_json`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceFile {
+    platform: String,
+    path: std::path::PathBuf,
+}
+
+/// # Safety
+/// `s` must be NULL or a NUL-terminated string.
+unsafe fn str_from<'a>(s: *const c_char, what: &str) -> Result<&'a str, FfiError> {
+    if s.is_null() {
+        return Err(FfiError::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL, NUL-terminated (caller).
+    unsafe { CStr::from_ptr(s) }
+        .to_str()
+        .map_err(|_| FfiError::invalid(format!("{what} is not UTF-8")))
+}
+
+/// Verifies evidence and appraises it against reference values and a policy: the decision of
+/// the key-release service, offline (the same Rust function as `coco appraise` and Python's
+/// `coco.appraise`).
+///
+/// `evidence_json` is a JSON array of `{"platform": "snp"|"azure-snp"|"tdx"|"nvidia",
+/// "path": FILE}`; CPUs become submodules `cpu0`..., GPUs `gpu0`.... `options_json` (NULL for
+/// none) holds the options of `coco_evidence_verify_json` (`certs`, `collateral`, `crl`,
+/// `nonce`, `at`, `no_revocation_check`, `allow_trailing_data`) plus `references` (CoRIM
+/// files), `corim_keys` (trusted CoRIM signer keys: JWK, SPKI PEM or DER files), `policy` (a
+/// TOML file; the strict default when absent) and `sign_key` (PKCS#8 PEM: the result then
+/// has `jwt`). `*out_json` receives `{"status", "ear", "findings"[, "jwt"]}`, or
+/// `{"error": {"kind", "message", ...}}` when evidence did not verify or the inputs could not
+/// be loaded (free it with `coco_string_free`). Returns `COCO_OK` when the EAR is affirming
+/// (or a warning), `COCO_ERR_VERIFICATION` when it is not or when evidence did not verify,
+/// another status for bad arguments.
+///
+/// # Safety
+/// `evidence_json` and `options_json` must be NULL or NUL-terminated strings, `out_json`
+/// writable storage for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn coco_appraise_json(
+    evidence_json: *const c_char,
+    options_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> i32 {
+    status(guard(|| {
+        // SAFETY: `out_json` is NULL or writable storage for one pointer (caller).
+        unsafe { clear_out(out_json, "out_json") }?;
+        // SAFETY: NULL or NUL-terminated (caller).
+        let list = unsafe { str_from(evidence_json, "evidence_json") }?;
+        let list: Vec<EvidenceFile> = serde_json::from_str(list)
+            .map_err(|e| FfiError::invalid(format!("evidence_json: {e}")))?;
+        let o: AppraiseOptions = if options_json.is_null() {
+            serde_json::from_str("{}").map_err(|e| FfiError::invalid(e.to_string()))?
+        } else {
+            // SAFETY: non-NULL, NUL-terminated (caller).
+            let text = unsafe { str_from(options_json, "options_json") }?;
+            serde_json::from_str(text)
+                .map_err(|e| FfiError::invalid(format!("options_json: {e}")))?
+        };
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| FfiError {
+                status: coco_status::COCO_ERR_IO,
+                message: format!("{}: {e}", p.display()),
+            })
+        };
+        let text = |p: &std::path::Path| {
+            String::from_utf8(read(p)?)
+                .map_err(|_| FfiError::invalid(format!("{}: not UTF-8", p.display())))
+        };
+        let evidence = list
+            .iter()
+            .map(|e| Ok((e.platform.as_str(), read(&e.path)?)))
+            .collect::<Result<Vec<_>, FfiError>>()?;
+        let references = o
+            .references
+            .iter()
+            .map(|p| read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let corim_keys = o
+            .corim_keys
+            .iter()
+            .map(|p| read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = o.policy.as_deref().map(text).transpose()?;
+        let sign_key = o.sign_key.as_deref().map(text).transpose()?;
+        let opts = coco_evidence::api::Options {
+            certs: o.certs,
+            collateral: o.collateral,
+            crl: o.crl,
+            nonce: o.nonce,
+            at: o.at,
+            no_revocation_check: o.no_revocation_check,
+            allow_trailing_data: o.allow_trailing_data,
+        };
+        let evidence: Vec<(&str, &[u8])> =
+            evidence.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+        let references: Vec<&[u8]> = references.iter().map(Vec::as_slice).collect();
+        let corim_keys: Vec<&[u8]> = corim_keys.iter().map(Vec::as_slice).collect();
+        let result =
+            coco_release::decision::appraise_json(&coco_release::decision::AppraiseRequest {
+                evidence: &evidence,
+                references: &references,
+                corim_keys: &corim_keys,
+                policy_toml: policy.as_deref(),
+                sign_key_pem: sign_key.as_deref(),
+                options: &opts,
+            });
+        let (value, failure) = match result {
+            Ok(v) => {
+                let affirmed = matches!(v["status"].as_str(), Some("affirming" | "warning"));
+                let failure = (!affirmed).then(|| {
+                    format!(
+                        "appraisal: {}",
+                        v["findings"]
+                            .as_array()
+                            .map(|f| f
+                                .iter()
+                                .filter_map(|x| x["claim"].as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default()
+                    )
+                });
+                (v, failure)
+            }
+            Err(e) => {
+                let message = e["message"].as_str().unwrap_or("failed").to_string();
+                (serde_json::json!({ "error": e }), Some(message))
+            }
+        };
+        let c = CString::new(value.to_string()).map_err(|_| FfiError::invalid("NUL in JSON"))?;
+        // SAFETY: `out_json` is non-NULL and writable (caller).
+        unsafe { *out_json = c.into_raw() };
+        match failure {
+            None => Ok(0),
+            Some(message) => Err(FfiError {
+                status: coco_status::COCO_ERR_VERIFICATION,
+                message,
+            }),
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

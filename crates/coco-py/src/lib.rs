@@ -472,10 +472,12 @@ fn appraise_json(
         sign_key_pem,
         options: &opts,
     };
-    Ok(match py.detach(|| coco_release::decision::appraise_json(&req)) {
-        Ok(v) => (true, v.to_string()),
-        Err(e) => (false, serde_json::json!({ "error": e }).to_string()),
-    })
+    Ok(
+        match py.detach(|| coco_release::decision::appraise_json(&req)) {
+            Ok(v) => (true, v.to_string()),
+            Err(e) => (false, serde_json::json!({ "error": e }).to_string()),
+        },
+    )
 }
 
 /// An EAR's claims after verifying it (JWT or CWT) under the trusted `keys` (JWK, SPKI PEM or

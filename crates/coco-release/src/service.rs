@@ -253,8 +253,9 @@ impl KeyReleaseService {
 
 fn certs(pem: &Option<String>, what: &str) -> Result<Vec<Cert>> {
     match pem {
-        Some(p) => parse_certs(p.as_bytes())
-            .map_err(|e| ReleaseError::Request(format!("{what}: {e}"))),
+        Some(p) => {
+            parse_certs(p.as_bytes()).map_err(|e| ReleaseError::Request(format!("{what}: {e}")))
+        }
         None => Ok(Vec::new()),
     }
 }

@@ -11,12 +11,12 @@ use coco_core::ear::{Ear, Status};
 use coco_core::keys::SigningKey;
 use coco_core::policy::{Policy, Revocation};
 use coco_evidence::EvidenceError;
-use coco_release::{ChallengeError, ReleaseError};
 use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
 use coco_release::keystore::{FileKeyStore, KeyStore, MemoryKeyStore};
 use coco_release::wire::EvidenceBundle;
 use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
+use coco_release::{ChallengeError, ReleaseError};
 use coco_release::{KeyReleaseService, ServiceConfig};
 use coco_seal::Dek;
 
@@ -384,7 +384,10 @@ fn composition_is_part_of_the_decision() {
 fn a_service_refuses_a_policy_without_binding_or_reference_values() {
     for (toml, setting) in [
         ("require_binding = false", "require_binding"),
-        ("require_reference_values = false", "require_reference_values"),
+        (
+            "require_reference_values = false",
+            "require_reference_values",
+        ),
     ] {
         let e = KeyReleaseService::new(
             Box::new(MemoryKeyStore::default()),

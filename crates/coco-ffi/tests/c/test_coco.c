@@ -121,7 +121,10 @@ static void *reader_thread(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: %s WORKDIR VECTORS_DIR\n", argv[0]); return 2; }
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s WORKDIR VECTORS_DIR SNP_REFERENCE_CORIM\n", argv[0]);
+        return 2;
+    }
     snprintf(dir, sizeof dir, "%s", argv[1]);
     for (size_t i = 0; i < LEN; i++) plain[i] = (unsigned char)(i * 2654435761u >> 13);
     write_file(path("plain.bin"), plain, LEN);
@@ -317,6 +320,42 @@ int main(int argc, char **argv) {
     CHECK(coco_evidence_verify_json("snp", rep, rlen, "{\"bogus\": 1}", &out) == COCO_ERR_INVALID_ARGUMENT);
     CHECK(coco_evidence_verify_json("snp", rep, rlen, NULL, NULL) == COCO_ERR_INVALID_ARGUMENT);
     free(rep);
+
+    /* appraisal: the same report against reference values (a CoRIM of its measurement) */
+    char ev[1000], policy[1200], aopts[4096];
+    snprintf(ev, sizeof ev, "[{\"platform\": \"snp\", \"path\": \"%s\"}]", rpath);
+    snprintf(policy, sizeof policy, "%s", path("waive-snp-revocation.toml"));
+    const char *waiver = "[require_revocation_check]\nsnp = false\n";
+    write_file(policy, (const unsigned char *)waiver, strlen(waiver));
+    snprintf(aopts, sizeof aopts,
+             "{\"certs\": \"%s\", \"at\": \"2025-06-01T00:00:00Z\", \"references\": [\"%s\"], "
+             "\"policy\": \"%s\"}", vdir, argv[3], policy);
+    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_OK);
+    CHECK(out != NULL && strstr(out, "\"status\":\"affirming\"") && strstr(out, "\"findings\":[]"));
+    coco_string_free(out);
+    /* the strict default policy requires AMD's CRL: refused, the finding names the claim */
+    snprintf(aopts, sizeof aopts,
+             "{\"certs\": \"%s\", \"at\": \"2025-06-01T00:00:00Z\", \"references\": [\"%s\"]}",
+             vdir, argv[3]);
+    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_VERIFICATION);
+    CHECK(out != NULL && strstr(out, "\"status\":\"contraindicated\"")
+          && strstr(out, "\"claim\":\"cpu0.revocation_checked\""));
+    coco_string_free(out);
+    /* evidence that does not verify: the evidence error's kind, its class and index */
+    snprintf(aopts, sizeof aopts,
+             "{\"certs\": \"%s\", \"at\": \"2025-12-11T00:00:00Z\", \"references\": [\"%s\"]}",
+             vdir, argv[3]);
+    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_VERIFICATION);
+    CHECK(out != NULL && strstr(out, "\"kind\":\"expired\"") && strstr(out, "\"class\":\"evidence\"")
+          && strstr(out, "\"index\":0"));
+    coco_string_free(out);
+    /* bad arguments */
+    CHECK(coco_appraise_json(NULL, NULL, &out) == COCO_ERR_INVALID_ARGUMENT && out == NULL);
+    CHECK(coco_appraise_json("{}", NULL, &out) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_appraise_json(ev, "{\"bogus\": 1}", &out) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_appraise_json(ev, NULL, NULL) == COCO_ERR_INVALID_ARGUMENT);
+    CHECK(coco_appraise_json("[{\"platform\": \"snp\", \"path\": \"/nonexistent/report\"}]", NULL, &out)
+          == COCO_ERR_IO && out == NULL);
 
     free(dst.data);
     free(bad);
