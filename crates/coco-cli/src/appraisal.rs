@@ -395,7 +395,7 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
             .map_err(|source| coco_release::ReleaseError::Evidence {
                 index: i,
                 platform: platform.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         evidence.push(item);
     }

@@ -45,7 +45,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 4)]
     shard_mib: usize,
     /// Print exactly one JSON object on stdout: `{"released", "unsealed_matches", "ear",
-    /// "negative": [{"case", "rejected", "reason"}]}`.
+    /// "negative": [{"case", "rejected", "reason", "kind", "findings"}]}`.
     #[arg(long)]
     json: bool,
 }
@@ -336,23 +336,27 @@ pub fn run(a: &DemoArgs) -> CmdResult {
 
     say.line("[6/6] negative cases");
     let mut negative = Vec::new();
-    let mut case = |name: &str, outcome: Result<(), String>| {
-        let (rejected, reason) = match outcome {
-            Ok(()) => (false, String::new()),
+    // Each refusal: its kind and the claims of its findings (typed), and the one-line reason.
+    let mut case = |name: &str, outcome: Result<(), Refusal>| {
+        let (rejected, r) = match outcome {
+            Ok(()) => (false, Refusal::default()),
             Err(r) => (true, r),
         };
         say.line(format!(
             "      {name}: {}",
             if rejected {
-                format!("refused ({reason})")
+                format!("refused ({})", r.reason)
             } else {
                 "NOT REFUSED".into()
             }
         ));
-        negative.push(json!({"case": name, "rejected": rejected, "reason": reason}));
+        negative.push(
+            json!({"case": name, "rejected": rejected, "reason": r.reason,
+                             "kind": r.kind, "findings": r.findings}),
+        );
     };
     let release = |b: &coco_release::wire::EvidenceBundle| {
-        client.release(b).map(|_| ()).map_err(|r| r.to_string())
+        client.release(b).map(|_| ()).map_err(|e| Refusal::from(&e))
     };
     case("replayed challenge", release(&bundle));
     let debug_cvm = SimAttester {
@@ -429,7 +433,15 @@ pub fn run(a: &DemoArgs) -> CmdResult {
             },
         ) {
             Ok(_) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Refusal {
+                kind: match e {
+                    coco_seal::SealError::Tampered { .. } => "tampered",
+                    _ => "seal",
+                }
+                .into(),
+                findings: vec![],
+                reason: e.to_string(),
+            }),
         },
     );
     let all_refused = negative.iter().all(|n| n["rejected"] == true);
@@ -457,6 +469,35 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         return Err("a negative case was not refused".into());
     }
     Ok(())
+}
+
+/// A refusal as the demo reports it.
+#[derive(Default)]
+struct Refusal {
+    kind: String,
+    findings: Vec<String>,
+    reason: String,
+}
+
+impl From<&coco_release::ReleaseError> for Refusal {
+    fn from(e: &coco_release::ReleaseError) -> Self {
+        let findings = match e {
+            coco_release::ReleaseError::Refused { detail, .. } => detail["findings"]
+                .as_array()
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|x| x["claim"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => vec![],
+        };
+        Self {
+            kind: e.kind().to_string(),
+            findings,
+            reason: e.to_string(),
+        }
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -225,8 +225,8 @@ fn demo_runs() {
     let audit = std::fs::read_to_string(t.path().join("w/release-audit.jsonl")).unwrap();
     assert_eq!(
         audit.lines().count(),
-        5,
-        "one release and four refusals: {audit}"
+        8,
+        "one release and seven refusals: {audit}"
     );
     let out = coco(
         &["demo", "--shards", "1", "--shard-mib", "1", "--json"],
@@ -255,20 +255,45 @@ fn demo_runs() {
             ("debug enabled", true),
             ("measurement not in reference values", true),
             ("gpu report from another session", true),
+            ("missing gpu evidence", true),
+            ("same gpu twice", true),
+            ("unexpected attester", true),
             ("tampered shard", true)
         ]
     );
-    let reasons: Vec<&str> = v["negative"]
+    // Each refusal's kind and the claims of its findings, naming the attester.
+    let why: Vec<(&str, Vec<&str>)> = v["negative"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| n["reason"].as_str().unwrap())
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap(),
+                n["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap())
+                    .collect(),
+            )
+        })
         .collect();
-    assert!(reasons[0].contains("replayed"));
-    assert!(reasons[1].contains("debug"));
-    assert!(reasons[2].contains("measurement"));
-    assert!(reasons[3].contains("nonce") && reasons[3].contains("report_data"));
-    assert!(reasons[4].contains("tampered"));
+    assert_eq!(
+        why,
+        [
+            ("challenge", vec![]),
+            ("appraisal", vec!["cpu0.policy", "cpu0.debug"]),
+            ("appraisal", vec!["cpu0.measurement"]),
+            ("evidence", vec![]),
+            ("appraisal", vec!["composition.gpu0"]),
+            (
+                "appraisal",
+                vec!["composition.gpu1.attester", "composition.gpu1.device"]
+            ),
+            ("appraisal", vec!["composition.gpu1.attester"]),
+            ("tampered", vec![]),
+        ]
+    );
 }
 
 fn vectors() -> std::path::PathBuf {
@@ -635,6 +660,11 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
         "allow_simulated = true\nrequire_revocation_check = false\n",
     )
     .unwrap();
+    std::fs::write(
+        d.join("weak.toml"),
+        "allow_simulated = true\nrequire_revocation_check = false\nrequire_binding = false\n",
+    )
+    .unwrap();
     ok(&coco(
         &["corim", "build", "refs.toml", "--out", "refs.cbor"],
         d,
@@ -647,6 +677,33 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
+    // A policy that turns binding off: refused at once, nothing written, nothing listens.
+    let started = std::time::Instant::now();
+    let weak = Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args([
+            "serve",
+            "--keys",
+            "weak-store",
+            "--add-key",
+            "model-1=dek",
+            "--reference",
+            "refs.cbor",
+            "--policy",
+            "weak.toml",
+            "--ear-key",
+            "ear.pem",
+            "--listen",
+            &listen,
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert!(!d.join("weak-store").exists());
+    assert!(std::net::TcpStream::connect(&listen).is_err());
+    // The one-line reason names the setting.
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("require_binding = false"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
         .args([
             "serve",

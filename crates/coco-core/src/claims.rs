@@ -224,9 +224,9 @@ pub struct GpuClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claims {
     /// A TDX TD.
-    Tdx(TdxClaims),
+    Tdx(Box<TdxClaims>),
     /// An SEV-SNP VM.
-    Snp(SnpClaims),
+    Snp(Box<SnpClaims>),
     /// An NVIDIA GPU.
     Gpu(GpuClaims),
 }

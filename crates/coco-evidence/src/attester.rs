@@ -47,7 +47,7 @@ fn snp_claims(v: &Verified<SnpEvidence>) -> SnpClaims {
 pub fn snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
     let mut view = crate::snp::claims::claims(v);
     view["revocation_checked"] = serde_json::json!(v.revocation_checked);
-    Attester::verified(name, Claims::Snp(snp_claims(v)), view)
+    Attester::verified(name, Claims::Snp(Box::new(snp_claims(v))), view)
 }
 
 /// A TDX attester named `name` (e.g. `cpu0`).
@@ -73,7 +73,11 @@ pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
             .unwrap_or_default(),
         revocation_checked: v.revocation_checked,
     };
-    Attester::verified(name, Claims::Tdx(claims), crate::tdx::claims::claims(v))
+    Attester::verified(
+        name,
+        Claims::Tdx(Box::new(claims)),
+        crate::tdx::claims::claims(v),
+    )
 }
 
 /// An NVIDIA GPU attester named `name` (e.g. `gpu0`). OCSP is not consulted for NVIDIA's
@@ -106,7 +110,7 @@ pub fn nvidia(name: &str, v: &Verified<GpuEvidence>) -> Attester {
 pub fn sim_snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
     let mut view = crate::snp::claims::claims(v);
     view["revocation_checked"] = serde_json::json!(v.revocation_checked);
-    Attester::simulated(name, Claims::Snp(snp_claims(v)), view)
+    Attester::simulated(name, Claims::Snp(Box::new(snp_claims(v))), view)
 }
 
 /// A simulated GPU attester.

@@ -256,7 +256,7 @@ impl Decider {
             let verified = v.verify(e).map_err(|source| ReleaseError::Evidence {
                 index,
                 platform: e.platform.name().to_string(),
-                source,
+                source: Box::new(source),
             })?;
             let (prefix, next) = if verified.is_gpu() {
                 ("gpu", &mut gpus)
@@ -334,7 +334,7 @@ pub fn appraise_json(
             move |source| ReleaseError::Evidence {
                 index,
                 platform,
-                source,
+                source: Box::new(source),
             }
         };
         let at = opts.time().map_err(ev(0, "at"))?;

@@ -71,7 +71,7 @@ pub enum ReleaseError {
         platform: String,
         /// Why it did not verify.
         #[source]
-        source: EvidenceError,
+        source: Box<EvidenceError>,
     },
     /// The evidence verified, but the appraisal is not affirming.
     #[error("appraisal: {}", reasons(.status, .findings))]
@@ -118,7 +118,7 @@ pub enum ReleaseError {
         message: String,
         /// The service's whole error object (`findings`, `cause`, `index`, ... as
         /// [`ReleaseError::to_json`] writes them).
-        detail: serde_json::Value,
+        detail: Box<serde_json::Value>,
     },
     /// The service could not be reached or answered outside the protocol (client side).
     #[error("transport: {0}")]
@@ -178,6 +178,14 @@ impl ReleaseError {
             ReleaseError::Collect(_) => "collect",
             ReleaseError::Refused { kind, .. } => kind,
             ReleaseError::Transport(_) => "transport",
+        }
+    }
+
+    /// The evidence error, when a piece of evidence did not verify.
+    pub fn evidence_error(&self) -> Option<&EvidenceError> {
+        match self {
+            ReleaseError::Evidence { source, .. } => Some(source),
+            _ => None,
         }
     }
 

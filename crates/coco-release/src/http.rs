@@ -93,7 +93,7 @@ impl Client {
                 ReleaseError::Refused {
                     kind: kind.to_string(),
                     message: msg,
-                    detail: v["error"].clone(),
+                    detail: Box::new(v["error"].clone()),
                 }
             }
             _ if (400..500).contains(&status) => ReleaseError::Request(msg),
