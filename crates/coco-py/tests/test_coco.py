@@ -259,6 +259,9 @@ def test_appraise_and_ear():
     with pytest.raises(coco.VerificationError) as e:
         coco.appraise([("nvidia", (n / "gpu_evidence.json").read_bytes())], nonce="00" * 32)
     assert e.value.kind == "mismatch"
+    # The error says which piece of evidence, of which platform, as the decision's class.
+    err = e.value.result["error"]
+    assert (err["class"], err["index"], err["platform"]) == ("evidence", 0, "nvidia")
     # EARs: a real signed JWT verifies with its key only; alg none and HS256 are refused.
     ear = vectors() / "corim" / "ear"
     key = (ear / "veraison-ear-test-key.pub.jwk.json").read_bytes()

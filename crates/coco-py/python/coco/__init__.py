@@ -242,8 +242,12 @@ def appraise(
     ``at``…), shared by every piece of evidence. With ``sign_key`` (PKCS#8 PEM) the result
     also has ``jwt``, the EAR signed (ES256/ES384). ``status`` is the EAR's overall status
     (``affirming``, ``warning``, ``contraindicated``, ``none``); ``findings`` lists every
-    mismatch (``claim``, ``expected``, ``found``, ``category``). Evidence that does not verify
-    raises ``VerificationError``.
+    mismatch (``claim``, ``expected``, ``found``, ``category``), including the bundle's
+    composition (``composition.gpu0`` for a missing GPU, ``composition.gpu1.device`` for the same
+    GPU twice, ``composition.gpu1.attester`` for one the policy does not expect). This is the
+    decision of the key-release service, offline. Evidence that does not verify raises
+    ``VerificationError`` whose ``kind`` is the evidence error's kind and whose
+    ``result["error"]`` also has ``class`` (``evidence``), ``index`` and ``platform``.
     """
     opts = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()}
     ok, text = _coco.appraise_json(
