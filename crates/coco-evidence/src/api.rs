@@ -53,8 +53,9 @@ impl Options {
         self.nonce
             .as_deref()
             .map(|n| {
-                nvidia::abi::parse_nonce(n).ok_or_else(|| {
-                    EvidenceError::Platform(format!("nonce {n:?} is not 32 bytes of hex"))
+                nvidia::abi::parse_nonce(n).ok_or_else(|| EvidenceError::Usage {
+                    option: "nonce",
+                    reason: format!("{n:?} is not 32 bytes of hex"),
                 })
             })
             .transpose()
@@ -71,7 +72,10 @@ impl Options {
         let crl = match &self.crl {
             Some(p) if platform.is_snp() => {
                 let raw = std::fs::read(p).map_err(|e| {
-                    EvidenceError::Collateral(format!("AMD CRL {}: {e}", p.display()))
+                    EvidenceError::Collateral(crate::error::CollateralError::Unreadable {
+                        path: p.display().to_string(),
+                        reason: e.to_string(),
+                    })
                 })?;
                 Some(Crl::from_der(&raw)?)
             }
@@ -133,10 +137,10 @@ impl EvidencePlatform {
             "sim-snp" => Self::SimSnp,
             "sim-gpu" => Self::SimGpu,
             other => {
-                return Err(EvidenceError::Platform(format!(
-                    "unsupported platform {other:?} (this build verifies: {})",
-                    PLATFORMS.join(", ")
-                )));
+                return Err(EvidenceError::UnsupportedPlatform {
+                    platform: other.into(),
+                    supported: PLATFORMS.join(", "),
+                });
             }
         })
     }

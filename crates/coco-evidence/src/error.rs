@@ -32,9 +32,27 @@ pub enum EvidenceError {
         /// What is wrong.
         reason: String,
     },
+    /// A certificate's constraints forbid the place it has in the chain.
+    #[error("certificate {cert} {role}")]
+    CertificateRole {
+        /// Which certificate (its place in the chain and subject CN).
+        cert: String,
+        /// The place it cannot take.
+        role: CertRole,
+    },
+    /// A certificate extension is present but does not decode.
+    #[error("certificate {cert}: malformed {extension} extension: {reason}")]
+    Extension {
+        /// Which certificate.
+        cert: String,
+        /// The extension (`KeyUsage`, `BasicConstraints`, ...).
+        extension: String,
+        /// The decoder's error.
+        reason: String,
+    },
     /// A certificate chain does not lead to a pinned vendor root.
     #[error("certificate chain: {0}")]
-    Chain(String),
+    Chain(ChainError),
     /// A certificate is not valid at the verification time.
     #[error(
         "certificate {cert} is not valid at {}: valid {} .. {}",
@@ -61,8 +79,13 @@ pub enum EvidenceError {
         serial: String,
     },
     /// A signature does not verify.
-    #[error("signature of {0} does not verify")]
-    Signature(String),
+    #[error("signature of {what} {cause}")]
+    Signature {
+        /// What was signed, and by whom (e.g. "certificate VCEK by SEV-Milan").
+        what: String,
+        /// Why it does not verify.
+        cause: SignatureCause,
+    },
     /// A value in the evidence disagrees with its endorsement (e.g. TCB vs. VCEK extensions).
     #[error("{what}: evidence says {evidence}, endorsement says {endorsement}")]
     Mismatch {
@@ -75,13 +98,214 @@ pub enum EvidenceError {
     },
     /// Collateral (TCB Info, QE Identity, CRLs) is missing, unreadable or inconsistent.
     #[error("collateral: {0}")]
-    Collateral(String),
+    Collateral(CollateralError),
     /// The platform's TCB is below every level the collateral lists ("TCB not supported").
     #[error("no matching TCB level: {0}")]
     NoTcbLevel(String),
     /// The platform could not be determined, or the inputs name different platforms.
     #[error("platform: {0}")]
     Platform(String),
+    /// A platform name this build does not verify.
+    #[error("unsupported platform {platform:?} (this build verifies: {supported})")]
+    UnsupportedPlatform {
+        /// The name given.
+        platform: String,
+        /// The names this build verifies, comma-separated.
+        supported: String,
+    },
+    /// An option of the caller (not the evidence) is unusable: `at`, `nonce`, ...
+    #[error("option {option}: {reason}")]
+    Usage {
+        /// The option's name as the CLI flag / JSON key spells it.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// GPU `index` of a multi-GPU document did not verify.
+    #[error("GPU {index}: {source}")]
+    Gpu {
+        /// The GPU's position in the document.
+        index: usize,
+        /// Why.
+        #[source]
+        source: Box<EvidenceError>,
+    },
+}
+
+/// A place in a certificate chain that a certificate's constraints forbid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CertRole {
+    /// The signing leaf must not be a CA and must allow digitalSignature (when KeyUsage is
+    /// present).
+    #[error("is the signing leaf, but a CA or without digitalSignature")]
+    SigningLeaf,
+    /// A certificate that issues others must be a CA with keyCertSign (when KeyUsage is
+    /// present).
+    #[error("issues certificates but is not a CA with keyCertSign")]
+    Issuer,
+}
+
+/// Why a certificate chain does not lead to the pinned root (the chain is named by its role,
+/// e.g. "GPU device chain", "TCB signing chain").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// `cert` names `issuer` as its issuer, not the certificate it was checked against.
+    #[error("{cert} is issued by {issuer:?}, not by {expected:?}")]
+    WrongIssuer {
+        /// The certificate (its subject CN or role).
+        cert: String,
+        /// The issuer it names.
+        issuer: String,
+        /// The issuer expected.
+        expected: String,
+    },
+    /// `cert` is not signed by the trusted `root` (the signature check said `reason`).
+    #[error("{cert} is not signed by the trusted {root}: {reason}")]
+    NotSignedByRoot {
+        /// The certificate.
+        cert: String,
+        /// The pinned root.
+        root: String,
+        /// Why the check failed.
+        reason: String,
+    },
+    /// The chain carries a root certificate that is not the pinned one.
+    #[error(
+        "{chain} carries {found:?} (SHA-256 {fingerprint}), which is not the trusted root {trusted:?}"
+    )]
+    UntrustedRoot {
+        /// The chain's role.
+        chain: String,
+        /// The root found.
+        found: String,
+        /// Its SHA-256 fingerprint.
+        fingerprint: String,
+        /// The pinned root.
+        trusted: String,
+    },
+    /// Collateral verified under another root than the one trusted for the quote.
+    #[error(
+        "the collateral was verified under {verified_under:?}, not the root trusted here ({trusted:?})"
+    )]
+    CollateralRoot {
+        /// The root the collateral verified under.
+        verified_under: String,
+        /// The root trusted here.
+        trusted: String,
+    },
+    /// No certificate was given.
+    #[error("{chain}: no certificates given")]
+    Empty {
+        /// The chain's role.
+        chain: String,
+    },
+    /// The certificates form a loop.
+    #[error("{chain}: the certificates form a loop")]
+    Loop {
+        /// The chain's role.
+        chain: String,
+    },
+    /// More than one certificate issues none of the others.
+    #[error("{chain}: more than one leaf ({})", leaves.join(", "))]
+    MultipleLeaves {
+        /// The chain's role.
+        chain: String,
+        /// The leaves' subject CNs.
+        leaves: Vec<String>,
+    },
+    /// `cert`'s issuer is neither in the input nor the pinned root.
+    #[error(
+        "{chain}: no issuer {issuer:?} for {cert:?} in the input, and it is not the pinned {root:?}"
+    )]
+    UnknownIssuer {
+        /// The chain's role.
+        chain: String,
+        /// The certificate whose issuer is missing.
+        cert: String,
+        /// The issuer it names.
+        issuer: String,
+        /// The pinned root.
+        root: String,
+    },
+    /// No certificate of the chain is issued by the pinned root.
+    #[error("{chain} has no certificate issued by the trusted root {root:?} (it holds {})", certs.join(", "))]
+    NoneIssuedByRoot {
+        /// The chain's role.
+        chain: String,
+        /// The pinned root.
+        root: String,
+        /// The subject CNs of the certificates it holds.
+        certs: Vec<String>,
+    },
+    /// Certificates were given that are not part of the chain.
+    #[error("{chain}: certificate(s) not in the chain: {}", certs.join(", "))]
+    Unused {
+        /// The chain's role.
+        chain: String,
+        /// Their subject CNs.
+        certs: Vec<String>,
+    },
+    /// The chain lacks the certificate of a role (e.g. NVIDIA's device identity).
+    #[error("{chain} has no {role} certificate")]
+    MissingRole {
+        /// The chain's role.
+        chain: String,
+        /// The role missing.
+        role: String,
+    },
+}
+
+/// Why a signature does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureCause {
+    /// The signature is present and wrong.
+    #[error("does not verify")]
+    Invalid,
+    /// The signature bits are missing or not octet-aligned.
+    #[error("is missing")]
+    Missing,
+    /// The signed document's digest differs from the digest the signature covers (the
+    /// document was edited after signing).
+    #[error(
+        "covers digest {declared}, but the document's digest is {computed} (edited after signing)"
+    )]
+    DigestMismatch {
+        /// The document's digest, hex.
+        computed: String,
+        /// The digest in the signed part, hex.
+        declared: String,
+    },
+}
+
+/// Why collateral cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollateralError {
+    /// A collateral file could not be read.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// Revocation data is required and missing.
+    #[error("revocation data missing: {} (pass --no-revocation-check, or waive revocation for the platform in the policy, to verify without it)", missing.join(", "))]
+    RevocationMissing {
+        /// The missing documents (`pck_crl.der`, `root_ca_crl.der`).
+        missing: Vec<String>,
+    },
+    /// A collateral document is malformed or inconsistent.
+    #[error("{document}: {reason}")]
+    Invalid {
+        /// The document (`tcb_info.json`, `qe_identity.json`, ...).
+        document: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl EvidenceError {
@@ -100,16 +324,39 @@ impl EvidenceError {
         }
     }
 
-    /// A short machine-readable kind, as the CLI's JSON `error.kind` reports it.
+    /// The error itself, or for a GPU of a multi-GPU document the error of that GPU.
+    pub fn root(&self) -> &EvidenceError {
+        match self {
+            EvidenceError::Gpu { source, .. } => source.root(),
+            e => e,
+        }
+    }
+
+    /// A signature failure.
+    pub fn signature(what: impl Into<String>, cause: SignatureCause) -> Self {
+        EvidenceError::Signature {
+            what: what.into(),
+            cause,
+        }
+    }
+
+    /// A short machine-readable kind, as the CLI's JSON `error.kind` reports it (a GPU of a
+    /// multi-GPU document reports its own error's kind).
     pub fn kind(&self) -> &'static str {
         match self {
             EvidenceError::Malformed { .. } => "malformed",
             EvidenceError::UnsupportedVersion { .. } => "unsupported_version",
             EvidenceError::Certificate { .. } => "certificate",
             EvidenceError::Chain(_) => "chain",
+            EvidenceError::CertificateRole { .. } | EvidenceError::Extension { .. } => {
+                "certificate"
+            }
+            EvidenceError::UnsupportedPlatform { .. } => "platform",
+            EvidenceError::Usage { .. } => "usage",
+            EvidenceError::Gpu { source, .. } => source.kind(),
             EvidenceError::Expired { .. } => "expired",
             EvidenceError::Revoked { .. } => "revoked",
-            EvidenceError::Signature(_) => "signature",
+            EvidenceError::Signature { .. } => "signature",
             EvidenceError::Mismatch { .. } => "mismatch",
             EvidenceError::Collateral(_) => "collateral",
             EvidenceError::NoTcbLevel(_) => "no_tcb_level",

@@ -36,5 +36,5 @@ pub mod vectors;
 pub mod verified;
 pub mod x509;
 
-pub use error::{EvidenceError, Result};
+pub use error::{CertRole, ChainError, CollateralError, EvidenceError, Result, SignatureCause};
 pub use verified::Verified;

@@ -14,9 +14,8 @@ use crate::error::{EvidenceError, Result};
 /// assert!(parse_rfc3339("yesterday").is_err());
 /// ```
 pub fn parse_rfc3339(s: &str) -> Result<SystemTime> {
-    coco_core::time::parse_rfc3339(s).ok_or_else(|| {
-        EvidenceError::Platform(format!(
-            "not an RFC 3339 time: {s:?} (e.g. 2026-01-31T12:00:00Z)"
-        ))
+    coco_core::time::parse_rfc3339(s).ok_or_else(|| EvidenceError::Usage {
+        option: "at",
+        reason: format!("not an RFC 3339 time: {s:?} (e.g. 2026-01-31T12:00:00Z)"),
     })
 }

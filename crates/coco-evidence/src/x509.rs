@@ -9,7 +9,7 @@ use der::{Decode, Encode};
 use x509_cert::Certificate;
 
 use crate::crypto::{self, Scheme};
-use crate::error::{EvidenceError, Result};
+use crate::error::{ChainError, EvidenceError, Result, SignatureCause};
 
 /// id-RSASSA-PSS.
 const RSASSA_PSS: der::asn1::ObjectIdentifier =
@@ -219,10 +219,10 @@ impl Cert {
         if crypto::verify(scheme, self.public_key_bits(), msg, sig) {
             Ok(())
         } else {
-            Err(EvidenceError::Signature(format!(
-                "{what} by {}",
-                self.subject_cn()
-            )))
+            Err(EvidenceError::signature(
+                format!("{what} by {}", self.subject_cn()),
+                SignatureCause::Invalid,
+            ))
         }
     }
 
@@ -235,18 +235,17 @@ impl Cert {
             issuer.subject_cn()
         );
         if self.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
-            return Err(EvidenceError::Chain(format!(
-                "{} is issued by {:?}, not by {:?}",
-                self.subject_cn(),
-                self.issuer_cn(),
-                issuer.subject_cn()
-            )));
+            return Err(EvidenceError::Chain(ChainError::WrongIssuer {
+                cert: self.subject_cn(),
+                issuer: self.issuer_cn(),
+                expected: issuer.subject_cn(),
+            }));
         }
         let sig = self
             .cert
             .signature()
             .as_bytes()
-            .ok_or_else(|| EvidenceError::Signature(what.clone()))?;
+            .ok_or_else(|| EvidenceError::signature(what.clone(), SignatureCause::Missing))?;
         verify_signature(
             self.tbs_der()?,
             &self.cert.signature_algorithm().oid,
@@ -265,9 +264,10 @@ impl Cert {
     ) -> Result<Option<T>> {
         self.extension(oid)
             .map(|v| {
-                T::from_der(v).map_err(|e| EvidenceError::Certificate {
+                T::from_der(v).map_err(|e| EvidenceError::Extension {
                     cert: self.subject_cn(),
-                    reason: format!("malformed {what} extension: {e}"),
+                    extension: what.into(),
+                    reason: e.to_string(),
                 })
             })
             .transpose()
@@ -380,7 +380,7 @@ fn verify_signature(
     if crypto::verify(scheme, issuer.public_key_bits(), tbs, sig) {
         Ok(())
     } else {
-        Err(EvidenceError::Signature(what))
+        Err(EvidenceError::signature(what, SignatureCause::Invalid))
     }
 }
 
@@ -459,11 +459,11 @@ impl Crl {
     pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
         let what = format!("CRL of {}", self.issuer_cn());
         if self.list.tbs_cert_list.issuer != *issuer.inner().tbs_certificate().subject() {
-            return Err(EvidenceError::Chain(format!(
-                "the CRL is issued by {:?}, not by {:?}",
-                self.issuer_cn(),
-                issuer.subject_cn()
-            )));
+            return Err(EvidenceError::Chain(ChainError::WrongIssuer {
+                cert: "CRL".into(),
+                issuer: self.issuer_cn(),
+                expected: issuer.subject_cn(),
+            }));
         }
         let tbs = signed_part(&self.der).ok_or_else(|| EvidenceError::Certificate {
             cert: what.clone(),
@@ -473,7 +473,7 @@ impl Crl {
             .list
             .signature
             .as_bytes()
-            .ok_or_else(|| EvidenceError::Signature(what.clone()))?;
+            .ok_or_else(|| EvidenceError::signature(what.clone(), SignatureCause::Missing))?;
         verify_signature(tbs, &self.list.signature_algorithm.oid, sig, issuer, what)
     }
 
@@ -606,9 +606,9 @@ pub fn build_chain_cached(
 ) -> Result<Vec<Cert>> {
     let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
     if pool.is_empty() {
-        return Err(EvidenceError::Chain(format!(
-            "{role}: no certificates given"
-        )));
+        return Err(EvidenceError::Chain(ChainError::Empty {
+            chain: role.into(),
+        }));
     }
     fn subject(c: &Cert) -> &x509_cert::name::Name {
         c.cert.tbs_certificate().subject()
@@ -626,18 +626,15 @@ pub fn build_chain_cached(
     let leaf = match leaves.as_slice() {
         [one] => *one,
         [] => {
-            return Err(EvidenceError::Chain(format!(
-                "{role}: the certificates form a loop"
-            )));
+            return Err(EvidenceError::Chain(ChainError::Loop {
+                chain: role.into(),
+            }));
         }
         many => {
-            return Err(EvidenceError::Chain(format!(
-                "{role}: more than one leaf ({})",
-                many.iter()
-                    .map(|c| c.subject_cn())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(EvidenceError::Chain(ChainError::MultipleLeaves {
+                chain: role.into(),
+                leaves: many.iter().map(|c| c.subject_cn()).collect(),
+            }));
         }
     };
     let mut chain = vec![leaf.clone()];
@@ -652,12 +649,12 @@ pub fn build_chain_cached(
             .iter()
             .find(|c| subject(c) == issuer(cur) && !chain.contains(c))
             .ok_or_else(|| {
-                EvidenceError::Chain(format!(
-                    "{role}: no issuer {:?} for {:?} in the input, and it is not the pinned {:?}",
-                    cur.issuer_cn(),
-                    cur.subject_cn(),
-                    root.subject_cn()
-                ))
+                EvidenceError::Chain(ChainError::UnknownIssuer {
+                    chain: role.into(),
+                    cert: cur.subject_cn(),
+                    issuer: cur.issuer_cn(),
+                    root: root.subject_cn(),
+                })
             })?;
         cur.verify_signed_by_cached(next, cache)?;
         chain.push((*next).clone());
@@ -668,26 +665,26 @@ pub fn build_chain_cached(
             .filter(|c| !chain.contains(c))
             .map(|c| c.subject_cn())
             .collect();
-        return Err(EvidenceError::Chain(format!(
-            "{role}: certificate(s) not in the chain: {}",
-            extra.join(", ")
-        )));
+        return Err(EvidenceError::Chain(ChainError::Unused {
+            chain: role.into(),
+            certs: extra,
+        }));
     }
     for (i, c) in chain.iter().enumerate() {
         let name = format!("{role} certificate {i}");
         c.check_validity(at, &name)?;
         if i == 0 && (c.is_ca()? || c.key_usage()?.is_some_and(|k| !k.digital_signature())) {
-            return Err(EvidenceError::Certificate {
+            return Err(EvidenceError::CertificateRole {
                 cert: format!("{name} ({})", c.subject_cn()),
-                reason: "is the signing leaf, but a CA or without digitalSignature".into(),
+                role: crate::error::CertRole::SigningLeaf,
             });
         }
         if i > 0 {
             let ku_ok = c.key_usage()?.is_none_or(|k| k.key_cert_sign());
             if !c.is_ca()? || !ku_ok {
-                return Err(EvidenceError::Certificate {
+                return Err(EvidenceError::CertificateRole {
                     cert: format!("{name} ({})", c.subject_cn()),
-                    reason: "issues certificates but is not a CA with keyCertSign".into(),
+                    role: crate::error::CertRole::Issuer,
                 });
             }
         }
@@ -873,10 +870,19 @@ mod tests {
         let (i, l) = (key(2), key(3));
         let ca_leaf = cert(LEAF, ICA, &l, &i, true, None);
         let e = build_chain(&[ca_leaf, p.ica.clone()], &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("signing leaf, but a CA"), "{e}");
+        let leaf = |e: &EvidenceError| {
+            matches!(
+                e,
+                EvidenceError::CertificateRole {
+                    role: crate::error::CertRole::SigningLeaf,
+                    ..
+                }
+            )
+        };
+        assert!(leaf(&e), "{e}");
         let no_sign = cert(LEAF, ICA, &l, &i, false, Some(KeyUsages::KeyEncipherment));
         let e = build_chain(&[no_sign, p.ica.clone()], &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("digitalSignature"), "{e}");
+        assert!(leaf(&e), "{e}");
         // No KeyUsage at all is allowed for the leaf (NVIDIA's leaves carry one, RIM ones vary).
         let plain = cert(LEAF, ICA, &l, &i, false, None);
         build_chain(&[plain, p.ica.clone()], &p.root, now(), "test").unwrap();
@@ -894,7 +900,10 @@ mod tests {
             }],
         );
         let e = build_chain(&[bad, p.ica.clone()], &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("malformed KeyUsage"), "{e}");
+        assert!(
+            matches!(&e, EvidenceError::Extension { extension, .. } if extension == "KeyUsage"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -903,10 +912,19 @@ mod tests {
         let (r, i) = (key(1), key(2));
         let not_ca = cert(ICA, ROOT, &i, &r, false, None);
         let e = build_chain(&[p.leaf.clone(), not_ca], &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("not a CA"), "{e}");
+        let issuer = |e: &EvidenceError| {
+            matches!(
+                e,
+                EvidenceError::CertificateRole {
+                    role: crate::error::CertRole::Issuer,
+                    ..
+                }
+            )
+        };
+        assert!(issuer(&e), "{e}");
         let no_cert_sign = cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::DigitalSignature));
         let e = build_chain(&[p.leaf.clone(), no_cert_sign], &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("keyCertSign"), "{e}");
+        assert!(issuer(&e), "{e}");
     }
 
     #[test]
@@ -916,10 +934,22 @@ mod tests {
         let (r2, i2) = (key(9), key(2));
         let forged_ica = cert(ICA, ROOT, &i2, &r2, true, Some(KeyUsages::KeyCertSign));
         let e = build_chain(&[p.leaf.clone(), forged_ica], &p.root, now(), "test").unwrap_err();
-        assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
+        assert!(
+            matches!(
+                e,
+                EvidenceError::Signature {
+                    cause: SignatureCause::Invalid,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         // A missing intermediate.
         let e = build_chain(std::slice::from_ref(&p.leaf), &p.root, now(), "test").unwrap_err();
-        assert!(e.to_string().contains("no issuer"), "{e}");
+        assert!(
+            matches!(&e, EvidenceError::Chain(ChainError::UnknownIssuer { cert, .. }) if cert == "Test Leaf"),
+            "{e}"
+        );
         // A certificate that is not part of the chain.
         let (s, r) = (key(5), key(1));
         let stray = cert("CN=Stray", ROOT, &s, &r, false, None);
@@ -930,11 +960,17 @@ mod tests {
             "test",
         )
         .unwrap_err();
-        assert!(e.to_string().contains("more than one leaf"), "{e}");
+        assert!(
+            matches!(&e, EvidenceError::Chain(ChainError::MultipleLeaves { leaves, .. }) if leaves.len() == 2),
+            "{e}"
+        );
         // Outside the validity period (the certificates are valid for 30 days).
         let later = now() + Duration::from_secs(31 * 86400);
         let e = build_chain(&[p.leaf.clone(), p.ica.clone()], &p.root, later, "test").unwrap_err();
         assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
-        assert!(build_chain(&[], &p.root, now(), "test").is_err());
+        assert!(matches!(
+            build_chain(&[], &p.root, now(), "test"),
+            Err(EvidenceError::Chain(ChainError::Empty { .. }))
+        ));
     }
 }

@@ -166,10 +166,6 @@ fn the_trailing_byte_is_rejected_unless_allowed() {
         matches!(e, EvidenceError::Malformed { offset: 4129, .. }),
         "{e}"
     );
-    assert!(
-        e.to_string().contains("1 byte(s) after the signature"),
-        "{e}"
-    );
 }
 
 #[test]
@@ -177,7 +173,7 @@ fn the_invalid_signature_sample_fails() {
     let s = vectors().join("nvidia/negative/hopper-invalid-signature-560.00");
     let (bytes, certs, opts) = load(&s);
     let e = nvidia::verify_bytes(&bytes, &certs, &opts).unwrap_err();
-    assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
+    assert!(matches!(e, EvidenceError::Signature { .. }), "{e}");
 }
 
 #[test]
@@ -187,7 +183,10 @@ fn a_wrong_nonce_fails() {
     let mut n = nonce(&s);
     n[31] ^= 1;
     let e = nvidia::verify_bytes(&bytes, &certs, &opts.clone().with_nonce(n)).unwrap_err();
-    assert!(e.to_string().contains("GPU report nonce"), "{e}");
+    assert!(
+        matches!(&e, EvidenceError::Mismatch { what, .. } if what == "GPU report nonce"),
+        "{e}"
+    );
     // Without an expected nonce it verifies, and the claims say freshness was not checked.
     let mut o = opts;
     o.nonce = None;
@@ -242,7 +241,10 @@ fn the_chain_must_end_in_the_pinned_root() {
     let mut o = opts.clone();
     o.arch = Some(nvidia::Arch::Blackwell);
     let e = nvidia::verify_bytes(&bytes, &certs, &o).unwrap_err();
-    assert!(e.to_string().contains("architecture"), "{e}");
+    assert!(
+        matches!(&e, EvidenceError::Mismatch { what, .. } if what == "GPU architecture"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -285,7 +287,14 @@ fn the_ppcie_json_verifies_every_gpu() {
     let mut n = nonce(&s);
     n[0] ^= 0xff;
     let e = nvidia::verify_wire(&json, &VerifyOptions::at(now()).with_nonce(n)).unwrap_err();
-    assert!(e.to_string().contains("GPU 0"), "{e}");
+    assert!(
+        matches!(
+            &e,
+            EvidenceError::Gpu { index: 0, source } if matches!(**source, EvidenceError::Mismatch { .. })
+        ),
+        "{e}"
+    );
+    assert_eq!(e.kind(), "mismatch");
 }
 
 #[test]
@@ -321,7 +330,7 @@ fn a_link_cache_skips_only_the_chain_signatures() {
     b[10] ^= 1;
     assert!(matches!(
         nvidia::verify_bytes_cached(&b, &certs, &opts, &cache).unwrap_err(),
-        EvidenceError::Signature(_)
+        EvidenceError::Signature { .. }
     ));
     let mut gap = certs.clone();
     gap.remove(2);

@@ -142,7 +142,11 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
     let err =
         snp::verify_bytes(&report, &[vcek.clone(), ask.clone(), ark.clone()], &opts).unwrap_err();
     assert!(
-        matches!(err, EvidenceError::Chain(ref m) if m.contains("pinned")),
+        matches!(
+            err,
+            EvidenceError::Chain(coco_evidence::ChainError::NotSignedByRoot { ref root, .. })
+                if root == "ARK-Milan"
+        ),
         "{err}"
     );
     // With the real AMD chain instead, our VCEK is not signed by the real ASK.
@@ -189,7 +193,7 @@ fn a_revoked_ask_or_vcek_fails_the_crl_check() {
         assert!(matches!(e, EvidenceError::Revoked { .. }), "{e}");
     }
     let e = snp::verify::check_crl(&crl(&ask_signer, &[]), &ark, now, &certs).unwrap_err();
-    assert!(matches!(e, EvidenceError::Signature(_)), "{e}");
+    assert!(matches!(e, EvidenceError::Signature { .. }), "{e}");
     let e =
         snp::verify::check_crl(&crl(&ark_signer, &[]), &ark, now + 2 * month, &certs).unwrap_err();
     assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");

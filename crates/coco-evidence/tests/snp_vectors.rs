@@ -150,7 +150,10 @@ fn the_tampered_vceks_fail() {
         certs.extend(load_certs(&s.join(bad)).unwrap());
         let err =
             snp::verify_bytes(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
-        assert!(matches!(err, EvidenceError::Signature(_)), "{bad}: {err}");
+        assert!(
+            matches!(err, EvidenceError::Signature { .. }),
+            "{bad}: {err}"
+        );
     }
 }
 
@@ -192,7 +195,7 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
     b[0x2A0] ^= 1;
     assert!(matches!(
         snp::verify_bytes(&b, &certs, &opts),
-        Err(EvidenceError::Signature(_))
+        Err(EvidenceError::Signature { .. })
     ));
 }
 
@@ -200,7 +203,10 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
 fn wrong_length_and_version_name_the_offset() {
     let (bytes, _, _) = sample("milan-v2-virtee-sev");
     let err = Report::parse(&bytes[..1183]).unwrap_err();
-    assert!(err.to_string().contains("1183 bytes"), "{err}");
+    assert!(
+        matches!(err, EvidenceError::Malformed { offset: 0, .. }),
+        "{err}"
+    );
     let mut b = bytes.clone();
     b.push(0);
     assert!(Report::parse(&b).is_err());
@@ -214,13 +220,23 @@ fn wrong_length_and_version_name_the_offset() {
     b[0x034] = 2;
     let err = Report::parse(&b).unwrap_err();
     assert!(
-        err.to_string().contains("SIGNATURE_ALGO") && err.to_string().contains("0x34"),
+        matches!(
+            err,
+            EvidenceError::Malformed {
+                field: "SIGNATURE_ALGO",
+                offset: 0x34,
+                ..
+            }
+        ),
         "{err}"
     );
     let mut b = bytes;
     b[0x04C] = 1;
     let err = Report::parse(&b).unwrap_err();
-    assert!(err.to_string().contains("0x4c"), "{err}");
+    assert!(
+        matches!(err, EvidenceError::Malformed { offset: 0x4c, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -283,7 +299,7 @@ fn the_chain_cache_skips_only_chain_signatures() {
     flipped[0x90] ^= 1;
     assert!(matches!(
         snp::verify_bytes_cached(&flipped, &certs, &opts, Some(&cache)),
-        Err(EvidenceError::Signature(_))
+        Err(EvidenceError::Signature { .. })
     ));
 }
 
@@ -325,7 +341,7 @@ fn amd_crl_must_come_from_the_pinned_ark() {
     assert!(
         matches!(
             e,
-            EvidenceError::Certificate { .. } | EvidenceError::Signature(_)
+            EvidenceError::Certificate { .. } | EvidenceError::Signature { .. }
         ),
         "{e}"
     );

@@ -573,7 +573,7 @@ fn real_nvidia_gpu_evidence_is_verified_and_bound() {
         "{e:?}"
     );
     assert!(
-        matches!(e.evidence_error(), Some(EvidenceError::Signature(_))),
+        matches!(e.evidence_error(), Some(EvidenceError::Signature { .. })),
         "{e:?}"
     );
 }

@@ -148,21 +148,11 @@ pub fn verify_wire_cached(
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            w.verify_cached(opts, cache).map_err(|e| match e {
-                EvidenceError::Platform(m) => EvidenceError::Platform(format!("GPU {i}: {m}")),
-                EvidenceError::Chain(m) => EvidenceError::Chain(format!("GPU {i}: {m}")),
-                EvidenceError::Signature(m) => EvidenceError::Signature(format!("GPU {i}: {m}")),
-                EvidenceError::Mismatch {
-                    what,
-                    evidence,
-                    endorsement,
-                } => EvidenceError::Mismatch {
-                    what: format!("GPU {i}: {what}"),
-                    evidence,
-                    endorsement,
-                },
-                e => e,
-            })
+            w.verify_cached(opts, cache)
+                .map_err(|e| EvidenceError::Gpu {
+                    index: i,
+                    source: Box::new(e),
+                })
         })
         .collect()
 }

@@ -306,12 +306,13 @@ pub fn verify(doc: RimDocument, at: SystemTime) -> Result<Verified<SignedRim>> {
     let is_sig = |e: &Element| std::ptr::eq(e, sig);
     let digest = Sha384::digest(xml::canonicalize(root, &is_sig));
     if digest.as_slice() != digest_value.as_slice() {
-        return Err(EvidenceError::Signature(format!(
-            "RIM {:?}: the document digest is {}, DigestValue says {} (the RIM was edited after signing)",
-            doc.rim.tag_id,
-            hex::encode(digest),
-            hex::encode(&digest_value)
-        )));
+        return Err(EvidenceError::signature(
+            format!("RIM {:?}", doc.rim.tag_id),
+            crate::error::SignatureCause::DigestMismatch {
+                computed: hex::encode(digest),
+                declared: hex::encode(&digest_value),
+            },
+        ));
     }
     let chain = build_chain(&certs, roots::rim_root(), at, "RIM signing")?;
     let leaf = &chain[0];

@@ -239,7 +239,10 @@ pub fn verify_cached(
     let chain = build_chain_cached(certs, roots::device_root(), opts.at, "GPU device", cache)?;
     let leaf = &chain[0];
     let identity = chain.get(1).filter(|_| chain.len() >= 3).ok_or_else(|| {
-        EvidenceError::Chain("GPU device chain has no device identity certificate".into())
+        EvidenceError::Chain(crate::error::ChainError::MissingRole {
+            chain: "GPU device chain".into(),
+            role: "device identity".into(),
+        })
     })?;
     let chip = identity
         .subject_cn()

@@ -213,8 +213,9 @@ impl Report {
     /// Parses a 1184-byte report.
     ///
     /// ```
+    /// use coco_evidence::EvidenceError;
     /// let err = coco_evidence::snp::Report::parse(&[0u8; 100]).unwrap_err();
-    /// assert!(err.to_string().contains("1184"));
+    /// assert!(matches!(err, EvidenceError::Malformed { structure: "SNP report", offset: 0, .. }));
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != REPORT_LEN {

@@ -148,10 +148,6 @@ pub fn vek_extensions(cert: &Cert, product: Product) -> Result<VekExtensions> {
     })
 }
 
-fn chain_err(msg: impl Into<String>) -> EvidenceError {
-    EvidenceError::Chain(msg.into())
-}
-
 /// Remembers chain signatures (endorsement key -> intermediate -> pinned ARK) that verified,
 /// so that reports from the same chip skip the two RSA-PSS checks. Validity, revocation, TCB,
 /// chip id and the report signature are still checked for every report. Thread-safe.
@@ -190,10 +186,13 @@ pub fn verify_cached(
     let issuer_cn = vek.issuer_cn();
     if !issuer_cn.starts_with(inter_prefix) || (role == "VCEK" && issuer_cn.starts_with("SEV-VLEK"))
     {
-        return Err(chain_err(format!(
-            "{role} is issued by {issuer_cn:?}, not an AMD {}",
-            if role == "VCEK" { "ASK" } else { "ASVK" }
-        )));
+        return Err(EvidenceError::Chain(
+            crate::error::ChainError::WrongIssuer {
+                cert: role.into(),
+                issuer: issuer_cn,
+                expected: format!("an AMD {}", if role == "VCEK" { "ASK" } else { "ASVK" }),
+            },
+        ));
     }
     let intermediate = certs
         .iter()
@@ -227,11 +226,11 @@ pub fn verify_cached(
     intermediate
         .verify_signed_by_cached(ark, cache)
         .map_err(|e| {
-            chain_err(format!(
-                "{} is not signed by the pinned {}: {e}",
-                intermediate.subject_cn(),
-                ark.subject_cn()
-            ))
+            EvidenceError::Chain(crate::error::ChainError::NotSignedByRoot {
+                cert: intermediate.subject_cn(),
+                root: ark.subject_cn(),
+                reason: e.to_string(),
+            })
         })?;
     vek.verify_signed_by_cached(intermediate, cache)?;
     let inter_role = if role == "VCEK" { "ASK" } else { "ASVK" };

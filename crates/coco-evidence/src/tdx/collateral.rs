@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::roots::{check_issued_by_root, intel_root};
 use super::verify::VerifyOptions;
-use crate::error::{EvidenceError, Result};
+use crate::error::{ChainError, CollateralError, EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, parse_certs_except, unix};
 
@@ -187,7 +187,10 @@ impl RawCollateral {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| {
-                EvidenceError::Collateral(format!("{}: {e}", dir.join(name).display()))
+                EvidenceError::Collateral(CollateralError::Unreadable {
+                    path: dir.join(name).display().to_string(),
+                    reason: e.to_string(),
+                })
             })
         };
         let optional = |name: &str| -> Result<Option<Vec<u8>>> {
@@ -245,8 +248,11 @@ struct QeIdentityBody<'a> {
     signature: String,
 }
 
-fn coll(msg: impl Into<String>) -> EvidenceError {
-    EvidenceError::Collateral(msg.into())
+fn coll(document: &str, reason: impl Into<String>) -> EvidenceError {
+    EvidenceError::Collateral(CollateralError::Invalid {
+        document: document.into(),
+        reason: reason.into(),
+    })
 }
 
 /// Checks Intel's JSON signature: ECDSA P-256/SHA-256, hex r‖s, over the exact bytes of the
@@ -255,7 +261,7 @@ fn check_json_signature(signed: &str, sig_hex: &str, signer: &Cert, what: &str) 
     let sig = hex::decode(sig_hex)
         .ok()
         .filter(|b| b.len() == 64)
-        .ok_or_else(|| coll(format!("{what}: the signature is not 64 bytes of hex r||s")))?;
+        .ok_or_else(|| coll(what, "the signature is not 64 bytes of hex r||s"))?;
     signer.verify_ecdsa_fixed(signed.as_bytes(), &sig, what)
 }
 
@@ -263,7 +269,7 @@ fn window(issue: &str, next: &str, what: &str) -> Result<(u64, u64)> {
     let p = |s: &str| {
         crate::time::parse_rfc3339(s)
             .map(unix)
-            .map_err(|_| coll(format!("{what}: bad date {s:?}")))
+            .map_err(|_| coll(what, format!("bad date {s:?}")))
     };
     Ok((p(issue)?, p(next)?))
 }
@@ -287,7 +293,7 @@ pub(crate) fn hex_n<const N: usize>(s: &str, what: &str) -> Result<[u8; N]> {
     hex::decode(s)
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| coll(format!("{what}: {s:?} is not {N} bytes of hex")))
+        .ok_or_else(|| coll(what, format!("{s:?} is not {N} bytes of hex")))
 }
 
 /// Verifies collateral at `opts.at`: the TCB signing chain to the trusted root (pinned Intel
@@ -312,15 +318,13 @@ pub fn verify_collateral(
                 && c.inner().tbs_certificate().issuer() == root.inner().tbs_certificate().subject()
         })
         .collect();
-    let first = candidates
-        .first()
-        .ok_or_else(|| {
-            EvidenceError::Chain(format!(
-                "the TCB signing chain has no certificate issued by the trusted root {:?} (it holds {:?})",
-                root.subject_cn(),
-                chain.iter().map(Cert::subject_cn).collect::<Vec<_>>()
-            ))
-        })?;
+    let first = candidates.first().ok_or_else(|| {
+        EvidenceError::Chain(ChainError::NoneIssuedByRoot {
+            chain: "TCB signing chain".into(),
+            root: root.subject_cn(),
+            certs: chain.iter().map(Cert::subject_cn).collect(),
+        })
+    })?;
     let tcb_signing = candidates
         .iter()
         .find(|c| c.check_validity(opts.at, "TCB Signing").is_ok())
@@ -330,16 +334,16 @@ pub fn verify_collateral(
             Ok,
         )?;
     check_issued_by_root(tcb_signing, &root).map_err(|e| {
-        EvidenceError::Chain(format!(
-            "{} is not signed by the trusted {}: {e}",
-            tcb_signing.subject_cn(),
-            root.subject_cn()
-        ))
+        EvidenceError::Chain(ChainError::NotSignedByRoot {
+            cert: tcb_signing.subject_cn(),
+            root: root.subject_cn(),
+            reason: e.to_string(),
+        })
     })?;
     root.check_validity(opts.at, "root CA")?;
 
     let tcb_body: TcbInfoBody<'_> =
-        serde_json::from_slice(&raw.tcb_info).map_err(|e| coll(format!("tcb_info.json: {e}")))?;
+        serde_json::from_slice(&raw.tcb_info).map_err(|e| coll("tcb_info.json", e.to_string()))?;
     check_json_signature(
         tcb_body.tcb_info.get(),
         &tcb_body.signature,
@@ -347,20 +351,26 @@ pub fn verify_collateral(
         "TCB Info",
     )?;
     let tcb_info: TcbInfo = serde_json::from_str(tcb_body.tcb_info.get())
-        .map_err(|e| coll(format!("tcb_info.json: tcbInfo: {e}")))?;
+        .map_err(|e| coll("tcb_info.json", format!("tcbInfo: {e}")))?;
     if tcb_info.id != "TDX" || tcb_info.version != 3 {
-        return Err(coll(format!(
-            "TCB Info is id {:?} version {}; TDX needs id \"TDX\" version 3",
-            tcb_info.id, tcb_info.version
-        )));
+        return Err(coll(
+            "tcb_info.json",
+            format!(
+                "TCB Info is id {:?} version {}; TDX needs id \"TDX\" version 3",
+                tcb_info.id, tcb_info.version
+            ),
+        ));
     }
     for (i, l) in tcb_info.tcb_levels.iter().enumerate() {
         if l.tcb.sgxtcbcomponents.len() != 16 || l.tcb.tdxtcbcomponents.len() != 16 {
-            return Err(coll(format!(
-                "TCB Info level {i} has {} SGX and {} TDX components, not 16 each",
-                l.tcb.sgxtcbcomponents.len(),
-                l.tcb.tdxtcbcomponents.len()
-            )));
+            return Err(coll(
+                "tcb_info.json",
+                format!(
+                    "TCB Info level {i} has {} SGX and {} TDX components, not 16 each",
+                    l.tcb.sgxtcbcomponents.len(),
+                    l.tcb.tdxtcbcomponents.len()
+                ),
+            ));
         }
     }
     let fmspc = hex_n::<6>(&tcb_info.fmspc, "TCB Info fmspc")?;
@@ -368,7 +378,7 @@ pub fn verify_collateral(
     check_window(tcb_info_window, opts.at, "TCB Info")?;
 
     let qe_body: QeIdentityBody<'_> = serde_json::from_slice(&raw.qe_identity)
-        .map_err(|e| coll(format!("qe_identity.json: {e}")))?;
+        .map_err(|e| coll("qe_identity.json", e.to_string()))?;
     check_json_signature(
         qe_body.enclave_identity.get(),
         &qe_body.signature,
@@ -376,12 +386,15 @@ pub fn verify_collateral(
         "QE Identity",
     )?;
     let qe_identity: QeIdentity = serde_json::from_str(qe_body.enclave_identity.get())
-        .map_err(|e| coll(format!("qe_identity.json: enclaveIdentity: {e}")))?;
+        .map_err(|e| coll("qe_identity.json", format!("enclaveIdentity: {e}")))?;
     if qe_identity.id != "TD_QE" || qe_identity.version != 2 {
-        return Err(coll(format!(
-            "QE Identity is id {:?} version {}; TDX needs id \"TD_QE\" version 2",
-            qe_identity.id, qe_identity.version
-        )));
+        return Err(coll(
+            "qe_identity.json",
+            format!(
+                "QE Identity is id {:?} version {}; TDX needs id \"TD_QE\" version 2",
+                qe_identity.id, qe_identity.version
+            ),
+        ));
     }
     let qe_identity_window = window(
         &qe_identity.issue_date,
@@ -401,10 +414,11 @@ pub fn verify_collateral(
         .filter_map(|(n, m)| m.then_some(n))
         .collect();
         if !missing.is_empty() {
-            return Err(EvidenceError::Collateral(format!(
-                "revocation data missing: {} (pass --no-revocation-check to verify without it)",
-                missing.join(", ")
-            )));
+            return Err(EvidenceError::Collateral(
+                CollateralError::RevocationMissing {
+                    missing: missing.iter().map(|m| m.to_string()).collect(),
+                },
+            ));
         }
     }
     if let Some(crl) = &root_ca_crl {

@@ -14,7 +14,7 @@ use super::pck::{PckExtensions, SGX_EXTENSION};
 use super::roots::{check_issued_by_root, intel_root};
 use super::tcb::{TcbEvaluation, evaluate};
 use crate::crypto::{self, Scheme};
-use crate::error::{EvidenceError, Result};
+use crate::error::{ChainError, CollateralError, EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, parse_certs_except};
 
@@ -134,11 +134,10 @@ pub fn verify(
     if let Some(c) = collateral
         && c.root != *root
     {
-        return Err(EvidenceError::Chain(format!(
-            "the collateral was verified under {:?}, not the root trusted here ({:?})",
-            c.root.subject_cn(),
-            root.subject_cn()
-        )));
+        return Err(EvidenceError::Chain(ChainError::CollateralRoot {
+            verified_under: c.root.subject_cn(),
+            trusted: root.subject_cn(),
+        }));
     }
 
     // The PCK chain carried in the quote: the leaf is the certificate with the SGX
@@ -178,21 +177,21 @@ pub fn verify(
         .iter()
         .find(|c| *c != pck && *c != pck_ca && *c != root)
     {
-        return Err(EvidenceError::Chain(format!(
-            "the quote's PCK chain carries {:?} (SHA-256 {}), which is not the trusted root {:?}",
-            other.subject_cn(),
-            other.fingerprint(),
-            root.subject_cn()
-        )));
+        return Err(EvidenceError::Chain(ChainError::UntrustedRoot {
+            chain: "the quote's PCK chain".into(),
+            found: other.subject_cn(),
+            fingerprint: other.fingerprint(),
+            trusted: root.subject_cn(),
+        }));
     }
     let key = cache.map(|_| ChainCache::key(&[pck, pck_ca, root], b"pck chain"));
     if !cache.zip(key.as_ref()).is_some_and(|(c, k)| c.contains(k)) {
         check_issued_by_root(pck_ca, root).map_err(|e| {
-            EvidenceError::Chain(format!(
-                "{} is not signed by the trusted {}: {e}",
-                pck_ca.subject_cn(),
-                root.subject_cn()
-            ))
+            EvidenceError::Chain(ChainError::NotSignedByRoot {
+                cert: pck_ca.subject_cn(),
+                root: root.subject_cn(),
+                reason: e.to_string(),
+            })
         })?;
         pck.verify_signed_by(pck_ca)?;
         if let Some((c, k)) = cache.zip(key) {
@@ -235,7 +234,9 @@ pub fn verify(
     }
     if opts.check_revocation && !revocation_checked {
         return Err(EvidenceError::Collateral(
-            "revocation data missing: verifying a TDX quote needs collateral with pck_crl.der and root_ca_crl.der (or --no-revocation-check)".into(),
+            CollateralError::RevocationMissing {
+                missing: vec!["pck_crl.der".into(), "root_ca_crl.der".into()],
+            },
         ));
     }
 
@@ -270,8 +271,9 @@ pub fn verify(
         quote.signed_bytes(),
         &quote.signature,
     ) {
-        return Err(EvidenceError::Signature(
-            "TDX quote by the attestation key".into(),
+        return Err(EvidenceError::signature(
+            "TDX quote by the attestation key",
+            crate::error::SignatureCause::Invalid,
         ));
     }
 
