@@ -392,11 +392,7 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
         let item = opts
             .evidence(platform, read(Path::new(file))?)
-            .map_err(|source| coco_release::ReleaseError::Evidence {
-                index: i,
-                platform: platform.to_string(),
-                source: Box::new(source),
-            })?;
+            .map_err(|e| coco_release::ReleaseError::from_evidence(i, platform, e))?;
         evidence.push(item);
     }
     let binding = match opts.gpu_nonce()? {

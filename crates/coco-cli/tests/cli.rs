@@ -566,9 +566,12 @@ fn corim_build_sign_inspect_appraise_and_ear_verify() {
     ));
     let out = appraise("bad.cbor", &["--json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mrtd"));
     let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ear["ear_status"], "contraindicated");
+    assert_eq!(
+        ear["submods"]["cpu0"]["coco_findings"][0]["claim"], "mrtd",
+        "{ear}"
+    );
 
     // A signed EAR verifies only under its key.
     let out = appraise("refs.signed", &["--sign-key", "vendor.pem"]);
@@ -943,10 +946,17 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
         t.path(),
     );
     assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let claims: Vec<&str> = ear["submods"]["gpu0"]["coco_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["claim"].as_str().unwrap())
+        .collect();
+    assert!(claims.contains(&"vbios-version"), "{claims:?}");
     assert!(
-        stderr.contains("gpu0.vbios-version") && stderr.contains("gpu0.measurement["),
-        "{stderr}"
+        claims.iter().any(|c| c.starts_with("measurement[")),
+        "{claims:?}"
     );
 }
 

@@ -135,11 +135,10 @@ impl ReferenceValues {
         for c in corims {
             let p = c.profile.as_ref().map(|p| p.to_text()).unwrap_or_default();
             if !profile::is_known(&p) {
-                return Err(CoreError::Profile(format!(
-                    "CoRIM {:?} has profile {p:?}; this appraiser implements {:?}",
-                    c.id.to_text(),
-                    profile::PROFILE
-                )));
+                return Err(CoreError::UnknownProfile {
+                    document: format!("CoRIM {:?}", c.id.to_text()),
+                    profile: p,
+                });
             }
             for comid in &c.comids {
                 // AMD's SNP profile (and Veraison's trust-anchor rule): an attest-key triple

@@ -15,7 +15,7 @@ use ciborium::value::Value;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cbor;
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Result, SignatureError};
 use crate::keys::{PublicKey, SigningKey};
 
 /// The profile this crate writes.
@@ -306,7 +306,10 @@ impl Ear {
             .ok_or_else(|| ear_err("missing eat_profile"))?
             .to_string();
         if !KNOWN_PROFILES.contains(&profile.as_str()) {
-            return Err(ear_err(format!("unknown EAR profile {profile:?}")));
+            return Err(CoreError::UnknownProfile {
+                document: "EAR".into(),
+                profile,
+            });
         }
         let int = |name: &str| -> Result<Option<i64>> {
             match m.get(name) {
@@ -492,9 +495,10 @@ impl Ear {
             .map_err(|e| ear_err(format!("JWT header: {e}")))?;
         let alg = header.get("alg").and_then(Json::as_str).unwrap_or("");
         if alg != "ES256" && alg != "ES384" {
-            return Err(CoreError::Signature(format!(
-                "JWT alg {alg:?} is not accepted (ES256, ES384)"
-            )));
+            return Err(CoreError::Signature(SignatureError::Algorithm {
+                document: "JWT",
+                alg: alg.to_string(),
+            }));
         }
         let sig = dec(parts[2], "signature")?;
         let input = format!("{}.{}", parts[0], parts[1]);
@@ -502,10 +506,11 @@ impl Ear {
             .iter()
             .any(|k| k.jose_alg() == alg && k.verify(input.as_bytes(), &sig))
         {
-            return Err(CoreError::Signature(format!(
-                "the JWT's {alg} signature does not verify under any of the {} trusted key(s)",
-                trusted.len()
-            )));
+            return Err(CoreError::Signature(SignatureError::Untrusted {
+                document: "JWT",
+                alg: if alg == "ES256" { "ES256" } else { "ES384" },
+                trusted: trusted.len(),
+            }));
         }
         let claims: Json = serde_json::from_slice(&dec(parts[1], "payload")?)
             .map_err(|e| ear_err(format!("JWT payload: {e}")))?;
@@ -530,9 +535,10 @@ impl Ear {
             Some(coset::RegisteredLabelWithPrivate::Assigned(coset::iana::Algorithm::ES256)) => -7,
             Some(coset::RegisteredLabelWithPrivate::Assigned(coset::iana::Algorithm::ES384)) => -35,
             other => {
-                return Err(CoreError::Signature(format!(
-                    "CWT alg {other:?} is not accepted"
-                )));
+                return Err(CoreError::Signature(SignatureError::Algorithm {
+                    document: "CWT",
+                    alg: format!("{other:?}"),
+                }));
             }
         };
         if !trusted.iter().any(|k| {
@@ -541,9 +547,11 @@ impl Ear {
                     .verify_signature(b"", |s, d| if k.verify(d, s) { Ok(()) } else { Err(()) })
                     .is_ok()
         }) {
-            return Err(CoreError::Signature(
-                "the CWT does not verify under any trusted key".into(),
-            ));
+            return Err(CoreError::Signature(SignatureError::Untrusted {
+                document: "CWT",
+                alg: if alg == -7 { "ES256" } else { "ES384" },
+                trusted: trusted.len(),
+            }));
         }
         let payload = sign1
             .payload

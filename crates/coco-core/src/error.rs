@@ -15,7 +15,15 @@ pub enum CoreError {
     },
     /// A signature does not verify under any trusted key, or its algorithm is not allowed.
     #[error("signature: {0}")]
-    Signature(String),
+    Signature(SignatureError),
+    /// A document names a profile this library does not implement.
+    #[error("{document} has profile {profile:?}, which this library does not implement")]
+    UnknownProfile {
+        /// Which document (`EAR`, `CoRIM "id"`).
+        document: String,
+        /// The profile it names.
+        profile: String,
+    },
     /// A key could not be read.
     #[error("key: {0}")]
     Key(String),
@@ -58,6 +66,7 @@ impl CoreError {
         match self {
             CoreError::Malformed { .. } => "malformed",
             CoreError::Signature(_) => "signature",
+            CoreError::UnknownProfile { .. } => "profile",
             CoreError::Key(_) => "key",
             CoreError::Expired { .. } => "expired",
             CoreError::Profile(_) => "profile",
@@ -65,6 +74,40 @@ impl CoreError {
             CoreError::Policy(_) => "policy",
         }
     }
+}
+
+/// Why a signed document (CoRIM, EAR) does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The signature algorithm is not one this library accepts (ES256, ES384).
+    #[error("{document}: algorithm {alg} is not accepted (ES256, ES384)")]
+    Algorithm {
+        /// The document (`CoRIM`, `JWT`, `CWT`).
+        document: &'static str,
+        /// The algorithm it names.
+        alg: String,
+    },
+    /// No trusted key verifies the signature.
+    #[error(
+        "the {document}'s {alg} signature does not verify under any of the {trusted} trusted key(s)"
+    )]
+    Untrusted {
+        /// The document.
+        document: &'static str,
+        /// Its algorithm.
+        alg: &'static str,
+        /// How many keys were tried.
+        trusted: usize,
+    },
+    /// A signature could not be produced.
+    #[error("cannot sign the {document}: {reason}")]
+    Sign {
+        /// The document.
+        document: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Result type of this crate.

@@ -37,4 +37,4 @@ pub mod validate;
 pub mod vectors;
 
 pub use digest::{DigestError, Sha256Digest};
-pub use error::{CoreError, Result};
+pub use error::{CoreError, Result, SignatureError};

@@ -65,6 +65,16 @@ typedef enum coco_status {
    */
   COCO_ERR_VERIFICATION = -10,
   /**
+   * Evidence verified, but its appraisal is not affirming (the JSON result has the
+   * findings).
+   */
+  COCO_ERR_APPRAISAL = -11,
+  /**
+   * Reference values, trusted keys, the policy or an option are unusable (the JSON result
+   * says which).
+   */
+  COCO_ERR_CONFIG = -12,
+  /**
    * A panic was caught at the boundary (a bug in coco: please report it).
    */
   COCO_ERR_PANIC = -99,
@@ -304,8 +314,9 @@ int32_t coco_evidence_verify_json(const char *platform,
  * has `jwt`). `*out_json` receives `{"status", "ear", "findings"[, "jwt"]}`, or
  * `{"error": {"kind", "message", ...}}` when evidence did not verify or the inputs could not
  * be loaded (free it with `coco_string_free`). Returns `COCO_OK` when the EAR is affirming
- * (or a warning), `COCO_ERR_VERIFICATION` when it is not or when evidence did not verify,
- * another status for bad arguments.
+ * (or a warning), `COCO_ERR_APPRAISAL` when it is not, `COCO_ERR_VERIFICATION` when evidence
+ * did not verify, `COCO_ERR_CONFIG` when reference values, keys, the policy or an option are
+ * unusable, another status for bad arguments.
  *
  * # Safety
  * `evidence_json` and `options_json` must be NULL or NUL-terminated strings, `out_json`

@@ -54,6 +54,12 @@ pub enum coco_status {
     COCO_ERR_MANIFEST = -9,
     /// Attestation evidence did not verify (the JSON result says why).
     COCO_ERR_VERIFICATION = -10,
+    /// Evidence verified, but its appraisal is not affirming (the JSON result has the
+    /// findings).
+    COCO_ERR_APPRAISAL = -11,
+    /// Reference values, trusted keys, the policy or an option are unusable (the JSON result
+    /// says which).
+    COCO_ERR_CONFIG = -12,
     /// A panic was caught at the boundary (a bug in coco: please report it).
     COCO_ERR_PANIC = -99,
 }
@@ -796,8 +802,9 @@ unsafe fn str_from<'a>(s: *const c_char, what: &str) -> Result<&'a str, FfiError
 /// has `jwt`). `*out_json` receives `{"status", "ear", "findings"[, "jwt"]}`, or
 /// `{"error": {"kind", "message", ...}}` when evidence did not verify or the inputs could not
 /// be loaded (free it with `coco_string_free`). Returns `COCO_OK` when the EAR is affirming
-/// (or a warning), `COCO_ERR_VERIFICATION` when it is not or when evidence did not verify,
-/// another status for bad arguments.
+/// (or a warning), `COCO_ERR_APPRAISAL` when it is not, `COCO_ERR_VERIFICATION` when evidence
+/// did not verify, `COCO_ERR_CONFIG` when reference values, keys, the policy or an option are
+/// unusable, another status for bad arguments.
 ///
 /// # Safety
 /// `evidence_json` and `options_json` must be NULL or NUL-terminated strings, `out_json`
@@ -875,23 +882,21 @@ pub unsafe extern "C" fn coco_appraise_json(
             Ok(v) => {
                 let affirmed = matches!(v["status"].as_str(), Some("affirming" | "warning"));
                 let failure = (!affirmed).then(|| {
-                    format!(
-                        "appraisal: {}",
-                        v["findings"]
-                            .as_array()
-                            .map(|f| f
-                                .iter()
-                                .filter_map(|x| x["claim"].as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "))
-                            .unwrap_or_default()
+                    let claims: Vec<&str> = v["findings"]
+                        .as_array()
+                        .map(|f| f.iter().filter_map(|x| x["claim"].as_str()).collect())
+                        .unwrap_or_default();
+                    (
+                        coco_status::COCO_ERR_APPRAISAL,
+                        format!("appraisal: {}", claims.join(", ")),
                     )
                 });
                 (v, failure)
             }
             Err(e) => {
                 let message = e["message"].as_str().unwrap_or("failed").to_string();
-                (serde_json::json!({ "error": e }), Some(message))
+                let status = decision_status(&e);
+                (serde_json::json!({ "error": e }), Some((status, message)))
             }
         };
         let c = CString::new(value.to_string()).map_err(|_| FfiError::invalid("NUL in JSON"))?;
@@ -899,12 +904,21 @@ pub unsafe extern "C" fn coco_appraise_json(
         unsafe { *out_json = c.into_raw() };
         match failure {
             None => Ok(0),
-            Some(message) => Err(FfiError {
-                status: coco_status::COCO_ERR_VERIFICATION,
-                message,
-            }),
+            Some((status, message)) => Err(FfiError { status, message }),
         }
     }))
+}
+
+/// The status of a decision's error object (`coco_release::decision::error_json`): evidence
+/// that did not verify, an appraisal that did not affirm, or configuration that is unusable.
+fn decision_status(error: &serde_json::Value) -> coco_status {
+    match (error["class"].as_str(), error["kind"].as_str()) {
+        (Some("config"), _) | (_, Some("config" | "policy" | "usage" | "binding")) => {
+            coco_status::COCO_ERR_CONFIG
+        }
+        (_, Some("appraisal")) => coco_status::COCO_ERR_APPRAISAL,
+        _ => coco_status::COCO_ERR_VERIFICATION,
+    }
 }
 
 #[cfg(test)]

@@ -630,7 +630,7 @@ fn fetch_key_raw<'py>(
         .parse()
         .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message()))?;
     let tee = tee.as_ref().map(|t| t.get());
-    let result = py.detach(|| -> Result<_, (String, String)> {
+    let result = py.detach(|| -> Result<_, serde_json::Value> {
         let tsm;
         let attester: &dyn Attester = match tee {
             Some(t) => &t.attester,
@@ -639,7 +639,7 @@ fn fetch_key_raw<'py>(
                     .as_deref()
                     .map(TdxCollateral::from_dir)
                     .transpose()
-                    .map_err(|e| (e.kind().to_string(), e.message()))?;
+                    .map_err(|e| e.to_json())?;
                 let root = configfs.unwrap_or_else(|| DEFAULT_ROOT.into());
                 let mut a = TsmAttester::new(&root, collateral).with_gpus(gpus);
                 if let Some(c) = &crl {
@@ -650,14 +650,14 @@ fn fetch_key_raw<'py>(
             }
         };
         let client = coco_release::http::Client::new(url);
-        let (dek, response) = workload::fetch(&client, attester, key_id, kem)
-            .map_err(|e| (e.kind().to_string(), e.message()))?;
+        let (dek, response) =
+            workload::fetch(&client, attester, key_id, kem).map_err(|e| e.to_json())?;
         // The key stays in zeroizing memory until its EAR verified.
         let claims = if ear_keys.is_empty() {
             serde_json::Value::Null
         } else {
             ear_claims(response.ear.as_bytes(), &ear_keys, at)
-                .map_err(|e| ("ear".to_string(), e.to_string()))?
+                .map_err(|e| serde_json::json!({"kind": "ear", "message": e.to_string()}))?
         };
         Ok((dek, response.ear, claims))
     });
@@ -667,10 +667,10 @@ fn fetch_key_raw<'py>(
             PyBytes::new(py, dek.as_bytes()),
             serde_json::json!({"ear": ear, "ear_claims": claims}).to_string(),
         ),
-        Err((kind, message)) => (
+        Err(error) => (
             false,
             PyBytes::new(py, b""),
-            serde_json::json!({"error": {"kind": kind, "message": message}}).to_string(),
+            serde_json::json!({ "error": error }).to_string(),
         ),
     })
 }

@@ -256,7 +256,7 @@ def test_appraise_and_ear():
     r = coco.appraise([("nvidia", (n / "gpu_evidence.json").read_bytes())], policy=policy,
                       nonce=(n / "nonce.hex").read_text().strip())
     assert sorted(r["ear"]["submods"]) == [f"gpu{i}" for i in range(8)]
-    with pytest.raises(coco.VerificationError) as e:
+    with pytest.raises(coco.EvidenceError) as e:
         coco.appraise([("nvidia", (n / "gpu_evidence.json").read_bytes())], nonce="00" * 32)
     assert e.value.kind == "mismatch"
     # The error says which piece of evidence, of which platform, as the decision's class.
@@ -433,18 +433,22 @@ def test_fetch_key_refusals_and_failures(service):
         with pytest.raises(cls) as e:
             coco.fetch_key(kw.pop("url", url), kw.pop("key_id", "model-1"), **kw)
         assert e.value.kind == kind, e.value
-        return str(e.value)
+        assert isinstance(e.value, coco.CocoError)
+        return e.value.result["error"]
+
+    def claims(err):
+        return [f["claim"] for f in err["findings"]]
 
     # A VM that measures something else, a debug VM, a TEE under another root.
     tee = service["tee"]
-    msg = refused(coco.VerificationError, "appraisal", tee=tee.with_vm(b"\xcd" * 48))
-    assert "measurement" in msg
-    msg = refused(coco.VerificationError, "appraisal", tee=tee.with_vm(b"\xab" * 48, debug=True))
-    assert "debug" in msg
-    msg = refused(coco.VerificationError, "evidence", tee=coco.SimulatedTee(b"\xab" * 48))
-    assert "root" in msg
+    err = refused(coco.AppraisalError, "appraisal", tee=tee.with_vm(b"\xcd" * 48))
+    assert claims(err) == ["cpu0.measurement"]
+    err = refused(coco.AppraisalError, "appraisal", tee=tee.with_vm(b"\xab" * 48, debug=True))
+    assert "cpu0.debug" in claims(err)
+    err = refused(coco.EvidenceError, "evidence", tee=coco.SimulatedTee(b"\xab" * 48))
+    assert (err["index"], err["platform"], err["cause"]) == (0, "sim-snp", "signature")
     # The EAR must verify under the given key: another key refuses it.
-    refused(coco.VerificationError, "ear", tee=tee, ear_keys=[(d / "other.pem.pub").read_bytes()])
+    refused(coco.EarError, "ear", tee=tee, ear_keys=[(d / "other.pem.pub").read_bytes()])
     # Not verification failures: an unknown key id, no service, no configfs-tsm here.
     refused(coco.ReleaseError, "key", tee=tee, key_id="model-2")
     import socket
@@ -453,8 +457,7 @@ def test_fetch_key_refusals_and_failures(service):
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     refused(coco.ReleaseError, "transport", url=closed, tee=tee)
-    msg = refused(coco.ReleaseError, "collect", configfs="/nonexistent/tsm")
-    assert "/nonexistent/tsm" in msg
+    refused(coco.ReleaseError, "collect", configfs="/nonexistent/tsm")
     with pytest.raises(ValueError, match="p384 or x25519"):
         coco.fetch_key(url, "model-1", kem="rsa", tee=tee)
     with pytest.raises(ValueError, match="48 bytes"):

@@ -128,15 +128,15 @@ pub fn load_references(corims: &[&[u8]], keys: &[&[u8]], at: u64) -> Result<Refe
         .iter()
         .map(|k| PublicKey::parse(k))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(ReleaseError::Reference)?;
-    ReferenceValues::from_cbor(corims, &keys, at).map_err(ReleaseError::Reference)
+        .map_err(ReleaseError::Config)?;
+    ReferenceValues::from_cbor(corims, &keys, at).map_err(ReleaseError::Config)
 }
 
 /// Reads a TOML policy, or the strict default when `None`.
 pub fn load_policy(toml: Option<&str>) -> Result<Policy> {
     toml.map_or_else(
         || Ok(Policy::default()),
-        |t| Policy::from_toml(t).map_err(ReleaseError::Reference),
+        |t| Policy::from_toml(t).map_err(ReleaseError::Config),
     )
 }
 
@@ -331,11 +331,7 @@ pub fn appraise_json(
         let opts = req.options;
         let ev = |index: usize, platform: &str| {
             let platform = platform.to_string();
-            move |source| ReleaseError::Evidence {
-                index,
-                platform,
-                source: Box::new(source),
-            }
+            move |e| ReleaseError::from_evidence(index, &platform, e)
         };
         let at = opts.time().map_err(ev(0, "at"))?;
         let refs = load_references(req.references, req.corim_keys, unix(at))?;
@@ -344,7 +340,7 @@ pub fn appraise_json(
             .sign_key_pem
             .map(coco_core::keys::SigningKey::from_pkcs8_pem)
             .transpose()
-            .map_err(ReleaseError::Reference)?;
+            .map_err(ReleaseError::Config)?;
         let evidence = req
             .evidence
             .iter()

@@ -91,12 +91,20 @@ pub enum ReleaseError {
         /// The setting.
         setting: &'static str,
     },
+    /// An option of the caller is unusable (`at`, `nonce`, ...).
+    #[error("option {option}: {reason}")]
+    Usage {
+        /// The option, as the CLI flag / JSON key spells it.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Key release was asked to decide without the DESIGN §1 binding.
     #[error("key release needs the challenge and public key binding")]
     BindingRequired,
-    /// Reference values, trusted keys or the policy could not be loaded.
-    #[error("reference values: {0}")]
-    Reference(#[source] coco_core::CoreError),
+    /// Reference values, trusted keys, the policy or an EAR signing key could not be loaded.
+    #[error("configuration: {0}")]
+    Config(#[source] coco_core::CoreError),
     /// No key is released under this key id.
     #[error("key: {0}")]
     Key(String),
@@ -138,6 +146,19 @@ fn reasons(status: &Status, findings: &[Finding]) -> String {
 }
 
 impl ReleaseError {
+    /// An option error of evidence verification as a usage error; any other evidence error as
+    /// the error of evidence `index` of `platform`.
+    pub fn from_evidence(index: usize, platform: &str, e: EvidenceError) -> Self {
+        match e {
+            EvidenceError::Usage { option, reason } => ReleaseError::Usage { option, reason },
+            source => ReleaseError::Evidence {
+                index,
+                platform: platform.to_string(),
+                source: Box::new(source),
+            },
+        }
+    }
+
     /// The message without its kind prefix.
     pub fn message(&self) -> String {
         match self {
@@ -155,12 +176,12 @@ impl ReleaseError {
                 platform,
                 source,
             } => format!("evidence {index} ({platform}): {source}"),
-            ReleaseError::Reference(e) => e.to_string(),
+            ReleaseError::Config(e) => e.to_string(),
             e => e.to_string(),
         }
     }
 
-    /// `request`, `challenge`, `evidence`, `appraisal`, `policy`, `binding`, `reference`,
+    /// `request`, `challenge`, `evidence`, `appraisal`, `policy`, `binding`, `config`,
     /// `key`, `wrap`, `storage`, `collect` or `transport`; a refusal received from a service
     /// keeps the service's kind.
     pub fn kind(&self) -> &str {
@@ -171,7 +192,8 @@ impl ReleaseError {
             ReleaseError::Appraisal { .. } => "appraisal",
             ReleaseError::UnsafePolicy { .. } => "policy",
             ReleaseError::BindingRequired => "binding",
-            ReleaseError::Reference(_) => "reference",
+            ReleaseError::Usage { .. } => "usage",
+            ReleaseError::Config(_) => "config",
             ReleaseError::Key(_) => "key",
             ReleaseError::Wrap(_) => "wrap",
             ReleaseError::Storage(_) => "storage",
@@ -194,15 +216,19 @@ impl ReleaseError {
     pub fn cause_kind(&self) -> Option<&'static str> {
         match self {
             ReleaseError::Evidence { source, .. } => Some(source.kind()),
-            ReleaseError::Reference(e) => Some(e.kind()),
+            ReleaseError::Config(e) => Some(e.kind()),
             _ => None,
         }
     }
 
     /// The stable JSON form: `{"kind", "message"}`, plus `"cause"` (the underlying error's
     /// kind), `"index"` and `"platform"` for evidence, `"findings"` for an appraisal,
-    /// `"setting"` for an unsafe policy, `"reason"` (a [`ChallengeError::code`]) for a challenge.
+    /// `"setting"` for an unsafe policy, `"reason"` (a [`ChallengeError::code`]) for a challenge;
+    /// a refusal received from a service is the service's own object.
     pub fn to_json(&self) -> serde_json::Value {
+        if let ReleaseError::Refused { detail, .. } = self {
+            return (**detail).clone();
+        }
         let mut j = serde_json::json!({"kind": self.kind(), "message": self.message()});
         if let Some(c) = self.cause_kind() {
             j["cause"] = c.into();
@@ -219,6 +245,7 @@ impl ReleaseError {
                 j["findings"] = findings.iter().map(Finding::to_json).collect();
             }
             ReleaseError::UnsafePolicy { setting } => j["setting"] = (*setting).into(),
+            ReleaseError::Usage { option, .. } => j["option"] = (*option).into(),
             ReleaseError::Challenge(c) => j["reason"] = c.code().into(),
             _ => {}
         }

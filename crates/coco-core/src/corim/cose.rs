@@ -11,7 +11,7 @@ use coset::{CborSerializable, CoseSign1, Label, TaggedCborSerializable, iana};
 
 use super::{Corim, DecodeOptions, TAG_COSE_SIGN1, TAG_LEGACY_CORIM, TAG_LEGACY_SIGNED, Validity};
 use crate::cbor::{self, get, map, text, uint, untag};
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Result, SignatureError};
 use crate::keys::{PublicKey, SigningKey};
 
 /// The content type a signed CoRIM's protected header must carry.
@@ -91,9 +91,10 @@ impl SignedCorim {
             Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) => -7,
             Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES384)) => -35,
             other => {
-                return Err(CoreError::Signature(format!(
-                    "algorithm {other:?}: only ES256 and ES384 are accepted"
-                )));
+                return Err(CoreError::Signature(SignatureError::Algorithm {
+                    document: "CoRIM",
+                    alg: format!("{other:?}"),
+                }));
             }
         };
         match &h.content_type {
@@ -204,13 +205,11 @@ impl SignedCorim {
                     )
                     .is_ok()
             })
-            .ok_or_else(|| {
-                CoreError::Signature(format!(
-                    "the CoRIM's {} signature does not verify under any of the {} trusted key(s)",
-                    if self.alg == -7 { "ES256" } else { "ES384" },
-                    trusted.len()
-                ))
-            })?;
+            .ok_or(CoreError::Signature(SignatureError::Untrusted {
+                document: "CoRIM",
+                alg: if self.alg == -7 { "ES256" } else { "ES384" },
+                trusted: trusted.len(),
+            }))?;
         if let Some(v) = self.signature_validity {
             v.check(at, "CoRIM signature (corim-meta signature-validity)")?;
         }
@@ -266,7 +265,10 @@ pub fn sign(
         .payload(corim_bytes.to_vec())
         .create_signature(b"", |data| key.sign(data))
         .build();
-    sign1
-        .to_tagged_vec()
-        .map_err(|e| CoreError::Signature(format!("cannot encode COSE_Sign1: {e}")))
+    sign1.to_tagged_vec().map_err(|e| {
+        CoreError::Signature(SignatureError::Sign {
+            document: "CoRIM",
+            reason: format!("cannot encode COSE_Sign1: {e}"),
+        })
+    })
 }

@@ -337,7 +337,7 @@ int main(int argc, char **argv) {
     snprintf(aopts, sizeof aopts,
              "{\"certs\": \"%s\", \"at\": \"2025-06-01T00:00:00Z\", \"references\": [\"%s\"]}",
              vdir, argv[3]);
-    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_VERIFICATION);
+    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_APPRAISAL);
     CHECK(out != NULL && strstr(out, "\"status\":\"contraindicated\"")
           && strstr(out, "\"claim\":\"cpu0.revocation_checked\""));
     coco_string_free(out);
@@ -348,6 +348,16 @@ int main(int argc, char **argv) {
     CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_VERIFICATION);
     CHECK(out != NULL && strstr(out, "\"kind\":\"expired\"") && strstr(out, "\"class\":\"evidence\"")
           && strstr(out, "\"index\":0"));
+    coco_string_free(out);
+    /* an unusable policy: a configuration error naming the policy */
+    snprintf(policy, sizeof policy, "%s", path("typo.toml"));
+    const char *typo = "requre_binding = false\n";
+    write_file(policy, (const unsigned char *)typo, strlen(typo));
+    snprintf(aopts, sizeof aopts,
+             "{\"certs\": \"%s\", \"at\": \"2025-06-01T00:00:00Z\", \"references\": [\"%s\"], "
+             "\"policy\": \"%s\"}", vdir, argv[3], policy);
+    CHECK(coco_appraise_json(ev, aopts, &out) == COCO_ERR_CONFIG);
+    CHECK(out != NULL && strstr(out, "\"kind\":\"policy\""));
     coco_string_free(out);
     /* bad arguments */
     CHECK(coco_appraise_json(NULL, NULL, &out) == COCO_ERR_INVALID_ARGUMENT && out == NULL);

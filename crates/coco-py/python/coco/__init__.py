@@ -12,8 +12,10 @@ unseal inside it straight into memory. This module is the Python face of the Rus
 - ``fetch_key(url, key_id)``: the workload side of attestation-bound key release (evidence
   from configfs-tsm and, with ``gpus=True``, NVML), as ``coco fetch-key``;
 - ``verify_evidence()``, ``appraise()``, ``verify_ear()``;
-- exceptions: ``CocoError`` > ``WrongKeyError``, ``TamperedError``, ``VerificationError``,
-  ``ReleaseError``.
+- exceptions: ``CocoError`` > ``WrongKeyError``, ``TamperedError``, ``VerificationError``
+  (> ``EvidenceError``, ``AppraisalError``, ``ChallengeError``, ``EarError``), ``ReleaseError``,
+  ``ConfigError``; each failure of the decision has ``.kind`` and ``.result`` (the error
+  object, with ``findings``, ``index``, ``platform``, ``cause`` where they apply).
 
 The GIL is released during crypto and I/O.
 """
@@ -45,7 +47,12 @@ from ._coco import (
 __version__: str = _coco.__version__
 
 __all__ = [
+    "AppraisalError",
+    "ChallengeError",
     "CocoError",
+    "ConfigError",
+    "EarError",
+    "EvidenceError",
     "ReleaseError",
     "ReleasedKey",
     "SealedFile",
@@ -196,6 +203,64 @@ def load_model_dir(
     return tensors
 
 
+class EvidenceError(VerificationError):
+    """A piece of evidence did not verify (``.kind``: ``chain``, ``signature``, ``expired``,
+    ``revoked``, ``mismatch``, ``collateral``, ``malformed``, ...)."""
+
+
+class AppraisalError(VerificationError):
+    """The evidence verified, but the appraisal is not affirming (``.result["error"]["findings"]``
+    names every claim, expected and found)."""
+
+
+class ChallengeError(VerificationError):
+    """The key-release challenge was refused (expired, replayed, not issued by the service)."""
+
+
+class EarError(VerificationError):
+    """An EAR did not verify under the trusted keys."""
+
+
+class ConfigError(CocoError, ValueError):
+    """Reference values, trusted keys, the policy or an option are unusable (``.kind``: the
+    cause, e.g. ``policy``, ``signature`` of a CoRIM, ``usage``; ``.result["error"]["class"]``
+    is ``config``)."""
+
+
+_EVIDENCE_KINDS = frozenset(
+    {"evidence", "malformed", "unsupported_version", "certificate", "chain", "expired", "revoked",
+     "signature", "mismatch", "collateral", "no_tcb_level", "platform"}
+)
+_RELEASE_KINDS = frozenset({"collect", "transport", "key", "request", "wrap", "storage", "binding"})
+
+
+def _error(result: dict[str, Any], message: str | None = None) -> CocoError:
+    """The exception for an error object (``{"error": {"kind", "message", ...}}``): the one
+    mapping from the stable error kinds to exception classes."""
+    e = result["error"]
+    kind = e["kind"]
+    if e.get("class") == "config" or kind in ("config", "policy", "usage", "binding"):
+        cls: type[CocoError] = ConfigError
+    elif e.get("class") == "evidence":
+        cls = EvidenceError
+    elif kind == "appraisal":
+        cls = AppraisalError
+    elif kind == "challenge":
+        cls = ChallengeError
+    elif kind == "ear":
+        cls = EarError
+    elif kind in _EVIDENCE_KINDS:
+        cls = EvidenceError
+    elif kind in _RELEASE_KINDS:
+        cls = ReleaseError
+    else:
+        cls = VerificationError
+    err = cls(message or e["message"])
+    err.kind = kind
+    err.result = result
+    return err
+
+
 def verify_evidence(platform: str, data: bytes, **options: Any) -> dict[str, Any]:
     """Verifies attestation evidence; returns its claims.
 
@@ -209,18 +274,12 @@ def verify_evidence(platform: str, data: bytes, **options: Any) -> dict[str, Any
     ok, text = _coco.verify_evidence_json(platform, bytes(data), json.dumps(opts))
     result = json.loads(text)
     if not ok:
-        err = VerificationError(result["error"]["message"])
-        err.kind = result["error"]["kind"]
-        err.result = result
-        raise err
+        raise _error(result)
     return result["claims"]
 
 
 def _raise(result: dict[str, Any]) -> None:
-    err = VerificationError(result["error"]["message"])
-    err.kind = result["error"]["kind"]
-    err.result = result
-    raise err
+    raise _error(result)
 
 
 def appraise(
@@ -294,11 +353,6 @@ class ReleasedKey:
         return f"ReleasedKey(key_id={self.key_id!r}, ear={status!r}, key=<32 bytes>)"
 
 
-# Failures of these kinds are failed verification: the evidence, its binding, its appraisal,
-# or the EAR of the release.
-_VERIFICATION_KINDS = frozenset({"challenge", "evidence", "appraisal", "ear"})
-
-
 def fetch_key(
     url: str,
     key_id: str,
@@ -323,9 +377,10 @@ def fetch_key(
     ``ear_keys`` (the service's EAR public keys: JWK, SPKI PEM or DER bytes) the EAR must
     verify (expiry at ``at``, RFC 3339, or now) before the key leaves Rust's zeroizing memory.
 
-    Raises ``VerificationError`` when the service refused the evidence (``.kind``:
-    ``challenge``, ``evidence``, ``appraisal``, with the service's reasons as the message) or
-    the EAR did not verify (``ear``), and ``ReleaseError`` otherwise (``collect``: this machine's
+    Raises a ``VerificationError`` when the service refused the evidence: ``ChallengeError``,
+    ``EvidenceError`` (``.result["error"]`` has the ``index``, ``platform`` and ``cause`` of the
+    piece that did not verify), ``AppraisalError`` (``findings``), or ``EarError`` when the EAR
+    did not verify; ``ReleaseError`` otherwise (``collect``: this machine's
     own evidence could not be collected; ``transport``, ``key``, ``request``, ``wrap``,
     ``storage``). The GIL is released while waiting.
     """
@@ -346,12 +401,7 @@ def fetch_key(
     )
     result = json.loads(text)
     if not ok:
-        kind = result["error"]["kind"]
-        cls = VerificationError if kind in _VERIFICATION_KINDS else ReleaseError
-        err = cls(f"{kind}: {result['error']['message']}")
-        err.kind = kind
-        err.result = result
-        raise err
+        raise _error(result, f"{result['error']['kind']}: {result['error']['message']}")
     return ReleasedKey(key=key, key_id=key_id, ear=result["ear"], ear_claims=result["ear_claims"])
 
 
