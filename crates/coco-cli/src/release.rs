@@ -9,7 +9,7 @@ use clap::Args;
 use coco_core::keys::SigningKey;
 use coco_evidence::x509::parse_certs;
 use coco_release::http::{Client, Limits, Server};
-use coco_release::keystore::FileKeyStore;
+use coco_release::keystore::{FileKeyStore, KeyStore};
 use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
 use coco_release::wire::TdxCollateral;
 use coco_release::workload;
@@ -70,7 +70,18 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         let (id, file) = spec
             .split_once('=')
             .ok_or_else(|| err(format!("--add-key {spec:?}: KEY_ID=KEYFILE")))?;
-        store.put(id, &Dek::load(Path::new(file))?)?;
+        let dek = Dek::load(Path::new(file))?;
+        // Idempotent for the same key, so a restart with the same command line works; never
+        // a silent replacement of another key.
+        match store.get(id)? {
+            Some(have) if have.same_key(&dek) => {}
+            Some(_) => {
+                return Err(err(format!(
+                    "--add-key {id}: the store already holds a different key under this id"
+                )));
+            }
+            None => store.put(id, &dek)?,
+        }
     }
     let sim_root = match &a.sim_root {
         Some(p) => Some(
@@ -96,6 +107,7 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
     let limits = Limits {
         max_body_bytes: a.max_body,
         request_timeout: Duration::from_secs(a.timeout),
+        ..Limits::default()
     };
     if !a.listen.ip().is_loopback() {
         eprintln!(
@@ -156,17 +168,24 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
     if let Some(p) = &a.crl {
         attester = attester.with_snp_crl(&std::fs::read(p)?);
     }
-    // The EAR is checked before the key is written anywhere.
-    let (dek, response) = workload::fetch(&Client::new(&a.url), &attester, &a.key_id, kem)?;
-    if let Some(k) = &a.ear_key {
-        let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
-        let ear = coco_core::ear::Ear::from_jwt(
-            &response.ear,
-            &[pk],
-            coco_core::time::unix(SystemTime::now()),
-        )?;
-        eprintln!("coco: EAR verified: {}", ear.overall().name());
-    }
+    // The EAR is checked (key, expiry, this challenge, status) before the key is unwrapped.
+    let client = Client::new(&a.url);
+    let dek = match &a.ear_key {
+        Some(k) => {
+            let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
+            let now = coco_core::time::unix(SystemTime::now());
+            let (dek, _, ear) =
+                workload::fetch_verified(&client, &attester, &a.key_id, kem, &[pk], now)?;
+            eprintln!("coco: EAR verified: {}", ear.overall().name());
+            dek
+        }
+        None => {
+            eprintln!(
+                "coco: note: no --ear-key: the service's EAR was not checked (pin the service's key)"
+            );
+            workload::fetch(&client, &attester, &a.key_id, kem)?.0
+        }
+    };
     dek.save(&a.out)?;
     eprintln!(
         "coco: released key {:?} written to {}",

@@ -195,6 +195,16 @@ pub enum ChainError {
         /// The root trusted here.
         trusted: String,
     },
+    /// More certificates than a chain of this kind has.
+    #[error("{chain}: {count} certificates, more than the {max} a chain may have")]
+    TooLong {
+        /// The chain's role.
+        chain: String,
+        /// How many were given.
+        count: usize,
+        /// The bound.
+        max: usize,
+    },
     /// No certificate was given.
     #[error("{chain}: no certificates given")]
     Empty {

@@ -547,54 +547,126 @@ pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> R
 /// Remembers certificate signatures that verified (by the SHA-256 of both certificates'
 /// DER), so that chains seen again (the same GPU, the same chip) skip their signature
 /// checks. Names, CA rights, validity and everything else are still checked every time.
-/// Thread-safe.
-#[derive(Debug, Default)]
+/// Bounded: at most [`LinkCache::capacity`] links, the least recently used evicted first; and
+/// [`build_chain_cached`] remembers a chain's links only once the whole chain verified up to the
+/// pinned root, so input that never reaches a root cannot fill it. Thread-safe.
+#[derive(Debug)]
 pub struct LinkCache {
-    verified: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    inner: std::sync::Mutex<Lru>,
+    capacity: usize,
+}
+
+type LinkKey = (String, String);
+
+#[derive(Debug, Default)]
+struct Lru {
+    used: std::collections::HashMap<LinkKey, u64>,
+    by_use: std::collections::BTreeMap<u64, LinkKey>,
+    tick: u64,
+}
+
+impl Lru {
+    fn touch(&mut self, key: &LinkKey) -> bool {
+        let Some(t) = self.used.get_mut(key) else {
+            return false;
+        };
+        self.by_use.remove(t);
+        self.tick += 1;
+        *t = self.tick;
+        self.by_use.insert(self.tick, key.clone());
+        true
+    }
+
+    fn insert(&mut self, key: LinkKey, capacity: usize) {
+        if self.touch(&key) {
+            return;
+        }
+        while self.used.len() >= capacity.max(1) {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.used.remove(&oldest);
+        }
+        self.tick += 1;
+        self.by_use.insert(self.tick, key.clone());
+        self.used.insert(key, self.tick);
+    }
+}
+
+impl Default for LinkCache {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
 }
 
 impl LinkCache {
-    /// An empty cache.
+    /// The default bound: enough for thousands of GPUs and chips.
+    pub const DEFAULT_CAPACITY: usize = 8192;
+
+    /// An empty cache of [`Self::DEFAULT_CAPACITY`] links.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// [`Cert::verify_signed_by`], once per (certificate, issuer) pair.
+    /// An empty cache of at most `capacity` links.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: std::sync::Mutex::new(Lru::default()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn key(cert: &Cert, issuer: &Cert) -> LinkKey {
+        (cert.fingerprint(), issuer.fingerprint())
+    }
+
+    /// Whether `issuer`'s signature on `cert` verified before (and the names still match).
+    fn knows(&self, cert: &Cert, issuer: &Cert) -> bool {
+        cert.cert.tbs_certificate().issuer() == issuer.cert.tbs_certificate().subject()
+            && self.lock().touch(&Self::key(cert, issuer))
+    }
+
+    fn remember(&self, links: impl IntoIterator<Item = LinkKey>) {
+        let mut lru = self.lock();
+        for k in links {
+            lru.insert(k, self.capacity);
+        }
+    }
+
+    /// [`Cert::verify_signed_by`], once per (certificate, issuer) pair. For links whose issuer
+    /// is itself trusted (a pinned root, or a certificate the caller verified up to one).
     pub fn verify_signed_by(&self, cert: &Cert, issuer: &Cert) -> Result<()> {
-        let key = (cert.fingerprint(), issuer.fingerprint());
-        let seen = |k: &(String, String)| {
-            self.verified
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(k)
-        };
-        if seen(&key) {
-            // The issuer name is part of what was verified; check it again anyway (cheap).
-            if cert.cert.tbs_certificate().issuer() == issuer.cert.tbs_certificate().subject() {
-                return Ok(());
-            }
+        if self.knows(cert, issuer) {
+            return Ok(());
         }
         cert.verify_signed_by(issuer)?;
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key);
+        self.remember([Self::key(cert, issuer)]);
         Ok(())
     }
 
     /// The number of remembered signatures.
     pub fn len(&self) -> usize {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.lock().used.len()
     }
 
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The bound.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
 }
+
+/// The most certificates [`build_chain_cached`] accepts for one chain (NVIDIA's device chains
+/// have five; AMD's and Intel's three). More is refused before any signature is checked.
+pub const MAX_CHAIN_CERTS: usize = 16;
 
 /// [`build_chain`] with signature checks remembered in `cache`.
 pub fn build_chain_cached(
@@ -605,6 +677,13 @@ pub fn build_chain_cached(
     cache: Option<&LinkCache>,
 ) -> Result<Vec<Cert>> {
     let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
+    if pool.len() > MAX_CHAIN_CERTS {
+        return Err(EvidenceError::Chain(ChainError::TooLong {
+            chain: role.into(),
+            count: pool.len(),
+            max: MAX_CHAIN_CERTS,
+        }));
+    }
     if pool.is_empty() {
         return Err(EvidenceError::Chain(ChainError::Empty {
             chain: role.into(),
@@ -637,11 +716,12 @@ pub fn build_chain_cached(
             }));
         }
     };
+    // By names first (no signature checked yet): the chain from the leaf to the pinned root,
+    // using every certificate given.
     let mut chain = vec![leaf.clone()];
     loop {
         let cur = chain.last().expect("non-empty");
         if issuer(cur) == subject(root) {
-            cur.verify_signed_by_cached(root, cache)?;
             chain.push(root.clone());
             break;
         }
@@ -656,7 +736,6 @@ pub fn build_chain_cached(
                     root: root.subject_cn(),
                 })
             })?;
-        cur.verify_signed_by_cached(next, cache)?;
         chain.push((*next).clone());
     }
     if chain.len() - 1 != pool.len() {
@@ -669,6 +748,17 @@ pub fn build_chain_cached(
             chain: role.into(),
             certs: extra,
         }));
+    }
+    // Then the signatures, from the root down, each link skipped when remembered; new links
+    // are remembered only when every link verified.
+    let mut verified = Vec::new();
+    for pair in chain.windows(2).rev() {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        if cache.is_some_and(|c| c.knows(cert, issuer)) {
+            continue;
+        }
+        cert.verify_signed_by(issuer)?;
+        verified.push(LinkCache::key(cert, issuer));
     }
     for (i, c) in chain.iter().enumerate() {
         let name = format!("{role} certificate {i}");
@@ -688,6 +778,9 @@ pub fn build_chain_cached(
                 });
             }
         }
+    }
+    if let Some(c) = cache {
+        c.remember(verified);
     }
     Ok(chain)
 }
@@ -972,5 +1065,90 @@ mod tests {
             build_chain(&[], &p.root, now(), "test"),
             Err(EvidenceError::Chain(ChainError::Empty { .. }))
         ));
+    }
+
+    /// The chain-cache bomb: links of a chain that never reaches the pinned root are not
+    /// remembered, chains longer than the bound are refused before any signature check, and
+    /// the cache never holds more than its capacity.
+    #[test]
+    fn the_link_cache_is_bounded_and_holds_only_rooted_chains() {
+        let p = pki();
+        let cache = LinkCache::with_capacity(3);
+        // A long chain under a root that is not the pinned one.
+        let keys: Vec<_> = (10..30).map(key).collect();
+        let mut other = vec![cert(
+            "CN=Other Root",
+            "CN=Other Root",
+            &keys[0],
+            &keys[0],
+            true,
+            None,
+        )];
+        for i in 1..6 {
+            other.push(cert(
+                &format!("CN=Other {i}"),
+                &if i == 1 {
+                    "CN=Other Root".into()
+                } else {
+                    format!("CN=Other {}", i - 1)
+                },
+                &keys[i],
+                &keys[i - 1],
+                i < 5,
+                None,
+            ));
+        }
+        other.reverse();
+        let e = build_chain_cached(&other, &p.root, now(), "test", Some(&cache)).unwrap_err();
+        assert!(
+            matches!(e, EvidenceError::Chain(ChainError::UnknownIssuer { .. })),
+            "{e}"
+        );
+        assert!(cache.is_empty());
+        // Too many certificates: refused as such.
+        let many: Vec<Cert> = (0..MAX_CHAIN_CERTS + 1).map(|_| p.ica.clone()).collect();
+        let e = build_chain_cached(&many, &p.root, now(), "test", Some(&cache)).unwrap_err();
+        assert!(
+            matches!(e, EvidenceError::Chain(ChainError::TooLong { count, .. }) if count == MAX_CHAIN_CERTS + 1),
+            "{e}"
+        );
+        assert!(cache.is_empty());
+        // A chain to the pinned root: both links remembered; a forged leaf under the same
+        // intermediate fails and adds nothing.
+        build_chain_cached(
+            &[p.leaf.clone(), p.ica.clone()],
+            &p.root,
+            now(),
+            "test",
+            Some(&cache),
+        )
+        .unwrap();
+        assert_eq!(cache.len(), 2);
+        let forged = cert(LEAF, ICA, &key(40), &key(41), false, None);
+        assert!(
+            build_chain_cached(
+                &[forged, p.ica.clone()],
+                &p.root,
+                now(),
+                "test",
+                Some(&cache)
+            )
+            .is_err()
+        );
+        assert_eq!(cache.len(), 2);
+        // More links than the capacity: the least recently used go first.
+        for seed in 50..54 {
+            let l = cert(
+                &format!("CN=Leaf {seed}"),
+                ICA,
+                &key(seed),
+                &key(2),
+                false,
+                None,
+            );
+            build_chain_cached(&[l, p.ica.clone()], &p.root, now(), "test", Some(&cache)).unwrap();
+            assert!(cache.len() <= cache.capacity());
+        }
+        assert_eq!(cache.len(), 3);
     }
 }

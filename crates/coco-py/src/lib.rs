@@ -650,15 +650,25 @@ fn fetch_key_raw<'py>(
             }
         };
         let client = coco_release::http::Client::new(url);
-        let (dek, response) =
-            workload::fetch(&client, attester, key_id, kem).map_err(|e| e.to_json())?;
-        // The key stays in zeroizing memory until its EAR verified.
-        let claims = if ear_keys.is_empty() {
-            serde_json::Value::Null
-        } else {
-            ear_claims(response.ear.as_bytes(), &ear_keys, at)
-                .map_err(|e| serde_json::json!({"kind": "ear", "message": e.to_string()}))?
-        };
+        // The key stays in zeroizing memory until its EAR verified (key, expiry, this
+        // challenge, status).
+        if ear_keys.is_empty() {
+            let (dek, response) =
+                workload::fetch(&client, attester, key_id, kem).map_err(|e| e.to_json())?;
+            return Ok((dek, response.ear, serde_json::Value::Null));
+        }
+        let err =
+            |e: coco_core::CoreError| serde_json::json!({"kind": "ear", "message": e.to_string()});
+        let keys = ear_keys
+            .iter()
+            .map(|k| coco_core::keys::PublicKey::parse(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        let now = unix_at(at).map_err(|m| serde_json::json!({"kind": "usage", "message": m}))?;
+        let (dek, response, ear) =
+            workload::fetch_verified(&client, attester, key_id, kem, &keys, now)
+                .map_err(|e| e.to_json())?;
+        let claims = ear.to_json();
         Ok((dek, response.ear, claims))
     });
     Ok(match result {

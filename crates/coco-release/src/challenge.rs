@@ -103,23 +103,92 @@ impl ChallengeIssuer {
 
 /// Remembers used challenges until they expire.
 pub trait ReplayStore: Send + Sync {
-    /// Records `nonce` as used; `false` if it was used before.
-    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> bool;
+    /// Records `nonce` as used: `Ok(false)` if it was used before, an error when the store
+    /// cannot take it (full, unreachable): the release is then refused.
+    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> Result<bool>;
+
+    /// Whether `nonce` was used already (a cheap early refusal; [`Self::first_use`] decides).
+    fn is_used(&self, nonce: &[u8; 32]) -> bool;
 }
 
-/// An in-memory [`ReplayStore`] (one replica; expired entries are pruned as it goes).
-#[derive(Debug, Default)]
+/// An in-memory [`ReplayStore`] for one replica: expired entries are pruned in expiry order
+/// (each insert costs O(log n)), and at most `capacity` live entries are kept; when full,
+/// new challenges are refused until old ones expire.
+#[derive(Debug)]
 pub struct MemoryReplayStore {
-    used: Mutex<HashMap<[u8; 32], u64>>,
+    inner: Mutex<Used>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Used {
+    expiry: HashMap<[u8; 32], u64>,
+    by_expiry: std::collections::BTreeSet<(u64, [u8; 32])>,
+}
+
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryReplayStore {
+    /// The default bound on live (unexpired, used) challenges.
+    pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+    /// A store of at most `capacity` live challenges.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::new(Used::default()),
+            capacity,
+        }
+    }
+
+    /// The number of challenges remembered.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expiry
+            .len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl ReplayStore for MemoryReplayStore {
-    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> bool {
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        if used.len() > 4096 {
-            used.retain(|_, exp| *exp >= now);
+    fn first_use(&self, nonce: &[u8; 32], expires_at: u64, now: u64) -> Result<bool> {
+        let mut u = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(&(exp, n)) = u.by_expiry.first() {
+            if exp >= now {
+                break;
+            }
+            u.by_expiry.pop_first();
+            u.expiry.remove(&n);
         }
-        used.insert(*nonce, expires_at).is_none()
+        if u.expiry.contains_key(nonce) {
+            return Ok(false);
+        }
+        if u.expiry.len() >= self.capacity {
+            return Err(ReleaseError::Storage(format!(
+                "replay store full ({} live challenges); try again when some expire",
+                self.capacity
+            )));
+        }
+        u.expiry.insert(*nonce, expires_at);
+        u.by_expiry.insert((expires_at, *nonce));
+        Ok(true)
+    }
+
+    fn is_used(&self, nonce: &[u8; 32]) -> bool {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expiry
+            .contains_key(nonce)
     }
 }
 
@@ -133,10 +202,12 @@ mod tests {
         let c = i.issue(1000).unwrap();
         let (n, exp) = i.verify(&c.token, 1059).unwrap();
         assert_eq!(exp, 1060);
-        assert_eq!(
-            i.verify(&c.token, 1061).unwrap_err().to_string(),
-            "challenge: expired challenge"
-        );
+        assert!(matches!(
+            i.verify(&c.token, 1061),
+            Err(ReleaseError::Challenge(
+                crate::error::ChallengeError::Expired
+            ))
+        ));
         assert!(
             ChallengeIssuer::new([2; 32], 60)
                 .verify(&c.token, 1001)
@@ -146,7 +217,25 @@ mod tests {
         forged[3] ^= 1;
         assert!(i.verify(&String::from_utf8(forged).unwrap(), 1001).is_err());
         let store = MemoryReplayStore::default();
-        assert!(store.first_use(&n, exp, 1001));
-        assert!(!store.first_use(&n, exp, 1002));
+        assert!(store.first_use(&n, exp, 1001).unwrap());
+        assert!(store.is_used(&n));
+        assert!(!store.first_use(&n, exp, 1002).unwrap());
+    }
+
+    #[test]
+    fn the_replay_store_prunes_in_expiry_order_and_is_bounded() {
+        let store = MemoryReplayStore::with_capacity(3);
+        for i in 0..3u8 {
+            assert!(store.first_use(&[i; 32], 100 + u64::from(i), 50).unwrap());
+        }
+        // Full of live challenges: a new one is refused, not silently accepted.
+        assert!(matches!(
+            store.first_use(&[9; 32], 200, 60),
+            Err(ReleaseError::Storage(_))
+        ));
+        // Two expired: pruned, room again; the live one is still a replay.
+        assert!(store.first_use(&[9; 32], 200, 102).unwrap());
+        assert_eq!(store.len(), 2);
+        assert!(!store.first_use(&[2; 32], 102, 102).unwrap());
     }
 }

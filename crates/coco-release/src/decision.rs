@@ -229,6 +229,14 @@ impl Decider {
         now: SystemTime,
         nonce: Option<String>,
     ) -> Result<Outcome> {
+        let n_gpu = evidence.iter().filter(|e| e.platform.is_gpu()).count();
+        if n_gpu > coco_evidence::nvidia::MAX_GPUS || evidence.len() > n_gpu + 4 {
+            return Err(ReleaseError::Request(format!(
+                "{} pieces of evidence ({n_gpu} GPUs): more than one machine carries (at most {} GPUs)",
+                evidence.len(),
+                coco_evidence::nvidia::MAX_GPUS
+            )));
+        }
         let (gpu_nonce, report_data) = match binding {
             Binding::KeyRelease {
                 challenge,

@@ -111,9 +111,17 @@ pub enum ReleaseError {
     /// HPKE wrapping or unwrapping failed.
     #[error("key wrap: {0}")]
     Wrap(String),
-    /// Storage (key store, audit log) failed.
+    /// The audit record of a release could not be written and flushed: the release did not
+    /// happen.
+    #[error("audit log: {0}")]
+    Audit(String),
+    /// Storage (key store, replay store) failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The EAR a service answered with does not verify under the pinned keys, does not answer
+    /// the workload's challenge, or is not affirming (client side): the key is not used.
+    #[error("EAR: {0}")]
+    Ear(String),
     /// The workload could not collect its own evidence (configfs-tsm, NVML).
     #[error("collect: {0}")]
     Collect(String),
@@ -167,6 +175,8 @@ impl ReleaseError {
             | ReleaseError::Key(m)
             | ReleaseError::Wrap(m)
             | ReleaseError::Storage(m)
+            | ReleaseError::Audit(m)
+            | ReleaseError::Ear(m)
             | ReleaseError::Collect(m)
             | ReleaseError::Transport(m) => m.clone(),
             ReleaseError::Refused { message, .. } => message.clone(),
@@ -197,7 +207,9 @@ impl ReleaseError {
             ReleaseError::Key(_) => "key",
             ReleaseError::Wrap(_) => "wrap",
             ReleaseError::Storage(_) => "storage",
+            ReleaseError::Audit(_) => "audit",
             ReleaseError::Collect(_) => "collect",
+            ReleaseError::Ear(_) => "ear",
             ReleaseError::Refused { kind, .. } => kind,
             ReleaseError::Transport(_) => "transport",
         }

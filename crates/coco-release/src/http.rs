@@ -18,7 +18,7 @@ use crate::wire::{Challenge, EvidenceBundle, ReleaseResponse};
 #[cfg(feature = "server")]
 mod server;
 #[cfg(feature = "server")]
-pub use server::{Limits, Server, router};
+pub use server::{Limits, Server, http_status, router};
 
 /// A blocking client of the service.
 #[derive(Debug, Clone)]
@@ -88,12 +88,13 @@ impl Client {
                 v["error"]["reason"].as_str().unwrap_or(""),
                 &msg,
             )),
-            Some("request") => ReleaseError::Request(msg),
-            Some(kind) if (400..500).contains(&status) || kind == "storage" => {
+            Some(kind) if (400..600).contains(&status) => {
+                let mut detail = v["error"].clone();
+                detail["http_status"] = status.into();
                 ReleaseError::Refused {
                     kind: kind.to_string(),
                     message: msg,
-                    detail: Box::new(v["error"].clone()),
+                    detail: Box::new(detail),
                 }
             }
             _ if (400..500).contains(&status) => ReleaseError::Request(msg),

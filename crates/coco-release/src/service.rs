@@ -1,6 +1,7 @@
 //! The key-release service: challenge, then verify + bind + appraise + wrap.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -127,7 +128,8 @@ impl KeyReleaseService {
         self
     }
 
-    /// Writes one JSON audit line per decision to `sink`.
+    /// Writes one JSON audit line per decision (and per refusal before one) to `sink`, each
+    /// flushed before the answer: a release whose line cannot be written does not happen.
     pub fn with_audit(mut self, sink: Box<dyn Write + Send>) -> Self {
         self.audit = Mutex::new(sink);
         self
@@ -143,17 +145,46 @@ impl KeyReleaseService {
         self.issuer.issue(unix(now))
     }
 
-    fn audit(&self, line: serde_json::Value) {
+    /// Writes one audit line and flushes it; an error when either fails.
+    fn audit(&self, line: serde_json::Value) -> Result<()> {
         let mut sink = self.audit.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(sink, "{line}");
+        writeln!(sink, "{line}")
+            .and_then(|_| sink.flush())
+            .map_err(|e| ReleaseError::Audit(e.to_string()))
+    }
+
+    /// Audits a refusal made before the decision (a malformed or oversized request, a
+    /// timeout, a connection over the caps): `status` is the HTTP status (0 when the
+    /// connection was closed without one). A refusal stays a refusal when its audit record
+    /// cannot be written.
+    pub fn audit_refusal(&self, peer: Option<SocketAddr>, status: u16, kind: &str, reason: &str) {
+        let _ = self.audit(json!({
+            "time": coco_core::time::format_rfc3339(unix(SystemTime::now())),
+            "event": "refusal",
+            "peer": peer.map(|p| p.to_string()),
+            "status": status,
+            "kind": kind,
+            "reason": reason,
+        }));
     }
 
     /// Verifies, binds, appraises and, when affirming, wraps the key. Every decision is
-    /// audited (never with key material).
+    /// audited (never with key material); a release whose audit record cannot be written and
+    /// flushed does not happen ([`ReleaseError::Audit`]).
     pub fn release(
         &self,
         bundle: &EvidenceBundle,
         now: SystemTime,
+    ) -> std::result::Result<ReleaseResponse, Rejection> {
+        self.release_from(bundle, now, None)
+    }
+
+    /// [`Self::release`] for a request from `peer` (recorded in the audit line).
+    pub fn release_from(
+        &self,
+        bundle: &EvidenceBundle,
+        now: SystemTime,
+        peer: Option<SocketAddr>,
     ) -> std::result::Result<ReleaseResponse, Rejection> {
         let started = unix(now);
         let result = self.decide(bundle, now);
@@ -165,9 +196,10 @@ impl KeyReleaseService {
                 r.ear.as_ref().map_or("none", |_| "contraindicated"),
             ),
         };
-        self.audit(json!({
+        let audited = self.audit(json!({
             "time": coco_core::time::format_rfc3339(started),
             "event": "key-release",
+            "peer": peer.map(|p| p.to_string()),
             "decision": decision,
             "key_id": bundle.key_id,
             "cpu": bundle.cpu.platform,
@@ -176,7 +208,12 @@ impl KeyReleaseService {
             "reason": reason,
             "kind": result.as_ref().err().map(|r| r.error.kind()),
         }));
-        result.map(|(r, _)| r)
+        match (result, audited) {
+            (Ok((r, _)), Ok(())) => Ok(r),
+            // Fail closed: the wrapped key is dropped unsent.
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(r), _) => Err(r),
+        }
     }
 
     fn decide(
@@ -198,8 +235,7 @@ impl KeyReleaseService {
         let (challenge, expires_at) = self.issuer.verify(&bundle.token, t)?;
         let pk = b64(&bundle.public_key, "public_key")?;
         wrap::check_public_key(bundle.kem, &pk)?;
-        // Single use: the challenge is spent whatever the outcome.
-        if !self.replay.first_use(&challenge, expires_at, t) {
+        if self.replay.is_used(&challenge) {
             return Err(ReleaseError::Challenge(crate::error::ChallengeError::Replayed).into());
         }
 
@@ -216,6 +252,11 @@ impl KeyReleaseService {
             now,
             Some(hex::encode(Sha256::digest(challenge))),
         )?;
+        // Single use, spent once the evidence verified (garbage does not burn a challenge that
+        // someone else saw), whatever the appraisal says.
+        if !self.replay.first_use(&challenge, expires_at, t)? {
+            return Err(ReleaseError::Challenge(crate::error::ChallengeError::Replayed).into());
+        }
         let jwt = outcome.ear.to_jwt(&self.ear_key);
         if let Some(error) = outcome.refusal() {
             return Err(Rejection {

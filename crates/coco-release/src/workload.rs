@@ -108,6 +108,7 @@ pub fn bundle(
 /// The whole workload side against a service: asks `client` for a challenge, collects evidence
 /// from `attester` bound to it and a fresh key of `kem`, asks for `key_id` and unwraps the
 /// answer. Returns the data key and the response (whose `ear` is the service's appraisal).
+/// The EAR is not checked: use [`fetch_verified`] wherever the service's EAR key is known.
 pub fn fetch(
     client: &crate::http::Client,
     attester: &dyn Attester,
@@ -119,6 +120,62 @@ pub fn fetch(
     let response = client.release(&bundle)?;
     let dek = unwrap(&response, &key, key_id)?;
     Ok((dek, response))
+}
+
+/// [`fetch`], and the answer is checked before the key is unwrapped: the EAR must verify under
+/// one of `ear_keys` (the service's, pinned) at `now`, answer this request's challenge
+/// (`eat_nonce` = SHA-256 of the challenge nonce, hex) and be affirming or a warning. A man in
+/// the middle who wraps a key of his choosing to the workload's public key is refused here.
+pub fn fetch_verified(
+    client: &crate::http::Client,
+    attester: &dyn Attester,
+    key_id: &str,
+    kem: Kem,
+    ear_keys: &[coco_core::keys::PublicKey],
+    now: u64,
+) -> Result<(Dek, ReleaseResponse, coco_core::ear::Ear)> {
+    let challenge = client.challenge()?;
+    let (bundle, key) = bundle(attester, &challenge, key_id, kem)?;
+    let response = client.release(&bundle)?;
+    let ear = check_ear(&response, &challenge, ear_keys, now)?;
+    let dek = unwrap(&response, &key, key_id)?;
+    Ok((dek, response, ear))
+}
+
+/// Checks the EAR of `response` as [`fetch_verified`] does.
+pub fn check_ear(
+    response: &ReleaseResponse,
+    challenge: &Challenge,
+    ear_keys: &[coco_core::keys::PublicKey],
+    now: u64,
+) -> Result<coco_core::ear::Ear> {
+    use sha2::Digest;
+    if ear_keys.is_empty() {
+        return Err(ReleaseError::Ear("no trusted EAR key was given".into()));
+    }
+    let ear = coco_core::ear::Ear::from_jwt(&response.ear, ear_keys, now)
+        .map_err(|e| ReleaseError::Ear(e.to_string()))?;
+    let nonce = URL_SAFE_NO_PAD
+        .decode(&challenge.nonce)
+        .map_err(|_| ReleaseError::Request("challenge nonce is not base64url".into()))?;
+    let expected = hex::encode(sha2::Sha256::digest(&nonce));
+    if ear.nonce.as_deref() != Some(expected.as_str()) {
+        return Err(ReleaseError::Ear(format!(
+            "eat_nonce {:?} does not answer this request's challenge ({expected})",
+            ear.nonce
+        )));
+    }
+    let status = ear.overall();
+    if !matches!(
+        status,
+        coco_core::ear::Status::Affirming | coco_core::ear::Status::Warning
+    ) {
+        return Err(ReleaseError::Ear(format!(
+            "the EAR is {}, not affirming",
+            status.name()
+        )));
+    }
+    Ok(ear)
 }
 
 /// Unwraps the released key (bound to `key_id` and the response's EAR).

@@ -18,6 +18,16 @@ use coco_seal::Dek;
 const KEY_ID: &str = "model-1";
 
 fn setup() -> (SimRoot, Server, Dek) {
+    setup_with(
+        Limits {
+            max_body_bytes: 64 * 1024,
+            ..Limits::default()
+        },
+        Box::new(std::io::sink()),
+    )
+}
+
+fn setup_with(limits: Limits, audit: Box<dyn std::io::Write + Send>) -> (SimRoot, Server, Dek) {
     let root = SimRoot::generate().unwrap();
     let toml = format!(
         "id = \"http-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
@@ -48,11 +58,7 @@ fn setup() -> (SimRoot, Server, Dek) {
         },
     )
     .unwrap()
-    .with_audit(Box::new(std::io::sink()));
-    let limits = Limits {
-        max_body_bytes: 64 * 1024,
-        ..Limits::default()
-    };
+    .with_audit(audit);
     let server = Server::start(Arc::new(service), "127.0.0.1:0".parse().unwrap(), limits).unwrap();
     (root, server, dek)
 }
@@ -136,7 +142,10 @@ fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
     let big = vec![b' '; 100 * 1024];
     let e = client.post_raw(&big).unwrap_err();
     assert_eq!(e.kind(), "request", "{e}");
-    assert!(e.message().contains("413"), "{e}");
+    let coco_release::ReleaseError::Refused { detail, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(detail["http_status"], 413, "{e}");
     // A refused appraisal carries its reason.
     let mut other = cvm(&root);
     other.vm.measurement = [9; 48];
@@ -154,4 +163,118 @@ fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
         workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
         dek.as_bytes()
     );
+}
+
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Slowloris and stalled uploads from one address (127.0.0.2): idle sockets, half-sent
+/// headers and bodies that stall are closed by the server on its timers, the connections
+/// beyond the per-peer cap are closed at once, and a legitimate release from another address
+/// (127.0.0.1) completes meanwhile within a second. Every refusal is audited with the peer.
+#[test]
+fn hostile_connections_do_not_block_a_release() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let log = Log::default();
+    let limits = Limits {
+        max_body_bytes: 64 * 1024,
+        header_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(2),
+        max_per_peer: 150,
+        ..Limits::default()
+    };
+    let (root, server, dek) = setup_with(limits, Box::new(log.clone()));
+    let addr = server.addr();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let connect = || -> std::net::TcpStream {
+        rt.block_on(async {
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            s.connect(addr).await.unwrap().into_std().unwrap()
+        })
+    };
+    let mut socks = Vec::new();
+    for i in 0..180 {
+        let mut s = connect();
+        s.set_nonblocking(false).unwrap();
+        match i % 3 {
+            0 => {}
+            1 => {
+                let _ = s.write_all(b"POST /v1/release HTTP/1.1\r\nHost: x\r\n");
+            }
+            _ => {
+                let _ = s.write_all(
+                    b"POST /v1/release HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{\"version\":",
+                );
+            }
+        }
+        socks.push(s);
+    }
+    // A legitimate release from another address, while they hang.
+    let client = Client::new(&format!("http://{addr}"));
+    let started = Instant::now();
+    let c = client.challenge().unwrap();
+    let (bundle, key) = workload::bundle(&cvm(&root), &c, KEY_ID, Kem::P384).unwrap();
+    let resp = client.release(&bundle).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        dek.as_bytes()
+    );
+    // Every stalled socket is closed by the server: those over the cap at once, idle and
+    // half-header ones after the header timer, stalled uploads after the request deadline
+    // (with a 408 JSON error).
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut timeouts = 0;
+    for s in &mut socks {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(10))))
+            .unwrap();
+        let mut buf = Vec::new();
+        match s.read_to_end(&mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("a stalled socket is still open after 8 s: {e}"),
+        }
+        let text = String::from_utf8_lossy(&buf);
+        if text.starts_with("HTTP/1.1 408") {
+            assert!(text.contains("\"kind\":\"timeout\""), "{text}");
+            timeouts += 1;
+        }
+    }
+    assert!(timeouts > 0, "stalled uploads get a 408");
+    let audit = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["event"] == "refusal"
+        && l["kind"] == "connection"
+        && l["peer"].as_str().unwrap().starts_with("127.0.0.2:")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "refusal" && l["status"] == 408)
+    );
+    assert!(lines.iter().any(|l| l["event"] == "key-release"
+        && l["decision"] == "release"
+        && l["peer"].as_str().unwrap().starts_with("127.0.0.1:")));
 }

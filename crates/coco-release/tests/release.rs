@@ -460,12 +460,21 @@ fn malformed_requests_are_refused_and_the_service_keeps_serving() {
     let mut b = good.clone();
     b.public_key = "AAAA".into();
     assert_eq!(refused(&w, &b).kind(), "wrap");
-    // Rejected before the replay check: the token is not spent yet.
+    // Evidence that does not verify does not spend the challenge (whoever saw the token
+    // cannot burn it with garbage) ...
     let mut b = good.clone();
     b.cpu.evidence = "AAAA".into();
     assert_eq!(refused(&w, &b).kind(), "evidence");
-    // ... but now it is.
-    assert_eq!(refused(&w, &good).kind(), "challenge");
+    let resp = w.service.release(&good, now()).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        w.dek.as_bytes()
+    );
+    // ... a release does.
+    assert!(matches!(
+        refused(&w, &good),
+        ReleaseError::Challenge(ChallengeError::Replayed)
+    ));
     let (mut b, _) = request(&w, &a, Kem::P384);
     b.key_id = "kbs:///nobody".into();
     assert_eq!(refused(&w, &b).kind(), "key");
@@ -480,6 +489,43 @@ fn malformed_requests_are_refused_and_the_service_keeps_serving() {
         w.dek.as_bytes()
     );
     assert!(workload::unwrap(&resp, &key, KEY_ID).is_err());
+}
+
+/// An audit sink that fails: nothing may be released, and the refusal says why.
+#[test]
+fn a_release_whose_audit_record_cannot_be_written_does_not_happen() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from_raw_os_error(28)) // ENOSPC, as on /dev/full
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let w = world();
+    let service = KeyReleaseService::new(
+        Box::new({
+            let k = MemoryKeyStore::default();
+            k.put(KEY_ID, &w.dek);
+            k
+        }),
+        SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: refs(),
+            policy: demo_policy(),
+            sim_root: Some(w.root.cert().clone()),
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(Full));
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let c = service.challenge(now()).unwrap();
+    let (bundle, _) = workload::bundle(&a, &c, KEY_ID, Kem::P384).unwrap();
+    let r = service.release(&bundle, now()).unwrap_err();
+    assert!(matches!(r.error, ReleaseError::Audit(_)), "{:?}", r.error);
+    assert_eq!(coco_release::http::http_status(&r.error), 503);
 }
 
 #[test]

@@ -45,6 +45,16 @@ impl Dek {
         Ok(Self(k))
     }
 
+    /// Whether `other` is the same key, compared in constant time.
+    ///
+    /// ```
+    /// let a = coco_seal::Dek::generate().unwrap();
+    /// assert!(a.same_key(&a.clone()) && !a.same_key(&coco_seal::Dek::generate().unwrap()));
+    /// ```
+    pub fn same_key(&self, other: &Dek) -> bool {
+        ct_eq(self.as_bytes(), other.as_bytes())
+    }
+
     /// Wraps 32 key bytes.
     pub fn from_bytes(bytes: [u8; DEK_LEN]) -> Self {
         Self(Zeroizing::new(bytes))

@@ -130,8 +130,18 @@ pub fn parse_wire(json: &[u8]) -> Result<Vec<WireEvidence>> {
     if list.is_empty() {
         return Err(EvidenceError::Platform("GPU evidence JSON: no GPUs".into()));
     }
+    if list.len() > MAX_GPUS {
+        return Err(EvidenceError::Platform(format!(
+            "GPU evidence JSON: {} GPUs, more than the {MAX_GPUS} of one machine",
+            list.len()
+        )));
+    }
     Ok(list)
 }
+
+/// The most GPUs one piece of evidence (and one release) may carry: an 8-GPU HGX board with
+/// room to spare. More is refused before anything is verified.
+pub const MAX_GPUS: usize = 16;
 
 /// Verifies every GPU of a wire-format document; the first failure names its GPU index.
 pub fn verify_wire(json: &[u8], opts: &VerifyOptions) -> Result<Vec<Verified<GpuEvidence>>> {

@@ -1,13 +1,19 @@
-//! The service's HTTP front end (axum on tokio).
+//! The service's HTTP front end: axum routes on hyper's HTTP/1 connections, each under a
+//! header-read timer and a lifetime bound, behind a connection cap and a per-peer cap. Every
+//! request (body included) has a deadline; every refusal is a JSON error and is audited with the
+//! peer's address.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
@@ -16,13 +22,23 @@ use crate::error::{ReleaseError, Result};
 use crate::service::KeyReleaseService;
 use crate::wire::EvidenceBundle;
 
-/// Request limits.
+/// Request and connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
-    /// Longest time a decision may take (503 after).
+    /// Longest time one request may take, from its headers to the answer, body upload and
+    /// decision included (408 after).
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers, and the longest a
+    /// connection may stay idle between requests; the connection is closed after it.
+    pub header_timeout: Duration,
+    /// Longest time one connection may stay open, whatever it does.
+    pub connection_lifetime: Duration,
+    /// Most connections open at once; more are closed at once (and audited).
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address.
+    pub max_per_peer: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +46,10 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(5),
+            connection_lifetime: Duration::from_secs(120),
+            max_connections: 1024,
+            max_per_peer: 256,
         }
     }
 }
@@ -48,6 +68,13 @@ fn error_json(status: StatusCode, error: serde_json::Value, ear: Option<String>)
     (status, axum::Json(json!({"error": error, "ear": ear}))).into_response()
 }
 
+/// A refusal before the decision: audited with the peer, answered as a JSON error.
+fn refuse(app: &App, peer: SocketAddr, status: StatusCode, kind: &str, message: &str) -> Response {
+    app.service
+        .audit_refusal(Some(peer), status.as_u16(), kind, message);
+    error(status, kind, message, None)
+}
+
 async fn challenge(State(app): State<App>) -> Response {
     match app.service.challenge(SystemTime::now()) {
         Ok(c) => axum::Json(c).into_response(),
@@ -60,53 +87,152 @@ async fn challenge(State(app): State<App>) -> Response {
     }
 }
 
-async fn release(State(app): State<App>, body: Bytes) -> Response {
+/// The HTTP status of a refusal (400 malformed, 403 refused, 503 audit or storage failed).
+pub fn http_status(e: &ReleaseError) -> u16 {
+    status_of(e).as_u16()
+}
+
+fn status_of(e: &ReleaseError) -> StatusCode {
+    match e.kind() {
+        "request" | "wrap" | "usage" => StatusCode::BAD_REQUEST,
+        "storage" | "audit" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
+async fn release(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            return refuse(
+                &app,
+                peer,
+                r.status(),
+                "request",
+                &format!("request body refused: {}", r.body_text()),
+            );
+        }
+    };
     let bundle: EvidenceBundle = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
-            return error(
+            return refuse(
+                &app,
+                peer,
                 StatusCode::BAD_REQUEST,
                 "request",
                 &format!("not an evidence bundle: {e}"),
-                None,
             );
         }
     };
     let service = app.service.clone();
-    let work = tokio::task::spawn_blocking(move || service.release(&bundle, SystemTime::now()));
-    match tokio::time::timeout(app.limits.request_timeout, work).await {
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the decision took too long",
-            None,
-        ),
-        Ok(Err(_)) => error(
+    let work = tokio::task::spawn_blocking(move || {
+        service.release_from(&bundle, SystemTime::now(), Some(peer))
+    });
+    match work.await {
+        Err(_) => refuse(
+            &app,
+            peer,
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the decision failed",
-            None,
         ),
-        Ok(Ok(Ok(resp))) => axum::Json(resp).into_response(),
-        Ok(Ok(Err(r))) => {
-            let status = match r.error.kind() {
-                "request" | "wrap" => StatusCode::BAD_REQUEST,
-                "storage" => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::FORBIDDEN,
-            };
-            error_json(status, r.error.to_json(), r.ear)
+        Ok(Ok(resp)) => axum::Json(resp).into_response(),
+        Ok(Err(r)) => error_json(status_of(&r.error), r.error.to_json(), r.ear),
+    }
+}
+
+/// Every request, body upload and decision included, within `request_timeout`.
+async fn deadline(State(app): State<App>, req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    match tokio::time::timeout(app.limits.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let message = format!(
+                "the request took longer than {} s",
+                app.limits.request_timeout.as_secs_f64()
+            );
+            app.service.audit_refusal(peer, 408, "timeout", &message);
+            error(StatusCode::REQUEST_TIMEOUT, "timeout", &message, None)
         }
     }
 }
 
-/// The service's routes with the body limit applied.
+async fn not_found(State(app): State<App>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let message = format!("no route {} {}", req.method(), req.uri().path());
+    app.service.audit_refusal(peer, 404, "request", &message);
+    error(StatusCode::NOT_FOUND, "request", &message, None)
+}
+
+/// The service's routes with the body limit and the request deadline applied. Handlers read
+/// the peer from `ConnectInfo<SocketAddr>` ([`Server`] provides it).
 pub fn router(service: Arc<KeyReleaseService>, limits: Limits) -> Router {
+    let app = App { service, limits };
     Router::new()
         .route("/v1/challenge", get(challenge))
         .route("/v1/release", post(release))
         .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .with_state(App { service, limits })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), deadline))
+        .with_state(app)
+}
+
+/// Open connections, in all and per peer address.
+struct Admission {
+    total: usize,
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place; released when dropped.
+struct Admitted {
+    admission: Arc<Mutex<Admission>>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut a = self.admission.lock().unwrap_or_else(|e| e.into_inner());
+        a.total -= 1;
+        if let Some(n) = a.per_peer.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                a.per_peer.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn admit(
+    admission: &Arc<Mutex<Admission>>,
+    ip: IpAddr,
+    limits: &Limits,
+) -> std::result::Result<Admitted, &'static str> {
+    let mut a = admission.lock().unwrap_or_else(|e| e.into_inner());
+    if a.total >= limits.max_connections {
+        return Err("too many connections");
+    }
+    let n = a.per_peer.entry(ip).or_insert(0);
+    if *n >= limits.max_per_peer {
+        return Err("too many connections from this address");
+    }
+    *n += 1;
+    a.total += 1;
+    Ok(Admitted {
+        admission: admission.clone(),
+        ip,
+    })
 }
 
 /// A server running on its own tokio runtime thread; dropped = shut down.
@@ -140,15 +266,46 @@ impl Server {
             .block_on(tokio::net::TcpListener::bind(addr))
             .map_err(storage)?;
         let bound = listener.local_addr().map_err(storage)?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(service, limits);
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(service.clone(), limits);
+        let admission = Arc::new(Mutex::new(Admission {
+            total: 0,
+            per_peer: HashMap::new(),
+        }));
         let thread = std::thread::spawn(move || {
             rt.block_on(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                loop {
+                    let (stream, peer) = tokio::select! {
+                        _ = &mut rx => break,
+                        r = listener.accept() => match r {
+                            Ok(x) => x,
+                            // Out of file descriptors or a reset before accept: back off.
+                            Err(_) => {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                continue;
+                            }
+                        },
+                    };
+                    let admitted = match admit(&admission, peer.ip(), &limits) {
+                        Ok(a) => a,
+                        Err(why) => {
+                            service.audit_refusal(Some(peer), 0, "connection", why);
+                            drop(stream);
+                            continue;
+                        }
+                    };
+                    let svc = hyper_util::service::TowerToHyperService::new(
+                        app.clone().layer(axum::Extension(ConnectInfo(peer))),
+                    );
+                    tokio::spawn(async move {
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(limits.header_timeout)
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                        let _ = tokio::time::timeout(limits.connection_lifetime, conn).await;
+                        drop(admitted);
+                    });
+                }
             });
         });
         Ok(Self {
