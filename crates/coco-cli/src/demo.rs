@@ -62,14 +62,7 @@ fn vm() -> SimVm {
 }
 
 fn gpu() -> SimGpu {
-    SimGpu {
-        driver_version: "550.54.14".into(),
-        vbios_version: "96.00.88.00.11".into(),
-        measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
-        cc_mode: true,
-        devtools_mode: false,
-        serial: 1,
-    }
+    crate::release::sim_gpu(1)
 }
 
 /// The vendor's reference values for the demo CVM image and GPU, as REFS.toml.

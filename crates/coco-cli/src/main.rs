@@ -23,6 +23,7 @@ mod evidence;
 mod progress;
 mod release;
 mod seal;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,9 @@ enum Command {
     FetchKey(release::FetchArgs),
     /// Run the end-to-end flow on a generated sample model.
     Demo(demo::DemoArgs),
+    /// A simulated TEE for demos and tests without hardware.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// `coco ear ...`.
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => release::serve(&a),
         Command::FetchKey(a) => release::fetch(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Sim(c) => sim::run(&c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -148,26 +148,85 @@ pub struct FetchArgs {
     /// Verify the EAR of the release with this key before writing the data key.
     #[arg(long)]
     ear_key: Option<PathBuf>,
-    /// Also attest every NVIDIA GPU (through NVML; needs CC or Protected PCIe mode on).
-    #[arg(long)]
-    gpus: bool,
+    /// Also attest GPUs: `--gpus` every NVIDIA GPU through NVML (needs CC or Protected PCIe
+    /// mode on); with --sim, `--gpus N` simulated GPUs.
+    #[arg(long, num_args = 0..=1, default_missing_value = "all", value_name = "N")]
+    gpus: Option<String>,
+    /// Attest with the simulated TEE under DIR/root.pem (from `coco sim init DIR`) instead of
+    /// configfs-tsm and NVML (demos and tests; a service accepts it only with --sim-root and a
+    /// policy allowing simulation).
+    #[arg(long, value_name = "DIR")]
+    sim: Option<PathBuf>,
+    /// With --sim: the simulated VM's launch measurement (48 bytes, hex; default zeros).
+    #[arg(long, requires = "sim")]
+    measurement: Option<String>,
     /// AMD's CRL (DER) to send along with SNP evidence.
     #[arg(long)]
     crl: Option<PathBuf>,
 }
 
-/// Collects evidence through configfs-tsm, asks for the key, unwraps it.
+/// The simulated GPU `coco fetch-key --sim DIR --gpus N` reports (serial `n`): driver
+/// 550.54.14, VBIOS 96.00.88.00.11, measurements 1..=4 of bytes 0x01..0x04 (the demo's).
+pub fn sim_gpu(serial: u64) -> coco_evidence::sim::SimGpu {
+    coco_evidence::sim::SimGpu {
+        driver_version: "550.54.14".into(),
+        vbios_version: "96.00.88.00.11".into(),
+        measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
+        cc_mode: true,
+        devtools_mode: false,
+        serial,
+    }
+}
+
+/// Collects evidence through configfs-tsm (or the simulated TEE), asks for the key, unwraps it.
 pub fn fetch(a: &FetchArgs) -> CmdResult {
     let kem: Kem = a.kem.parse()?;
-    let collateral = a
-        .collateral
-        .as_deref()
-        .map(TdxCollateral::from_dir)
-        .transpose()?;
-    let mut attester = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus);
-    if let Some(p) = &a.crl {
-        attester = attester.with_snp_crl(&std::fs::read(p)?);
-    }
+    let attester: Box<dyn workload::Attester> = match &a.sim {
+        Some(dir) => {
+            let root = crate::sim::load_root(dir)?;
+            let measurement: [u8; 48] = match &a.measurement {
+                Some(h) => hex::decode(h)
+                    .ok()
+                    .and_then(|m| m.try_into().ok())
+                    .ok_or_else(|| err(format!("--measurement {h:?}: 48 bytes of hex")))?,
+                None => [0; 48],
+            };
+            let n: u64 = match a.gpus.as_deref() {
+                None => 0,
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| err(format!("--gpus {n:?}: with --sim, a number of GPUs")))?,
+            };
+            Box::new(workload::SimAttester {
+                platform: root.platform()?,
+                vm: coco_evidence::sim::SimVm {
+                    measurement,
+                    host_data: [0; 32],
+                    policy: 0x30000,
+                    guest_svn: 1,
+                },
+                gpus: (1..=n).map(sim_gpu).collect(),
+            })
+        }
+        None => {
+            if a.gpus.as_deref().is_some_and(|g| g != "all") {
+                return Err(err(
+                    "--gpus N is for --sim; --gpus alone attests every NVIDIA GPU",
+                ));
+            }
+            let collateral = a
+                .collateral
+                .as_deref()
+                .map(TdxCollateral::from_dir)
+                .transpose()?;
+            let mut t = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus.is_some());
+            if let Some(p) = &a.crl {
+                t = t.with_snp_crl(&std::fs::read(p)?);
+            }
+            Box::new(t)
+        }
+    };
+    let attester = attester.as_ref();
     // The EAR is checked (key, expiry, this challenge, status) before the key is unwrapped.
     let client = Client::new(&a.url);
     let dek = match &a.ear_key {
@@ -175,7 +234,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
             let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
             let now = coco_core::time::unix(SystemTime::now());
             let (dek, _, ear) =
-                workload::fetch_verified(&client, &attester, &a.key_id, kem, &[pk], now)?;
+                workload::fetch_verified(&client, attester, &a.key_id, kem, &[pk], now)?;
             eprintln!("coco: EAR verified: {}", ear.overall().name());
             dek
         }
@@ -183,7 +242,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
             eprintln!(
                 "coco: note: no --ear-key: the service's EAR was not checked (pin the service's key)"
             );
-            workload::fetch(&client, &attester, &a.key_id, kem)?.0
+            workload::fetch(&client, attester, &a.key_id, kem)?.0
         }
     };
     dek.save(&a.out)?;

@@ -644,12 +644,15 @@ fn corim_build_sign_inspect_appraise_and_ear_verify() {
 #[test]
 fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     use coco_release::http::Client;
-    use coco_release::workload::{self, SimAttester};
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    let root = coco_evidence::sim::SimRoot::generate().unwrap();
-    let pem = root.cert().to_pem();
-    std::fs::write(d.join("sim-root.pem"), pem).unwrap();
+    // A simulated TEE root on disk: the service trusts root.pem, the workload signs with it.
+    ok(&coco(&["sim", "init", "sim"], d));
+    assert_eq!(
+        coco(&["sim", "init", "sim"], d).status.code(),
+        Some(1),
+        "no overwrite"
+    );
     std::fs::write(
         d.join("refs.toml"),
         format!(
@@ -707,63 +710,80 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     assert!(std::net::TcpStream::connect(&listen).is_err());
     // The one-line reason names the setting.
     assert!(String::from_utf8_lossy(&weak.stderr).contains("require_binding = false"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
-        .args([
-            "serve",
-            "--keys",
-            "store",
-            "--add-key",
-            "model-1=dek",
-            "--reference",
-            "refs.cbor",
-            "--policy",
-            "policy.toml",
-            "--ear-key",
-            "ear.pem",
-            "--sim-root",
-            "sim-root.pem",
-            "--listen",
-            &listen,
-        ])
-        .current_dir(d)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = Client::new(&format!("http://{listen}"));
-    let mut challenge = None;
-    for _ in 0..200 {
-        if let Ok(c) = client.challenge() {
-            challenge = Some(c);
-            break;
+    let start = || {
+        let child = Command::new(env!("CARGO_BIN_EXE_coco"))
+            .args([
+                "serve",
+                "--keys",
+                "store",
+                "--add-key",
+                "model-1=dek",
+                "--reference",
+                "refs.cbor",
+                "--policy",
+                "policy.toml",
+                "--ear-key",
+                "ear.pem",
+                "--sim-root",
+                "sim/root.pem",
+                "--listen",
+                &listen,
+            ])
+            .current_dir(d)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let client = Client::new(&format!("http://{listen}"));
+        for _ in 0..200 {
+            if client.challenge().is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
         }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    let cvm = SimAttester {
-        platform: root.platform().unwrap(),
-        vm: coco_evidence::sim::SimVm {
-            measurement: [0xab; 48],
-            host_data: [0; 32],
-            policy: 0x30000,
-            guest_svn: 1,
-        },
-        gpus: vec![],
+        child
     };
-    let result = (|| {
-        let (bundle, key) = workload::bundle(
-            &cvm,
-            &challenge.expect("the service came up"),
-            "model-1",
-            coco_release::wrap::Kem::P384,
-        )?;
-        let resp = client.release(&bundle)?;
-        workload::unwrap(&resp, &key, "model-1")
-    })();
+    let fetch = |out: &str, measurement: &str| {
+        coco(
+            &[
+                "fetch-key",
+                "--url",
+                &format!("http://{listen}"),
+                "--key-id",
+                "model-1",
+                "--sim",
+                "sim",
+                "--measurement",
+                measurement,
+                "--ear-key",
+                "ear.pem.pub",
+                "--out",
+                out,
+            ],
+            d,
+        )
+    };
+    let mut child = start();
+    let first = fetch("fetched", &"ab".repeat(48));
+    // Another measurement: refused, nothing written.
+    let refused = fetch("refused", &"cd".repeat(48));
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    let dek = result.unwrap();
+    ok(&first);
     assert_eq!(
-        dek.as_bytes().to_vec(),
+        std::fs::read(d.join("fetched")).unwrap(),
+        std::fs::read(d.join("dek")).unwrap()
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(!d.join("refused").exists());
+    // A restart with the same command line (the key is already in the store) serves again.
+    let mut child = start();
+    let again = fetch("fetched-again", &"ab".repeat(48));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ok(&again);
+    assert_eq!(
+        std::fs::read(d.join("fetched-again")).unwrap(),
         std::fs::read(d.join("dek")).unwrap()
     );
     let audit = String::from_utf8_lossy(&out.stdout);

@@ -137,6 +137,33 @@ impl SimRoot {
         &self.cert
     }
 
+    /// The root's private key as PKCS#8 PEM (to keep a simulation across processes:
+    /// `coco sim init`).
+    pub fn key_pem(&self) -> Result<p384::pkcs8::der::zeroize::Zeroizing<String>> {
+        use p384::pkcs8::{EncodePrivateKey, LineEnding};
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| sim_err(format!("root key: {e}")))
+    }
+
+    /// A root from its certificate (PEM) and PKCS#8 PEM key, which must belong together.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &str) -> Result<Self> {
+        use p384::pkcs8::DecodePrivateKey;
+        let cert = crate::x509::parse_certs(cert_pem)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| sim_err("the root file holds no certificate"))?;
+        let key = p384::ecdsa::SigningKey::from_pkcs8_pem(key_pem)
+            .map_err(|e| sim_err(format!("root key: {e}")))?;
+        let public = key.verifying_key().to_sec1_point(false);
+        if public.as_bytes() != cert.public_key_bits() {
+            return Err(sim_err(
+                "the root key does not belong to the root certificate",
+            ));
+        }
+        Ok(Self { key, cert })
+    }
+
     /// A simulated platform (one CPU and one GPU) endorsed by this root.
     pub fn platform(&self) -> Result<SimPlatform> {
         let mut chip_id = [0u8; 64];
