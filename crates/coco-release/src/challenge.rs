@@ -109,6 +109,11 @@ pub trait ReplayStore: Send + Sync {
 
     /// Whether `nonce` was used already (a cheap early refusal; [`Self::first_use`] decides).
     fn is_used(&self, nonce: &[u8; 32]) -> bool;
+
+    /// How many challenges are remembered, when the store knows (for metrics).
+    fn entries(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// An in-memory [`ReplayStore`] for one replica: expired entries are pruned in expiry order
@@ -181,6 +186,10 @@ impl ReplayStore for MemoryReplayStore {
         u.expiry.insert(*nonce, expires_at);
         u.by_expiry.insert((expires_at, *nonce));
         Ok(true)
+    }
+
+    fn entries(&self) -> Option<usize> {
+        Some(self.len())
     }
 
     fn is_used(&self, nonce: &[u8; 32]) -> bool {

@@ -199,6 +199,11 @@ impl Decider {
         &self.refs
     }
 
+    /// How many verified certificate links are remembered.
+    pub fn cached_links(&self) -> usize {
+        self.chains.len()
+    }
+
     fn verifier(&self, platform: EvidencePlatform, at: SystemTime) -> Verifier<'_> {
         let mut v = Verifier::at(at);
         v.cache = Some(&self.chains);

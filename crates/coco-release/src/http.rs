@@ -16,7 +16,11 @@ use crate::error::{ReleaseError, Result};
 use crate::wire::{Challenge, EvidenceBundle, ReleaseResponse};
 
 #[cfg(feature = "server")]
+mod metrics;
+#[cfg(feature = "server")]
 mod server;
+#[cfg(feature = "server")]
+pub use metrics::Metrics;
 #[cfg(feature = "server")]
 pub use server::{Limits, Server, http_status, router};
 

@@ -58,4 +58,4 @@ pub mod workload;
 pub mod wrap;
 
 pub use error::{ChallengeError, ReleaseError, Result};
-pub use service::{KeyReleaseService, Rejection, ServiceConfig};
+pub use service::{KeyReleaseService, Observer, Rejection, ServiceConfig, Sizes};

@@ -73,6 +73,24 @@ impl From<ReleaseError> for Rejection {
     }
 }
 
+/// Told of every decision and refusal (e.g. Prometheus metrics).
+pub trait Observer: Send + Sync {
+    /// A key was released after `secs` seconds of decision.
+    fn released(&self, secs: f64);
+    /// A request was refused, with the refusal's kind, after `secs` seconds (0 for refusals
+    /// before the decision).
+    fn refused(&self, kind: &str, secs: f64);
+}
+
+/// The sizes of the service's bounded state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    /// Verified certificate links remembered.
+    pub cached_links: usize,
+    /// Used challenges remembered, when the replay store knows.
+    pub replay_entries: Option<usize>,
+}
+
 /// The service. `Sync`: one instance serves concurrent requests.
 pub struct KeyReleaseService {
     issuer: ChallengeIssuer,
@@ -84,6 +102,8 @@ pub struct KeyReleaseService {
     /// them.
     decider: Decider,
     audit: Mutex<Box<dyn Write + Send>>,
+    audit_ok: std::sync::atomic::AtomicBool,
+    observer: std::sync::OnceLock<std::sync::Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -114,6 +134,8 @@ impl KeyReleaseService {
             ear_key,
             decider: Decider::for_release(config.references, config.policy, config.sim_root)?,
             audit: Mutex::new(Box::new(std::io::stderr())),
+            audit_ok: std::sync::atomic::AtomicBool::new(true),
+            observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -148,9 +170,30 @@ impl KeyReleaseService {
     /// Writes one audit line and flushes it; an error when either fails.
     fn audit(&self, line: serde_json::Value) -> Result<()> {
         let mut sink = self.audit.lock().unwrap_or_else(|e| e.into_inner());
-        writeln!(sink, "{line}")
-            .and_then(|_| sink.flush())
-            .map_err(|e| ReleaseError::Audit(e.to_string()))
+        let r = writeln!(sink, "{line}").and_then(|_| sink.flush());
+        self.audit_ok
+            .store(r.is_ok(), std::sync::atomic::Ordering::Relaxed);
+        r.map_err(|e| ReleaseError::Audit(e.to_string()))
+    }
+
+    /// Reports every decision and refusal to `observer` from now on (once; later calls are
+    /// ignored).
+    pub fn observe(&self, observer: std::sync::Arc<dyn Observer>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Whether the service can release keys: its last audit write succeeded (a replica whose
+    /// audit log is broken reports not ready, so that a load balancer drains it).
+    pub fn ready(&self) -> bool {
+        self.audit_ok.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The sizes of the bounded state (for metrics).
+    pub fn sizes(&self) -> Sizes {
+        Sizes {
+            cached_links: self.decider.cached_links(),
+            replay_entries: self.replay.entries(),
+        }
     }
 
     /// Audits a refusal made before the decision (a malformed or oversized request, a
@@ -158,6 +201,9 @@ impl KeyReleaseService {
     /// connection was closed without one). A refusal stays a refusal when its audit record
     /// cannot be written.
     pub fn audit_refusal(&self, peer: Option<SocketAddr>, status: u16, kind: &str, reason: &str) {
+        if let Some(o) = self.observer.get() {
+            o.refused(kind, 0.0);
+        }
         let _ = self.audit(json!({
             "time": coco_core::time::format_rfc3339(unix(SystemTime::now())),
             "event": "refusal",
@@ -208,12 +254,22 @@ impl KeyReleaseService {
             "reason": reason,
             "kind": result.as_ref().err().map(|r| r.error.kind()),
         }));
-        match (result, audited) {
+        let outcome = match (result, audited) {
             (Ok((r, _)), Ok(())) => Ok(r),
             // Fail closed: the wrapped key is dropped unsent.
             (Ok(_), Err(e)) => Err(e.into()),
             (Err(r), _) => Err(r),
+        };
+        if let Some(o) = self.observer.get() {
+            let secs = SystemTime::now()
+                .duration_since(now)
+                .map_or(0.0, |d| d.as_secs_f64());
+            match &outcome {
+                Ok(_) => o.released(secs),
+                Err(r) => o.refused(r.error.kind(), secs),
+            }
         }
+        outcome
     }
 
     fn decide(

@@ -163,6 +163,28 @@ fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
         workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
         dek.as_bytes()
     );
+    // Ready, and the metrics count what happened.
+    let get = |path: &str| {
+        ureq::get(format!("http://{}{path}", server.addr()))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    assert_eq!(get("/readyz"), "ready");
+    let m = get("/metrics");
+    for line in [
+        "coco_releases_total 2",
+        "coco_refusals_total{kind=\"challenge\"} 1",
+        "coco_refusals_total{kind=\"appraisal\"} 1",
+        "coco_refusals_total{kind=\"request\"} 3",
+        "coco_release_duration_seconds_count 4",
+        "coco_ready 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
+    }
+    assert!(m.lines().any(|l| l.starts_with("coco_link_cache_entries ")));
 }
 
 #[derive(Clone, Default)]

@@ -58,6 +58,7 @@ impl Default for Limits {
 struct App {
     service: Arc<KeyReleaseService>,
     limits: Limits,
+    metrics: Arc<super::Metrics>,
 }
 
 fn error(status: StatusCode, kind: &str, message: &str, ear: Option<String>) -> Response {
@@ -175,14 +176,54 @@ async fn not_found(State(app): State<App>, req: Request) -> Response {
     error(StatusCode::NOT_FOUND, "request", &message, None)
 }
 
+async fn readyz(State(app): State<App>) -> Response {
+    if app.service.ready() {
+        "ready".into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit",
+            "the audit log does not accept writes: no key can be released",
+            None,
+        )
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(&app.service),
+    )
+        .into_response()
+}
+
 /// The service's routes with the body limit and the request deadline applied. Handlers read
-/// the peer from `ConnectInfo<SocketAddr>` ([`Server`] provides it).
+/// the peer from `ConnectInfo<SocketAddr>` ([`Server`] provides it). `/healthz` says the
+/// process serves, `/readyz` whether it can release keys, `/metrics` is Prometheus text.
 pub fn router(service: Arc<KeyReleaseService>, limits: Limits) -> Router {
-    let app = App { service, limits };
+    router_with(service, limits, Arc::new(super::Metrics::default()))
+}
+
+fn router_with(
+    service: Arc<KeyReleaseService>,
+    limits: Limits,
+    metrics_: Arc<super::Metrics>,
+) -> Router {
+    service.observe(metrics_.clone());
+    let app = App {
+        service,
+        limits,
+        metrics: metrics_,
+    };
     Router::new()
         .route("/v1/challenge", get(challenge))
         .route("/v1/release", post(release))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(app.clone(), deadline))
@@ -267,7 +308,8 @@ impl Server {
             .map_err(storage)?;
         let bound = listener.local_addr().map_err(storage)?;
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(service.clone(), limits);
+        let metrics_ = Arc::new(super::Metrics::default());
+        let app = router_with(service.clone(), limits, metrics_.clone());
         let admission = Arc::new(Mutex::new(Admission {
             total: 0,
             per_peer: HashMap::new(),
@@ -297,12 +339,15 @@ impl Server {
                     let svc = hyper_util::service::TowerToHyperService::new(
                         app.clone().layer(axum::Extension(ConnectInfo(peer))),
                     );
+                    let open = metrics_.open_connections.clone();
+                    open.inc();
                     tokio::spawn(async move {
                         let conn = hyper::server::conn::http1::Builder::new()
                             .timer(hyper_util::rt::TokioTimer::new())
                             .header_read_timeout(limits.header_timeout)
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
                         let _ = tokio::time::timeout(limits.connection_lifetime, conn).await;
+                        open.dec();
                         drop(admitted);
                     });
                 }
