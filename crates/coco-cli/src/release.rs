@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use coco_core::keys::SigningKey;
 use coco_evidence::x509::parse_certs;
+use coco_release::challenge::{ChallengeIssuer, MemoryReplayStore};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::{FileKeyStore, KeyStore};
 use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
@@ -54,6 +55,11 @@ pub struct ServeArgs {
     /// Challenge lifetime, seconds.
     #[arg(long, default_value_t = 60)]
     challenge_ttl: u64,
+    /// The challenge secret (32 bytes, e.g. from `coco keygen`), shared by the replicas behind
+    /// one load balancer so that a challenge issued by one is accepted by another. Default: a
+    /// fresh secret per process.
+    #[arg(long, value_name = "FILE")]
+    challenge_secret: Option<PathBuf>,
 }
 
 /// Runs the service until the process is stopped.
@@ -93,6 +99,18 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         None => None,
     };
     let ear_key = SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&a.ear_key)?)?;
+    let issuer = match &a.challenge_secret {
+        Some(p) => {
+            let secret = Dek::load(p).map_err(|e| {
+                err(format!(
+                    "--challenge-secret {}: {e} (32 bytes, e.g. from `coco keygen`)",
+                    p.display()
+                ))
+            })?;
+            Some(ChallengeIssuer::new(*secret.as_bytes(), a.challenge_ttl))
+        }
+        None => None,
+    };
     let service = KeyReleaseService::new(
         Box::new(store),
         ear_key,
@@ -104,6 +122,10 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         },
     )?
     .with_audit(Box::new(std::io::stdout()));
+    let service = match issuer {
+        Some(i) => service.with_challenges(i, Box::new(MemoryReplayStore::default())),
+        None => service,
+    };
     let limits = Limits {
         max_body_bytes: a.max_body,
         request_timeout: Duration::from_secs(a.timeout),
