@@ -348,9 +348,18 @@ impl KeyReleaseService {
     }
 }
 
+/// The certificates of one piece of evidence; more PEM blocks than a chain may have are refused
+/// before any is parsed.
 fn certs(pem: &Option<String>, what: &str) -> Result<Vec<Cert>> {
     match pem {
         Some(p) => {
+            let blocks = p.matches("-----BEGIN").count();
+            if blocks > coco_evidence::x509::MAX_CHAIN_CERTS + 1 {
+                return Err(ReleaseError::Request(format!(
+                    "{what}: {blocks} certificates, more than a chain may have ({})",
+                    coco_evidence::x509::MAX_CHAIN_CERTS
+                )));
+            }
             parse_certs(p.as_bytes()).map_err(|e| ReleaseError::Request(format!("{what}: {e}")))
         }
         None => Ok(Vec::new()),
