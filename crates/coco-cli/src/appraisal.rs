@@ -11,7 +11,6 @@ use coco_core::corim::{Corim, DecodeOptions, Validity, build};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
-use coco_release::decision::{Binding, Decider};
 use serde_json::{Value, json};
 
 use crate::CmdResult;
@@ -385,23 +384,15 @@ pub fn appraise_cmd(a: &AppraiseArgs) -> Result<ExitCode, Box<dyn std::error::Er
         crl: a.crl.clone(),
         ..Default::default()
     };
-    let mut evidence = Vec::new();
-    for (i, e) in a.evidence.iter().enumerate() {
+    let mut files = Vec::new();
+    for e in &a.evidence {
         let (platform, file) = e
             .split_once(':')
             .ok_or_else(|| err(format!("--evidence {e:?}: expected PLATFORM:FILE")))?;
-        let item = opts
-            .evidence(platform, read(Path::new(file))?)
-            .map_err(|e| coco_release::ReleaseError::from_evidence(i, platform, e))?;
-        evidence.push(item);
+        files.push((platform, read(Path::new(file))?));
     }
-    let binding = match opts.gpu_nonce()? {
-        Some(n) => Binding::GpuNonce(n),
-        None => Binding::None,
-    };
-    let decider =
-        Decider::offline(refs, policy).accepting_missing_revocation(a.no_revocation_check);
-    let outcome = decider.decide(&evidence, binding, coco_release::service::at(now), None)?;
+    let list: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (*p, b.as_slice())).collect();
+    let outcome = coco_release::decision::decide_offline(refs, policy, &list, &opts)?;
     let (ear, findings) = (&outcome.ear, &outcome.findings);
     let overall = ear.overall();
     match &a.sign_key {

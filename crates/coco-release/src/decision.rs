@@ -322,6 +322,40 @@ pub struct AppraiseRequest<'a> {
     pub options: &'a coco_evidence::api::Options,
 }
 
+/// Offline appraisal of `(platform, bytes)` evidence with the endorsements and options of
+/// `coco evidence verify` (`certs`, `collateral`, `crl`, `nonce` as the GPUs' expected nonce,
+/// `at`, `no_revocation_check`, `allow_trailing_data`): the tail of `coco appraise`, Python's
+/// `coco.appraise` and C's `coco_appraise_json`.
+pub fn decide_offline(
+    refs: ReferenceValues,
+    policy: Policy,
+    evidence: &[(&str, &[u8])],
+    opts: &coco_evidence::api::Options,
+) -> Result<Outcome> {
+    let at = opts
+        .time()
+        .map_err(|e| ReleaseError::from_evidence(0, "at", e))?;
+    let evidence = evidence
+        .iter()
+        .enumerate()
+        .map(|(i, (p, b))| {
+            opts.evidence(p, b.to_vec())
+                .map_err(|e| ReleaseError::from_evidence(i, p, e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let binding = match opts
+        .gpu_nonce()
+        .map_err(|e| ReleaseError::from_evidence(0, "nonce", e))?
+    {
+        Some(n) => Binding::GpuNonce(n),
+        None => Binding::None,
+    };
+    Decider::offline(refs, policy)
+        .accepting_missing_revocation(opts.no_revocation_check)
+        .allowing_trailing_data(opts.allow_trailing_data)
+        .decide(&evidence, binding, at, None)
+}
+
 /// The error object of [`appraise_json`]: [`ReleaseError::to_json`] with `kind` the most
 /// specific kind (an evidence error's own kind, e.g. `chain` or `mismatch`, as
 /// `coco evidence verify --json` reports it) and `class` the decision's kind (`evidence`).
@@ -354,20 +388,7 @@ pub fn appraise_json(
             .map(coco_core::keys::SigningKey::from_pkcs8_pem)
             .transpose()
             .map_err(ReleaseError::Config)?;
-        let evidence = req
-            .evidence
-            .iter()
-            .enumerate()
-            .map(|(i, (p, b))| opts.evidence(p, b.to_vec()).map_err(ev(i, p)))
-            .collect::<Result<Vec<_>>>()?;
-        let binding = match opts.gpu_nonce().map_err(ev(0, "nonce"))? {
-            Some(n) => Binding::GpuNonce(n),
-            None => Binding::None,
-        };
-        let outcome = Decider::offline(refs, policy)
-            .accepting_missing_revocation(opts.no_revocation_check)
-            .allowing_trailing_data(opts.allow_trailing_data)
-            .decide(&evidence, binding, at, None)?;
+        let outcome = decide_offline(refs, policy, req.evidence, opts)?;
         let mut out = outcome.to_json();
         if let Some(k) = &key {
             out["jwt"] = outcome.ear.to_jwt(k).into();

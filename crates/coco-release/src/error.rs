@@ -181,11 +181,6 @@ impl ReleaseError {
             | ReleaseError::Transport(m) => m.clone(),
             ReleaseError::Refused { message, .. } => message.clone(),
             ReleaseError::Appraisal { status, findings } => reasons(status, findings),
-            ReleaseError::Evidence {
-                index,
-                platform,
-                source,
-            } => format!("evidence {index} ({platform}): {source}"),
             ReleaseError::Config(e) => e.to_string(),
             e => e.to_string(),
         }
