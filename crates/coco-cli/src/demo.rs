@@ -269,7 +269,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         "127.0.0.1:0".parse()?,
         Limits::default(),
     )?;
-    let client = Client::new(&format!("http://{}", server.addr()));
+    let client = Client::new(&format!("http://{}", server.addr()))?;
     say.line(format!(
         "      {n_refs} reference values (signature verified); service on http://{}; audit log {}",
         server.addr(),

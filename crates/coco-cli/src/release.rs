@@ -11,6 +11,7 @@ use coco_evidence::x509::parse_certs;
 use coco_release::challenge::{ChallengeIssuer, MemoryReplayStore};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::{FileKeyStore, KeyStore};
+use coco_release::tls::{ClientTls, ServerTls};
 use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
 use coco_release::wire::TdxCollateral;
 use coco_release::workload;
@@ -39,9 +40,21 @@ pub struct ServeArgs {
     /// The EAR signing key (PKCS#8 PEM, e.g. from `coco keygen --vendor`).
     #[arg(long)]
     ear_key: PathBuf,
-    /// Listen address (loopback by default).
+    /// Listen address (loopback by default). Off loopback, --tls-cert/--tls-key or
+    /// --plain-http is required.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
+    /// Serve TLS with this certificate chain (PEM, leaf first; e.g. a Kubernetes TLS Secret's
+    /// tls.crt).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback: only where TLS is terminated in
+    /// front of the service (a load balancer or a mesh sidecar on a trusted network).
+    #[arg(long, conflicts_with = "tls_cert")]
+    plain_http: bool,
     /// Accept a simulated TEE certified by this root (PEM). Never without it; the policy must
     /// allow simulation too.
     #[arg(long)]
@@ -71,6 +84,20 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
     if let Some(setting) = policy.release_blockers().first() {
         return Err(coco_release::ReleaseError::UnsafePolicy { setting }.into());
     }
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            ServerTls::from_pem(&read(cert, "--tls-cert")?, &read(key, "--tls-key")?)
+                .map_err(|e| err(format!("--tls-cert/--tls-key: {e}")))?,
+        ),
+        _ if !a.listen.ip().is_loopback() && !a.plain_http => {
+            return Err(err(format!(
+                "--listen {}: not loopback, so the service needs TLS (--tls-cert FILE --tls-key FILE), \
+                 or --plain-http where TLS is terminated in front of it",
+                a.listen
+            )));
+        }
+        _ => None,
+    };
     let store = FileKeyStore::open(&a.keys)?;
     for spec in &a.add_keys {
         let (id, file) = spec
@@ -131,27 +158,34 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         request_timeout: Duration::from_secs(a.timeout),
         ..Limits::default()
     };
-    if !a.listen.ip().is_loopback() {
-        eprintln!(
-            "coco: note: listening on {} (not loopback): put TLS in front; the data key is HPKE-wrapped, the EAR is not encrypted",
-            a.listen
-        );
-    }
-    let server = Server::start(Arc::new(service), a.listen, limits)?;
+    let server = Server::start_with(Arc::new(service), a.listen, limits, tls)?;
     eprintln!(
-        "coco: serving key release on http://{} (audit lines on stdout)",
-        server.addr()
+        "coco: serving key release on {} (audit lines on stdout)",
+        server.url()
     );
     server.wait();
     Ok(())
 }
 
+fn read(path: &Path, flag: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    std::fs::read(path).map_err(|e| err(format!("{flag} {}: {e}", path.display())))
+}
+
 /// `coco fetch-key`.
 #[derive(Args)]
 pub struct FetchArgs {
-    /// The key-release service, e.g. http://127.0.0.1:8443.
+    /// The key-release service: https://HOST:PORT, or http:// to loopback
+    /// (e.g. http://127.0.0.1:8443).
     #[arg(long)]
     url: String,
+    /// Trust only this CA bundle (PEM) for the service's TLS certificate, instead of the
+    /// system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Allow http:// to a host other than loopback (TLS terminated in front of the service on
+    /// a trusted network).
+    #[arg(long)]
+    plain_http: bool,
     /// The key wanted.
     #[arg(long)]
     key_id: String,
@@ -250,7 +284,11 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
     };
     let attester = attester.as_ref();
     // The EAR is checked (key, expiry, this challenge, status) before the key is unwrapped.
-    let client = Client::new(&a.url);
+    let tls = ClientTls {
+        ca_pem: a.ca.as_deref().map(|p| read(p, "--ca")).transpose()?,
+        allow_plain_http: a.plain_http,
+    };
+    let client = Client::with_tls(&a.url, &tls)?;
     let dek = match &a.ear_key {
         Some(k) => {
             let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;

@@ -710,7 +710,36 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     assert!(std::net::TcpStream::connect(&listen).is_err());
     // The one-line reason names the setting.
     assert!(String::from_utf8_lossy(&weak.stderr).contains("require_binding = false"));
-    let start = || {
+    // Off loopback without TLS (and without --plain-http): refused before anything binds.
+    let open = coco(
+        &[
+            "serve",
+            "--keys",
+            "open-store",
+            "--reference",
+            "refs.cbor",
+            "--policy",
+            "policy.toml",
+            "--ear-key",
+            "ear.pem",
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ],
+        d,
+    );
+    assert_eq!(open.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&open.stderr).contains("--tls-cert"));
+    assert!(!d.join("open-store").exists());
+    let start = |tls: bool| {
+        let mut args = vec![];
+        if tls {
+            args = vec![
+                "--tls-cert",
+                "sim/tls-cert.pem",
+                "--tls-key",
+                "sim/tls-key.pem",
+            ];
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_coco"))
             .args([
                 "serve",
@@ -729,41 +758,45 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
                 "--listen",
                 &listen,
             ])
+            .args(args)
             .current_dir(d)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let client = Client::new(&format!("http://{listen}"));
         for _ in 0..200 {
-            if client.challenge().is_ok() {
+            if std::net::TcpStream::connect(&listen).is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
         child
     };
-    let fetch = |out: &str, measurement: &str| {
+    let fetch_with = |out: &str, measurement: &str, url: &str, tls: &[&str]| {
         coco(
             &[
-                "fetch-key",
-                "--url",
-                &format!("http://{listen}"),
-                "--key-id",
-                "model-1",
-                "--sim",
-                "sim",
-                "--measurement",
-                measurement,
-                "--ear-key",
-                "ear.pem.pub",
-                "--out",
-                out,
-            ],
+                &["fetch-key", "--url", url][..],
+                tls,
+                &[
+                    "--key-id",
+                    "model-1",
+                    "--sim",
+                    "sim",
+                    "--measurement",
+                    measurement,
+                    "--ear-key",
+                    "ear.pem.pub",
+                    "--out",
+                    out,
+                ],
+            ]
+            .concat(),
             d,
         )
     };
-    let mut child = start();
+    let plain = format!("http://{listen}");
+    let fetch = |out: &str, measurement: &str| fetch_with(out, measurement, &plain, &[]);
+    let mut child = start(false);
     let first = fetch("fetched", &"ab".repeat(48));
     // Another measurement: refused, nothing written.
     let refused = fetch("refused", &"cd".repeat(48));
@@ -776,11 +809,30 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     );
     assert_eq!(refused.status.code(), Some(1));
     assert!(!d.join("refused").exists());
-    // A restart with the same command line (the key is already in the store) serves again.
-    let mut child = start();
-    let again = fetch("fetched-again", &"ab".repeat(48));
+    // A restart with the same command line (the key is already in the store) serves again,
+    // now over TLS with the demo identity of `coco sim init`: curl (OpenSSL) and fetch-key
+    // trust its CA; without --ca the system's roots do not, and nothing is written.
+    let mut child = start(true);
+    let https = format!("https://localhost:{port}");
+    let healthz = Command::new("curl")
+        .args(["-sS", "--cacert", "sim/tls-ca.pem"])
+        .arg(format!("https://127.0.0.1:{port}/healthz"))
+        .current_dir(d)
+        .output()
+        .expect("curl (installed by .ci/run)");
+    let untrusted = fetch_with("untrusted", &"ab".repeat(48), &https, &[]);
+    let again = fetch_with(
+        "fetched-again",
+        &"ab".repeat(48),
+        &https,
+        &["--ca", "sim/tls-ca.pem"],
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+    ok(&healthz);
+    assert_eq!(healthz.stdout, b"ok");
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(!d.join("untrusted").exists());
     ok(&again);
     assert_eq!(
         std::fs::read(d.join("fetched-again")).unwrap(),

@@ -134,11 +134,13 @@ fn three_replicas_behind_haproxy() {
     };
     let url = |p: u16| format!("http://127.0.0.1:{p}");
     let c = coco_release::http::Client::new(&url(ports[0]))
+        .unwrap()
         .challenge()
         .unwrap();
     let (bundle, key) =
         coco_release::workload::bundle(&cvm, &c, "model-1", coco_release::wrap::Kem::P384).unwrap();
     let resp = coco_release::http::Client::new(&url(ports[1]))
+        .unwrap()
         .release(&bundle)
         .unwrap();
     let dek = std::fs::read(d.join("dek")).unwrap();

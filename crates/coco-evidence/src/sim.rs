@@ -109,6 +109,102 @@ fn amd_ext(suffix: &str, value: Vec<u8>) -> Result<Extension> {
     })
 }
 
+fn ext<T: der::Encode + der::oid::AssociatedOid>(critical: bool, value: &T) -> Result<Extension> {
+    Ok(Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: der::asn1::OctetString::new(
+            value.to_der().map_err(|e| sim_err(e.to_string()))?,
+        )
+        .map_err(|e| sim_err(e.to_string()))?,
+    })
+}
+
+/// A throwaway TLS identity for demos and tests of the key-release service over TLS: a CA
+/// (P-384, self-signed) and a server certificate it issued for the given host names and IP
+/// addresses. Valid 30 days. Never a substitute for a real certificate.
+pub struct SimTls {
+    /// The CA certificate (what a client is told to trust: `--ca`).
+    pub ca: Cert,
+    /// The server certificate.
+    pub cert: Cert,
+    key: p384::ecdsa::SigningKey,
+}
+
+impl std::fmt::Debug for SimTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimTls({})", self.cert.fingerprint())
+    }
+}
+
+impl SimTls {
+    /// A CA and a server certificate for `hosts` (DNS names or IP addresses, e.g.
+    /// `["localhost", "127.0.0.1"]`).
+    pub fn generate(hosts: &[&str]) -> Result<Self> {
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
+        const CA: &str = "CN=coco demo TLS CA,O=coco (demo - not for production)";
+        let ca_key = key()?;
+        let ca = cert(
+            CA,
+            CA,
+            1,
+            &ca_key,
+            &ca_key,
+            vec![ext(
+                true,
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                },
+            )?],
+        )?;
+        let names = hosts
+            .iter()
+            .map(|h| match h.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(ip)) => {
+                    der::asn1::OctetString::new(ip.octets().to_vec()).map(GeneralName::IpAddress)
+                }
+                Ok(std::net::IpAddr::V6(ip)) => {
+                    der::asn1::OctetString::new(ip.octets().to_vec()).map(GeneralName::IpAddress)
+                }
+                Err(_) => der::asn1::Ia5String::new(h).map(GeneralName::DnsName),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| sim_err(format!("TLS host names: {e}")))?;
+        let server_auth = der::asn1::ObjectIdentifier::new("1.3.6.1.5.5.7.3.1")
+            .map_err(|e| sim_err(e.to_string()))?;
+        let key = key()?;
+        let cert = cert(
+            "CN=coco key release (demo)",
+            CA,
+            2,
+            &key,
+            &ca_key,
+            vec![
+                ext(
+                    true,
+                    &BasicConstraints {
+                        ca: false,
+                        path_len_constraint: None,
+                    },
+                )?,
+                ext(false, &SubjectAltName(names))?,
+                ext(false, &ExtendedKeyUsage(vec![server_auth]))?,
+            ],
+        )?;
+        Ok(Self { ca, cert, key })
+    }
+
+    /// The server's private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> Result<p384::pkcs8::der::zeroize::Zeroizing<String>> {
+        use p384::pkcs8::{EncodePrivateKey, LineEnding};
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| sim_err(format!("TLS key: {e}")))
+    }
+}
+
 /// The root of a simulation. A service trusts it only when configured with [`SimRoot::cert`].
 pub struct SimRoot {
     key: p384::ecdsa::SigningKey,

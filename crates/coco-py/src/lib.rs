@@ -598,8 +598,10 @@ impl SimulatedTee {
     }
 }
 
-/// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee, ear_keys, at)
-/// -> (ok, key, result): the workload side of key release (`coco fetch-key`). Evidence comes
+/// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee, ear_keys, at, ca,
+/// allow_plain_http) -> (ok, key, result): the workload side of key release (`coco fetch-key`),
+/// over `https://` with the system's roots or the PEM CA bundle `ca`, or plain `http://` to
+/// loopback (elsewhere only with `allow_plain_http`). Evidence comes
 /// from configfs-tsm under `configfs` (with TDX `collateral` from a directory, AMD's `crl` as
 /// DER bytes, and every NVIDIA GPU through NVML when `gpus`), or from the simulated `tee`.
 /// With `ear_keys` the EAR must verify under them (at `at`) before the key is handed to
@@ -608,7 +610,7 @@ impl SimulatedTee {
 /// "message"}}` with the service's kind (`ear` for an EAR that did not verify). The GIL is
 /// released.
 #[pyfunction]
-#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None, ear_keys=Vec::new(), at=None))]
+#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None, ear_keys=Vec::new(), at=None, ca=None, allow_plain_http=false))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_key_raw<'py>(
     py: Python<'py>,
@@ -622,6 +624,8 @@ fn fetch_key_raw<'py>(
     tee: Option<Py<SimulatedTee>>,
     ear_keys: Vec<Vec<u8>>,
     at: Option<&str>,
+    ca: Option<Vec<u8>>,
+    allow_plain_http: bool,
 ) -> PyResult<(bool, Bound<'py, PyBytes>, String)> {
     use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
     use coco_release::wire::TdxCollateral;
@@ -649,7 +653,11 @@ fn fetch_key_raw<'py>(
                 &tsm
             }
         };
-        let client = coco_release::http::Client::new(url);
+        let tls = coco_release::tls::ClientTls {
+            ca_pem: ca,
+            allow_plain_http,
+        };
+        let client = coco_release::http::Client::with_tls(url, &tls).map_err(|e| e.to_json())?;
         // The key stays in zeroizing memory until its EAR verified (key, expiry, this
         // challenge, status).
         if ear_keys.is_empty() {

@@ -136,7 +136,7 @@ fn main() {
             .map(|t| {
                 let (url, cvm) = (url.clone(), cvm.clone());
                 s.spawn(move || {
-                    let client = Client::new(&url);
+                    let client = Client::new(&url).unwrap();
                     let mut out = Vec::new();
                     for _ in (t..releases).step_by(threads) {
                         let t0 = Instant::now();
@@ -178,7 +178,7 @@ fn main() {
         for t in 0..8 {
             let (url, cvm, certs, refused) = (url.clone(), cvm.clone(), &certs, &refused);
             s.spawn(move || {
-                let client = Client::new(&url);
+                let client = Client::new(&url).unwrap();
                 for _ in (t..bombs).step_by(8) {
                     let c = client.challenge().unwrap();
                     let (mut b, _) =
@@ -192,7 +192,7 @@ fn main() {
             });
         }
         // A legitimate release meanwhile.
-        let client = Client::new(&url);
+        let client = Client::new(&url).unwrap();
         let t0 = Instant::now();
         let c = client.challenge().unwrap();
         let (b, k) = workload::bundle(cvm.as_ref(), &c, "model-1", Kem::P384).unwrap();
@@ -244,7 +244,7 @@ fn main() {
             socks.push(s);
         }
     }
-    let client = Client::new(&url);
+    let client = Client::new(&url).unwrap();
     let t0 = Instant::now();
     let c = client.challenge().unwrap();
     let (b, k) = workload::bundle(cvm.as_ref(), &c, "model-1", Kem::P384).unwrap();

@@ -234,6 +234,19 @@ impl Decider {
         now: SystemTime,
         nonce: Option<String>,
     ) -> Result<Outcome> {
+        self.decide_unless(evidence, binding, now, nonce, &Cancel::default())
+    }
+
+    /// [`Self::decide`], abandoned with [`ReleaseError::Cancelled`] before the next piece of
+    /// evidence once `cancel` is set (the request it answers timed out).
+    pub fn decide_unless(
+        &self,
+        evidence: &[Evidence],
+        binding: Binding<'_>,
+        now: SystemTime,
+        nonce: Option<String>,
+        cancel: &Cancel,
+    ) -> Result<Outcome> {
         let n_gpu = evidence.iter().filter(|e| e.platform.is_gpu()).count();
         if n_gpu > coco_evidence::nvidia::MAX_GPUS || evidence.len() > n_gpu + 4 {
             return Err(ReleaseError::Request(format!(
@@ -264,6 +277,7 @@ impl Decider {
         let (mut cpus, mut gpus) = (0, 0);
         let mut attesters = Vec::new();
         for (index, e) in evidence.iter().enumerate() {
+            cancel.check()?;
             let mut v = self.verifier(e.platform, now);
             v.gpu_nonce = gpu_nonce;
             let verified = v.verify(e).map_err(|source| ReleaseError::Evidence {
@@ -300,6 +314,49 @@ impl Decider {
             findings,
             attesters,
         })
+    }
+}
+
+/// Set when the request a decision answers is gone (timed out, disconnected): the decision
+/// stops at its next step instead of verifying evidence nobody waits for, and a release not yet
+/// audited does not happen. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// Sets the flag.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// [`ReleaseError::Cancelled`] once the flag is set.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(ReleaseError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A guard that sets the flag when dropped (held by the future that waits for the
+    /// decision, so that dropping that future on a timeout cancels the decision).
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Sets its [`Cancel`] when dropped.
+#[derive(Debug)]
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 

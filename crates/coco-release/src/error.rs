@@ -139,6 +139,13 @@ pub enum ReleaseError {
     /// The service could not be reached or answered outside the protocol (client side).
     #[error("transport: {0}")]
     Transport(String),
+    /// The request this decision answered went away (timed out) before the decision ended;
+    /// nothing was released.
+    #[error("the request timed out before the decision ended; nothing was released")]
+    Cancelled,
+    /// TLS could not be set up, or a URL is refused (plain HTTP off loopback).
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn reasons(status: &Status, findings: &[Finding]) -> String {
@@ -182,12 +189,13 @@ impl ReleaseError {
             ReleaseError::Refused { message, .. } => message.clone(),
             ReleaseError::Appraisal { status, findings } => reasons(status, findings),
             ReleaseError::Config(e) => e.to_string(),
+            ReleaseError::Tls(e) => e.to_string(),
             e => e.to_string(),
         }
     }
 
     /// `request`, `challenge`, `evidence`, `appraisal`, `policy`, `binding`, `config`,
-    /// `key`, `wrap`, `storage`, `collect` or `transport`; a refusal received from a service
+    /// `key`, `wrap`, `storage`, `collect`, `transport`, `tls` or `timeout`; a refusal received from a service
     /// keeps the service's kind.
     pub fn kind(&self) -> &str {
         match self {
@@ -207,6 +215,8 @@ impl ReleaseError {
             ReleaseError::Ear(_) => "ear",
             ReleaseError::Refused { kind, .. } => kind,
             ReleaseError::Transport(_) => "transport",
+            ReleaseError::Tls(_) => "tls",
+            ReleaseError::Cancelled => "timeout",
         }
     }
 

@@ -7,12 +7,13 @@
 //!   413 too large), 503 when the decision exceeds the request timeout.
 //! - `GET /healthz` -> `ok`
 //!
-//! The data key travels HPKE-wrapped to the attested workload key, so plain HTTP on loopback
-//! or inside a trusted network does not expose it; put TLS in front for anything else.
+//! TLS on both sides ([`crate::tls`]): the service with `ServerTls`, the client with the
+//! system's roots or a given CA; plain HTTP only on loopback or when explicitly allowed.
 
 use std::time::Duration;
 
 use crate::error::{ReleaseError, Result};
+use crate::tls::ClientTls;
 use crate::wire::{Challenge, EvidenceBundle, ReleaseResponse};
 
 #[cfg(feature = "server")]
@@ -31,35 +32,50 @@ pub struct Client {
     agent: ureq::Agent,
 }
 
-fn transport(e: impl std::fmt::Display) -> ReleaseError {
-    ReleaseError::Transport(e.to_string())
-}
-
 impl Client {
-    /// A client of the service at `base` (e.g. `http://127.0.0.1:8443`).
-    pub fn new(base: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// A client of the service at `base`: `https://` with the system's roots, or `http://` to a
+    /// loopback host (e.g. `http://127.0.0.1:8443`).
+    pub fn new(base: &str) -> Result<Self> {
+        Self::with_tls(base, &ClientTls::default())
+    }
+
+    /// A client of the service at `base` with these TLS settings (a CA bundle, plain HTTP off
+    /// loopback). A refused URL is [`ReleaseError::Tls`].
+    pub fn with_tls(base: &str, tls: &ClientTls) -> Result<Self> {
+        let https = crate::tls::check_url(base, tls)?;
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
-            .build()
-            .into();
-        Self {
-            base: base.trim_end_matches('/').to_string(),
-            agent,
+            // Where the workload was told to go, and nowhere else.
+            .max_redirects(0)
+            .https_only(https);
+        if https {
+            config = config.tls_config(crate::tls::ureq_config(tls)?);
         }
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            agent: config.build().into(),
+        })
+    }
+
+    fn transport(&self, path: &str, e: impl std::fmt::Display) -> ReleaseError {
+        ReleaseError::Transport(format!("{}{path}: {e}", self.base))
     }
 
     /// `GET /v1/challenge`.
     pub fn challenge(&self) -> Result<Challenge> {
+        let path = "/v1/challenge";
         let mut r = self
             .agent
-            .get(format!("{}/v1/challenge", self.base))
+            .get(format!("{}{path}", self.base))
             .call()
-            .map_err(transport)?;
+            .map_err(|e| self.transport(path, e))?;
         if r.status() != 200 {
-            return Err(transport(format!("challenge: status {}", r.status())));
+            return Err(self.transport(path, format!("HTTP status {}", r.status())));
         }
-        r.body_mut().read_json().map_err(transport)
+        r.body_mut()
+            .read_json()
+            .map_err(|e| self.transport(path, e))
     }
 
     /// `POST /v1/release`; a refusal comes back as the service's [`ReleaseError`] kind.
@@ -70,15 +86,19 @@ impl Client {
 
     /// Posts raw bytes to `/v1/release` (tests of malformed input).
     pub fn post_raw(&self, body: &[u8]) -> Result<ReleaseResponse> {
+        let path = "/v1/release";
         let mut r = self
             .agent
-            .post(format!("{}/v1/release", self.base))
+            .post(format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .send(body)
-            .map_err(transport)?;
+            .map_err(|e| self.transport(path, e))?;
         let status = r.status().as_u16();
         if status == 200 {
-            return r.body_mut().read_json().map_err(transport);
+            return r
+                .body_mut()
+                .read_json()
+                .map_err(|e| self.transport(path, e));
         }
         let v: serde_json::Value = r.body_mut().read_json().unwrap_or(serde_json::Value::Null);
         let msg = v["error"]["message"].as_str().unwrap_or("").to_string();
@@ -102,7 +122,7 @@ impl Client {
                 }
             }
             _ if (400..500).contains(&status) => ReleaseError::Request(msg),
-            _ => ReleaseError::Transport(format!("HTTP status {status}: {msg}")),
+            _ => self.transport(path, format!("HTTP status {status}: {msg}")),
         })
     }
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::binding;
 use crate::challenge::{ChallengeIssuer, MemoryReplayStore, ReplayStore};
-use crate::decision::{Binding, Decider};
+use crate::decision::{Binding, Cancel, Decider};
 use crate::error::{ReleaseError, Result};
 use crate::keystore::KeyStore;
 use crate::wire::{
@@ -232,8 +232,23 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> std::result::Result<ReleaseResponse, Rejection> {
+        self.release_unless(bundle, now, peer, &Cancel::default())
+    }
+
+    /// [`Self::release_from`], abandoned ([`ReleaseError::Cancelled`], audited as a refusal)
+    /// once `cancel` is set: before each piece of evidence, before the challenge is spent and
+    /// before the release is audited. The HTTP front end cancels when a request times out.
+    pub fn release_unless(
+        &self,
+        bundle: &EvidenceBundle,
+        now: SystemTime,
+        peer: Option<SocketAddr>,
+        cancel: &Cancel,
+    ) -> std::result::Result<ReleaseResponse, Rejection> {
         let started = unix(now);
-        let result = self.decide(bundle, now);
+        let result = self
+            .decide(bundle, now, cancel)
+            .and_then(|r| cancel.check().map(|()| r).map_err(Rejection::from));
         let (decision, reason, status) = match &result {
             Ok((_, s)) => ("release", String::new(), s.name()),
             Err(r) => (
@@ -276,6 +291,7 @@ impl KeyReleaseService {
         &self,
         bundle: &EvidenceBundle,
         now: SystemTime,
+        cancel: &Cancel,
     ) -> std::result::Result<(ReleaseResponse, Status), Rejection> {
         let t = unix(now);
         if bundle.version != 1 {
@@ -299,7 +315,7 @@ impl KeyReleaseService {
         for (i, g) in bundle.gpus.iter().enumerate() {
             evidence.push(gpu_evidence(g, i)?);
         }
-        let outcome = self.decider.decide(
+        let outcome = self.decider.decide_unless(
             &evidence,
             Binding::KeyRelease {
                 challenge: &challenge,
@@ -307,7 +323,9 @@ impl KeyReleaseService {
             },
             now,
             Some(hex::encode(Sha256::digest(challenge))),
+            cancel,
         )?;
+        cancel.check()?;
         // Single use, spent once the evidence verified (garbage does not burn a challenge that
         // someone else saw), whatever the appraisal says.
         if !self.replay.first_use(&challenge, expires_at, t)? {

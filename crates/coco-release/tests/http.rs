@@ -7,9 +7,10 @@ use coco_core::appraise::ReferenceValues;
 use coco_core::corim::{Corim, DecodeOptions, build};
 use coco_core::keys::SigningKey;
 use coco_core::policy::Policy;
-use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_evidence::sim::{SimGpu, SimRoot, SimTls, SimVm};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::MemoryKeyStore;
+use coco_release::tls::{ClientTls, ServerTls};
 use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
 use coco_release::{KeyReleaseService, ServiceConfig};
@@ -28,6 +29,14 @@ fn setup() -> (SimRoot, Server, Dek) {
 }
 
 fn setup_with(limits: Limits, audit: Box<dyn std::io::Write + Send>) -> (SimRoot, Server, Dek) {
+    setup_tls(limits, audit, None)
+}
+
+fn setup_tls(
+    limits: Limits,
+    audit: Box<dyn std::io::Write + Send>,
+    tls: Option<ServerTls>,
+) -> (SimRoot, Server, Dek) {
     let root = SimRoot::generate().unwrap();
     let toml = format!(
         "id = \"http-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
@@ -59,7 +68,13 @@ fn setup_with(limits: Limits, audit: Box<dyn std::io::Write + Send>) -> (SimRoot
     )
     .unwrap()
     .with_audit(audit);
-    let server = Server::start(Arc::new(service), "127.0.0.1:0".parse().unwrap(), limits).unwrap();
+    let server = Server::start_with(
+        Arc::new(service),
+        "127.0.0.1:0".parse().unwrap(),
+        limits,
+        tls,
+    )
+    .unwrap();
     (root, server, dek)
 }
 
@@ -92,7 +107,7 @@ fn two_hundred_concurrent_releases_over_loopback() {
     std::thread::scope(|s| {
         for _ in 0..10 {
             s.spawn(|| {
-                let client = Client::new(&base);
+                let client = Client::new(&base).unwrap();
                 for _ in 0..20 {
                     let c = client.challenge().unwrap();
                     let (bundle, key) = workload::bundle(&a, &c, KEY_ID, Kem::X25519).unwrap();
@@ -112,7 +127,7 @@ fn two_hundred_concurrent_releases_over_loopback() {
 #[test]
 fn bad_requests_get_a_4xx_and_the_service_keeps_serving() {
     let (root, server, dek) = setup();
-    let client = Client::new(&format!("http://{}", server.addr()));
+    let client = Client::new(&format!("http://{}", server.addr())).unwrap();
     let a = cvm(&root);
     let c = client.challenge().unwrap();
     let (bundle, key) = workload::bundle(&a, &c, KEY_ID, Kem::P384).unwrap();
@@ -249,7 +264,7 @@ fn hostile_connections_do_not_block_a_release() {
         socks.push(s);
     }
     // A legitimate release from another address, while they hang.
-    let client = Client::new(&format!("http://{addr}"));
+    let client = Client::new(&format!("http://{addr}")).unwrap();
     let started = Instant::now();
     let c = client.challenge().unwrap();
     let (bundle, key) = workload::bundle(&cvm(&root), &c, KEY_ID, Kem::P384).unwrap();
@@ -301,4 +316,122 @@ fn hostile_connections_do_not_block_a_release() {
     assert!(lines.iter().any(|l| l["event"] == "key-release"
         && l["decision"] == "release"
         && l["peer"].as_str().unwrap().starts_with("127.0.0.1:")));
+}
+
+fn tls_identity() -> (SimTls, ServerTls) {
+    let id = SimTls::generate(&["localhost", "127.0.0.1"]).unwrap();
+    let server = ServerTls::from_pem(
+        id.cert.to_pem().as_bytes(),
+        id.key_pem().unwrap().as_bytes(),
+    )
+    .unwrap();
+    (id, server)
+}
+
+/// Over TLS: a client that trusts the service's CA gets the key; one that trusts another CA
+/// (or the system's roots) does not get past the handshake, and a plain-HTTP client neither;
+/// failed handshakes are audited with the peer, and a socket that never says hello is closed
+/// on the header timer.
+#[test]
+fn release_over_tls_with_the_service_ca() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let (id, tls) = tls_identity();
+    let log = Log::default();
+    let limits = Limits {
+        header_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let (root, server, dek) = setup_tls(limits, Box::new(log.clone()), Some(tls));
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    let trusting = ClientTls {
+        ca_pem: Some(id.ca.to_pem().into_bytes()),
+        ..ClientTls::default()
+    };
+    for base in [
+        server.url(),
+        format!("https://localhost:{}", server.addr().port()),
+    ] {
+        let client = Client::with_tls(&base, &trusting).unwrap();
+        let c = client.challenge().unwrap();
+        let (bundle, key) = workload::bundle(&cvm(&root), &c, KEY_ID, Kem::P384).unwrap();
+        let resp = client.release(&bundle).unwrap();
+        assert_eq!(
+            workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+            dek.as_bytes()
+        );
+    }
+
+    // Another CA: the handshake fails on the client, the service audits it.
+    let (other, _) = tls_identity();
+    let stranger = ClientTls {
+        ca_pem: Some(other.ca.to_pem().into_bytes()),
+        ..ClientTls::default()
+    };
+    let e = Client::with_tls(&server.url(), &stranger)
+        .unwrap()
+        .challenge()
+        .unwrap_err();
+    assert_eq!(e.kind(), "transport", "{e}");
+    // The system's roots do not hold the demo CA (or there are none: a typed TLS error).
+    match Client::new(&server.url()) {
+        Ok(c) => assert_eq!(c.challenge().unwrap_err().kind(), "transport"),
+        Err(e) => assert!(matches!(
+            e,
+            coco_release::ReleaseError::Tls(coco_release::tls::TlsError::SystemRoots(_))
+        )),
+    }
+    // Plain HTTP to the TLS port.
+    let plain = Client::new(&format!("http://{}", server.addr())).unwrap();
+    assert_eq!(plain.challenge().unwrap_err().kind(), "transport");
+    // A silent socket is closed on the header timer.
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let audit = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let tls_refusals = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["event"] == "refusal" && l["kind"] == "tls")
+        .inspect(|l| assert!(l["peer"].as_str().unwrap().starts_with("127.0.0.1:")))
+        .count();
+    // The stranger, the plain-HTTP client and the silent socket (and the system-roots client
+    // when the machine has roots).
+    assert!(tls_refusals >= 3, "{audit}");
+}
+
+/// A client refuses plain HTTP to a host other than loopback unless told TLS is terminated in
+/// front; a CA file without certificates is a typed error.
+#[test]
+fn client_refuses_plain_http_off_loopback() {
+    let e = Client::new("http://10.1.2.3:8443").unwrap_err();
+    assert!(matches!(
+        e,
+        coco_release::ReleaseError::Tls(coco_release::tls::TlsError::PlainHttp { ref url }) if url == "http://10.1.2.3:8443"
+    ));
+    assert_eq!(e.kind(), "tls");
+    let allowed = ClientTls {
+        allow_plain_http: true,
+        ..ClientTls::default()
+    };
+    assert!(Client::with_tls("http://10.1.2.3:8443", &allowed).is_ok());
+    let empty = ClientTls {
+        ca_pem: Some(b"not a certificate".to_vec()),
+        ..ClientTls::default()
+    };
+    assert!(matches!(
+        Client::with_tls("https://keys.example", &empty).unwrap_err(),
+        coco_release::ReleaseError::Tls(coco_release::tls::TlsError::Pem {
+            what: "CA bundle",
+            ..
+        })
+    ));
 }

@@ -252,6 +252,35 @@ fn replayed_and_expired_challenges_are_refused() {
     ));
 }
 
+/// A decision whose request went away stops: nothing is released, the refusal is audited as a
+/// timeout, and the challenge is not spent (the workload may retry with it).
+#[test]
+fn a_cancelled_decision_releases_nothing_and_spends_no_challenge() {
+    let w = world();
+    let a = cvm(&w, vm(), vec![gpu()]);
+    let (bundle, key) = request(&w, &a, Kem::P384);
+    let cancel = coco_release::decision::Cancel::default();
+    drop(cancel.on_drop());
+    assert!(cancel.is_cancelled());
+    let r = w
+        .service
+        .release_unless(&bundle, now(), None, &cancel)
+        .unwrap_err();
+    assert!(matches!(r.error, ReleaseError::Cancelled));
+    assert_eq!(r.error.kind(), "timeout");
+    assert!(r.ear.is_none());
+    let log = String::from_utf8(w.log.0.lock().unwrap().clone()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["decision"], "refuse");
+    assert_eq!(last["kind"], "timeout");
+    // Same challenge, not cancelled: released.
+    let resp = w.service.release(&bundle, now()).unwrap();
+    assert_eq!(
+        workload::unwrap(&resp, &key, KEY_ID).unwrap().as_bytes(),
+        w.dek.as_bytes()
+    );
+}
+
 #[test]
 fn debug_and_unknown_measurements_are_refused_with_their_reason() {
     let w = world();

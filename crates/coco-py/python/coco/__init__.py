@@ -365,8 +365,15 @@ def fetch_key(
     ear_keys: list[bytes] | None = None,
     at: str | None = None,
     tee: SimulatedTee | None = None,
+    ca: bytes | StrPath | None = None,
+    allow_plain_http: bool = False,
 ) -> ReleasedKey:
     """Asks the key-release service at ``url`` for ``key_id``, as ``coco fetch-key`` does.
+
+    ``url`` is ``https://...`` (the service's certificate checked against the system's roots,
+    or only against ``ca``: PEM bytes or a path), or ``http://`` to a loopback host; plain
+    HTTP to another host only with ``allow_plain_http`` (TLS terminated in front of the
+    service). A refused URL or an unusable ``ca`` raises ``ReleaseError`` of kind ``tls``.
 
     Gets a challenge, makes a fresh HPKE key (``kem``: ``"p384"`` or ``"x25519"``), collects
     evidence bound to both (the CPU's TDX quote or SNP report through configfs-tsm under
@@ -387,6 +394,9 @@ def fetch_key(
     if isinstance(crl, (str, os.PathLike)):
         with open(crl, "rb") as f:
             crl = f.read()
+    if isinstance(ca, (str, os.PathLike)):
+        with open(ca, "rb") as f:
+            ca = f.read()
     ok, key, text = _coco.fetch_key_raw(
         url,
         key_id,
@@ -398,6 +408,8 @@ def fetch_key(
         tee,
         [bytes(k) for k in ear_keys or ()],
         at,
+        bytes(ca) if ca is not None else None,
+        allow_plain_http,
     )
     result = json.loads(text)
     if not ok:

@@ -90,4 +90,6 @@ def fetch_key_raw(
     tee: SimulatedTee | None = None,
     ear_keys: list[bytes] = ...,
     at: str | None = None,
+    ca: bytes | None = None,
+    allow_plain_http: bool = False,
 ) -> tuple[bool, bytes, str]: ...

@@ -18,8 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use crate::decision::Cancel;
 use crate::error::{ReleaseError, Result};
 use crate::service::KeyReleaseService;
+use crate::tls::ServerTls;
 use crate::wire::EvidenceBundle;
 
 /// Request and connection limits.
@@ -97,6 +99,7 @@ fn status_of(e: &ReleaseError) -> StatusCode {
     match e.kind() {
         "request" | "wrap" | "usage" => StatusCode::BAD_REQUEST,
         "storage" | "audit" => StatusCode::SERVICE_UNAVAILABLE,
+        "timeout" => StatusCode::REQUEST_TIMEOUT,
         _ => StatusCode::FORBIDDEN,
     }
 }
@@ -131,8 +134,11 @@ async fn release(
         }
     };
     let service = app.service.clone();
+    // Dropping this handler (the request deadline) cancels the decision.
+    let cancel = Cancel::default();
+    let _cancel_on_drop = cancel.on_drop();
     let work = tokio::task::spawn_blocking(move || {
-        service.release_from(&bundle, SystemTime::now(), Some(peer))
+        service.release_unless(&bundle, SystemTime::now(), Some(peer), &cancel)
     });
     match work.await {
         Err(_) => refuse(
@@ -276,9 +282,26 @@ fn admit(
     })
 }
 
+/// One HTTP/1 connection under the header-read timer, until `deadline` at the latest.
+async fn serve_connection<S>(
+    io: S,
+    svc: hyper_util::service::TowerToHyperService<Router>,
+    limits: &Limits,
+    deadline: tokio::time::Instant,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+    let _ = tokio::time::timeout_at(deadline, conn).await;
+}
+
 /// A server running on its own tokio runtime thread; dropped = shut down.
 pub struct Server {
     addr: SocketAddr,
+    tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -290,11 +313,23 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `addr` (use `127.0.0.1:0` for a free loopback port) and serves until dropped.
+    /// Binds `addr` (use `127.0.0.1:0` for a free loopback port) and serves plain HTTP until
+    /// dropped.
     pub fn start(
         service: Arc<KeyReleaseService>,
         addr: SocketAddr,
         limits: Limits,
+    ) -> Result<Self> {
+        Self::start_with(service, addr, limits, None)
+    }
+
+    /// Binds `addr` and serves until dropped, over TLS when `tls` is given. The TLS handshake
+    /// runs under the header-read timer; a failed handshake is audited with the peer.
+    pub fn start_with(
+        service: Arc<KeyReleaseService>,
+        addr: SocketAddr,
+        limits: Limits,
+        tls: Option<ServerTls>,
     ) -> Result<Self> {
         let storage =
             |e: std::io::Error| ReleaseError::Storage(format!("cannot serve on {addr}: {e}"));
@@ -314,6 +349,9 @@ impl Server {
             total: 0,
             per_peer: HashMap::new(),
         }));
+        let acceptor = tls
+            .as_ref()
+            .map(|t| tokio_rustls::TlsAcceptor::from(t.config()));
         let thread = std::thread::spawn(move || {
             rt.block_on(async move {
                 loop {
@@ -340,13 +378,38 @@ impl Server {
                         app.clone().layer(axum::Extension(ConnectInfo(peer))),
                     );
                     let open = metrics_.open_connections.clone();
+                    let acceptor = acceptor.clone();
+                    let service = service.clone();
                     open.inc();
                     tokio::spawn(async move {
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(limits.header_timeout)
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
-                        let _ = tokio::time::timeout(limits.connection_lifetime, conn).await;
+                        let deadline = tokio::time::Instant::now() + limits.connection_lifetime;
+                        match acceptor {
+                            None => serve_connection(stream, svc, &limits, deadline).await,
+                            Some(acceptor) => {
+                                let hello = tokio::time::timeout(
+                                    limits.header_timeout,
+                                    acceptor.accept(stream),
+                                )
+                                .await;
+                                match hello {
+                                    Ok(Ok(tls)) => {
+                                        serve_connection(tls, svc, &limits, deadline).await
+                                    }
+                                    Ok(Err(e)) => service.audit_refusal(
+                                        Some(peer),
+                                        0,
+                                        "tls",
+                                        &format!("TLS handshake failed: {e}"),
+                                    ),
+                                    Err(_) => service.audit_refusal(
+                                        Some(peer),
+                                        0,
+                                        "tls",
+                                        "no TLS handshake within the header timeout",
+                                    ),
+                                }
+                            }
+                        }
                         open.dec();
                         drop(admitted);
                     });
@@ -355,9 +418,16 @@ impl Server {
         });
         Ok(Self {
             addr: bound,
+            tls: tls.is_some(),
             shutdown: Some(tx),
             thread: Some(thread),
         })
+    }
+
+    /// The service's base URL (`https://ADDR` when serving TLS, else `http://ADDR`).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The address served.
