@@ -1097,3 +1097,70 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(141), "{stderr}");
 }
+
+/// `coco unseal` killed with SIGKILL while it writes leaves no plaintext behind: the output is
+/// an unnamed file until complete. The kill is sent once the process holds that file open
+/// (seen in /proc), so it lands mid-write.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_during_unseal_leaves_no_plaintext() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(&coco(&["keygen", "--out", "k"], d));
+    std::fs::write(d.join("p"), data(96 << 20)).unwrap();
+    ok(&coco(&["seal", "--key", "k", "p", "s"], d));
+    std::fs::remove_file(d.join("p")).unwrap();
+    let listing = || {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing();
+    let mut killed_mid_write = false;
+    for _ in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coco"))
+            .args(["unseal", "--key", "k", "--threads", "1", "s", "u"])
+            .current_dir(d)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let fds = format!("/proc/{}/fd", child.id());
+        let started = std::time::Instant::now();
+        // Any file open in the directory but the sealed input is the output being written
+        // (an unnamed one shows as "DIR/#INODE (deleted)").
+        let dir = d.canonicalize().unwrap();
+        let input = dir.join("s");
+        let writing = || {
+            std::fs::read_dir(&fds)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    std::fs::read_link(e.path()).is_ok_and(|l| l.starts_with(&dir) && l != input)
+                })
+        };
+        while !writing() && started.elapsed() < std::time::Duration::from_secs(10) {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        if writing() {
+            child.kill().unwrap();
+            let status = child.wait().unwrap();
+            if status.code().is_none() {
+                killed_mid_write = true;
+                // Nothing new in the directory: no output, no partial file.
+                let after = listing();
+                assert_eq!(after, before);
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_file(d.join("u"));
+    }
+    assert!(killed_mid_write, "never caught unseal while it wrote");
+}
