@@ -643,7 +643,6 @@ fn corim_build_sign_inspect_appraise_and_ear_verify() {
 
 #[test]
 fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
-    use coco_release::http::Client;
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     // A simulated TEE root on disk: the service trusts root.pem, the workload signs with it.
