@@ -115,6 +115,9 @@ pub enum ReleaseError {
     /// happen.
     #[error("audit log: {0}")]
     Audit(String),
+    /// The key store cannot be opened or used (HSM, PIN, KEK, a tampered stored key).
+    #[error("key store: {0}")]
+    KeyStore(#[from] crate::keystore::KeyStoreError),
     /// Storage (key store, replay store) failed.
     #[error("storage: {0}")]
     Storage(String),
@@ -190,12 +193,13 @@ impl ReleaseError {
             ReleaseError::Appraisal { status, findings } => reasons(status, findings),
             ReleaseError::Config(e) => e.to_string(),
             ReleaseError::Tls(e) => e.to_string(),
+            ReleaseError::KeyStore(e) => e.to_string(),
             e => e.to_string(),
         }
     }
 
     /// `request`, `challenge`, `evidence`, `appraisal`, `policy`, `binding`, `config`,
-    /// `key`, `wrap`, `storage`, `collect`, `transport`, `tls` or `timeout`; a refusal received from a service
+    /// `key`, `wrap`, `storage`, `collect`, `transport`, `tls`, `timeout` or `keystore`; a refusal received from a service
     /// keeps the service's kind.
     pub fn kind(&self) -> &str {
         match self {
@@ -217,6 +221,7 @@ impl ReleaseError {
             ReleaseError::Transport(_) => "transport",
             ReleaseError::Tls(_) => "tls",
             ReleaseError::Cancelled => "timeout",
+            ReleaseError::KeyStore(_) => "keystore",
         }
     }
 

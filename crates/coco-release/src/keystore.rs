@@ -1,4 +1,6 @@
-//! Where the service keeps data keys, by key id.
+//! Where the service keeps data keys, by key id: files ([`FileKeyStore`]), memory
+//! ([`MemoryKeyStore`]), or blobs sealed by a key-encryption key in an HSM
+//! ([`pkcs11::Pkcs11KeyStore`], feature `pkcs11`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,10 +11,147 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ReleaseError, Result};
 
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+
+/// Why a key store cannot be opened or used (the PKCS#11 store's failures; file stores report
+/// [`ReleaseError::Storage`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// The PKCS#11 URI is malformed or incomplete.
+    #[error("PKCS#11 URI {uri:?}: {reason}")]
+    Uri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The PKCS#11 module cannot be loaded or initialised.
+    #[error("PKCS#11 module {}: {reason}", .path.display())]
+    Module {
+        /// The module path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The PIN cannot be read.
+    #[error("PIN from {source_name}: {reason}")]
+    Pin {
+        /// The file or `$VARIABLE`.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The token refused the PIN.
+    #[error("wrong PIN for token {token:?}")]
+    WrongPin {
+        /// The token label.
+        token: String,
+    },
+    /// The token's user PIN is locked (too many wrong PINs).
+    #[error("the user PIN of token {token:?} is locked")]
+    PinLocked {
+        /// The token label.
+        token: String,
+    },
+    /// No token matches the URI.
+    #[error("no token {token:?} (tokens present: {present:?})")]
+    TokenNotFound {
+        /// What the URI asked for.
+        token: String,
+        /// The labels of the tokens present.
+        present: Vec<String>,
+    },
+    /// No key on the token matches the URI.
+    #[error("no key-encryption key {object} on token {token:?}")]
+    ObjectNotFound {
+        /// The token label.
+        token: String,
+        /// The URI's object selector (`object=...`, `id=...`).
+        object: String,
+    },
+    /// Several keys match the URI.
+    #[error("{count} keys match {object} on token {token:?}: name one (object= and id=)")]
+    Ambiguous {
+        /// The token label.
+        token: String,
+        /// The URI's object selector.
+        object: String,
+        /// How many match.
+        count: usize,
+    },
+    /// The KEK may leave the token (`CKA_EXTRACTABLE = true`): refused.
+    #[error(
+        "key-encryption key {object} is extractable (CKA_EXTRACTABLE = true): refused; create \
+         one that never leaves the token"
+    )]
+    Extractable {
+        /// The URI's object selector.
+        object: String,
+    },
+    /// The KEK is not a usable key-encryption key.
+    #[error("key-encryption key {object}: {reason}")]
+    Unusable {
+        /// The URI's object selector.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stored (wrapped) key does not open: changed, moved from another id, or sealed by
+    /// another KEK.
+    #[error("stored key {key_id:?} ({}): {reason}", .path.display())]
+    Tampered {
+        /// The key id asked for.
+        key_id: String,
+        /// The blob's file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another key is already stored under this id.
+    #[error("the store already holds a different key under {key_id:?}")]
+    Conflict {
+        /// The key id.
+        key_id: String,
+    },
+    /// A PKCS#11 call failed.
+    #[error("PKCS#11 {function}: {reason}")]
+    Token {
+        /// The PKCS#11 function.
+        function: &'static str,
+        /// The return value (`CKR_...` name) or cause.
+        reason: String,
+    },
+    /// The store's directory or a blob cannot be read or written.
+    #[error("{}: {reason}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// A store of data keys.
 pub trait KeyStore: Send + Sync {
     /// The key for `key_id`, if the store holds one.
     fn get(&self, key_id: &str) -> Result<Option<Dek>>;
+
+    /// Stores `dek` under `key_id`. Idempotent for the same key (a restart with the same
+    /// command line works); a different key under an existing id is refused
+    /// ([`KeyStoreError::Conflict`]), never replaced.
+    fn import(&self, key_id: &str, dek: &Dek) -> Result<()>;
+}
+
+impl<T: KeyStore + ?Sized> KeyStore for std::sync::Arc<T> {
+    fn get(&self, key_id: &str) -> Result<Option<Dek>> {
+        (**self).get(key_id)
+    }
+
+    fn import(&self, key_id: &str, dek: &Dek) -> Result<()> {
+        (**self).import(key_id, dek)
+    }
 }
 
 /// Keys in files of a directory, one per key id (named by SHA-256 of the id; mode 0600).
@@ -50,6 +189,17 @@ impl FileKeyStore {
 }
 
 impl KeyStore for FileKeyStore {
+    fn import(&self, key_id: &str, dek: &Dek) -> Result<()> {
+        match self.get(key_id)? {
+            Some(have) if have.same_key(dek) => Ok(()),
+            Some(_) => Err(KeyStoreError::Conflict {
+                key_id: key_id.to_string(),
+            }
+            .into()),
+            None => self.put(key_id, dek),
+        }
+    }
+
     fn get(&self, key_id: &str) -> Result<Option<Dek>> {
         let p = self.path(key_id);
         if !p.exists() {
@@ -98,6 +248,21 @@ impl Drop for MemoryKeyStore {
 }
 
 impl KeyStore for MemoryKeyStore {
+    fn import(&self, key_id: &str, dek: &Dek) -> Result<()> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        match keys.get(key_id) {
+            Some(have) if Dek::from_bytes(*have).same_key(dek) => Ok(()),
+            Some(_) => Err(KeyStoreError::Conflict {
+                key_id: key_id.to_string(),
+            }
+            .into()),
+            None => {
+                keys.insert(key_id.into(), *dek.as_bytes());
+                Ok(())
+            }
+        }
+    }
+
     fn get(&self, key_id: &str) -> Result<Option<Dek>> {
         Ok(self
             .keys

@@ -98,7 +98,7 @@ pub fn http_status(e: &ReleaseError) -> u16 {
 fn status_of(e: &ReleaseError) -> StatusCode {
     match e.kind() {
         "request" | "wrap" | "usage" => StatusCode::BAD_REQUEST,
-        "storage" | "audit" => StatusCode::SERVICE_UNAVAILABLE,
+        "storage" | "audit" | "keystore" => StatusCode::SERVICE_UNAVAILABLE,
         "timeout" => StatusCode::REQUEST_TIMEOUT,
         _ => StatusCode::FORBIDDEN,
     }
