@@ -74,6 +74,9 @@ enum Command {
     Ear(EarCommand),
     /// Run the key-release service over HTTP.
     Serve(release::ServeArgs),
+    /// The key-release service's key store (files, or sealed by a KEK in an HSM).
+    #[command(subcommand)]
+    Keystore(release::KeystoreCommand),
     /// Inside the confidential VM: attest through configfs-tsm and fetch a data key.
     FetchKey(release::FetchArgs),
     /// Run the end-to-end flow on a generated sample model.
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         },
         Command::Ear(EarCommand::Verify(a)) => appraisal::ear_verify(&a),
         Command::Serve(a) => release::serve(&a),
+        Command::Keystore(c) => release::keystore(&c),
         Command::FetchKey(a) => release::fetch(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Sim(c) => sim::run(&c),
@@ -124,3 +128,13 @@ fn main() -> ExitCode {
 
 /// The error type of the commands: a message for the one-line report.
 pub type CmdResult = Result<(), Box<dyn std::error::Error>>;
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's arguments are well formed (unique names, valid requirements).
+    #[test]
+    fn command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -26,12 +26,104 @@ fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
     msg.into().into()
 }
 
+/// Where data keys are kept: `--keys DIR`, and with `--keystore pkcs11:...` sealed by a KEK in
+/// an HSM.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// The key store directory: one 0600 file per key id, or with --keystore one blob per key
+    /// id sealed by the HSM's key-encryption key.
+    #[arg(long)]
+    keys: PathBuf,
+    /// Keep the key-encryption key in an HSM: a PKCS#11 URI (RFC 7512) naming the module, the
+    /// token and the AES-256 key, e.g.
+    /// 'pkcs11:token=coco;object=kek?module-path=/usr/lib/softhsm/libsofthsm2.so'.
+    #[arg(long, value_name = "URI")]
+    keystore: Option<String>,
+    /// The token's user PIN, from this file (first line). Never on the command line.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "keystore",
+        conflicts_with = "pin_env"
+    )]
+    pin_file: Option<PathBuf>,
+    /// The token's user PIN, from this environment variable.
+    #[arg(long, value_name = "VAR", requires = "keystore")]
+    pin_env: Option<String>,
+}
+
+impl StoreArgs {
+    /// Opens the store; a misconfigured HSM store is an error here, before anything serves.
+    pub fn open(&self) -> Result<Arc<dyn KeyStore>, Box<dyn std::error::Error>> {
+        use coco_release::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
+        Ok(match &self.keystore {
+            None => Arc::new(FileKeyStore::open(&self.keys)?),
+            Some(uri) => {
+                let uri: Pkcs11Uri = uri.parse().map_err(|e| err(format!("--keystore: {e}")))?;
+                let pin = match (&self.pin_file, &self.pin_env) {
+                    (Some(f), _) => Some(PinSource::File(f.clone())),
+                    (None, Some(v)) => Some(PinSource::Env(v.clone())),
+                    (None, None) => None,
+                };
+                Arc::new(
+                    Pkcs11KeyStore::open(&uri, pin.as_ref(), &self.keys)
+                        .map_err(|e| err(format!("--keystore: {}", e.message())))?,
+                )
+            }
+        })
+    }
+
+    /// Imports `KEY_ID=KEYFILE` specs: idempotent for the same key, never a replacement.
+    pub fn import(
+        &self,
+        store: &dyn KeyStore,
+        specs: &[String],
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        for spec in specs {
+            let (id, file) = spec
+                .split_once('=')
+                .ok_or_else(|| err(format!("{spec:?}: KEY_ID=KEYFILE")))?;
+            let dek = Dek::load(Path::new(file)).map_err(|e| err(format!("{file}: {e}")))?;
+            store
+                .import(id, &dek)
+                .map_err(|e| err(format!("{id}: {}", e.message())))?;
+        }
+        Ok(())
+    }
+}
+
+/// `coco keystore ...`.
+#[derive(clap::Subcommand)]
+pub enum KeystoreCommand {
+    /// Import data keys into a key store (with --keystore: sealed by the HSM's KEK; nothing
+    /// plaintext is written). Idempotent for the same key; refuses a different key under an
+    /// existing id.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// KEY_ID=KEYFILE (a 32-byte key, e.g. from `coco keygen`); repeatable.
+        #[arg(required = true, value_name = "KEY_ID=KEYFILE")]
+        specs: Vec<String>,
+    },
+}
+
+/// Runs `coco keystore ...`.
+pub fn keystore(cmd: &KeystoreCommand) -> CmdResult {
+    match cmd {
+        KeystoreCommand::Import { store, specs } => {
+            let s = store.open()?;
+            store.import(s.as_ref(), specs)?;
+            eprintln!("coco: {} key(s) in the store", specs.len());
+            Ok(())
+        }
+    }
+}
+
 /// `coco serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The key store directory (one 0600 file per key id).
-    #[arg(long)]
-    keys: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Import a data key into the store first: KEY_ID=KEYFILE; repeatable.
     #[arg(long = "add-key")]
     add_keys: Vec<String>,
@@ -98,24 +190,12 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         }
         _ => None,
     };
-    let store = FileKeyStore::open(&a.keys)?;
-    for spec in &a.add_keys {
-        let (id, file) = spec
-            .split_once('=')
-            .ok_or_else(|| err(format!("--add-key {spec:?}: KEY_ID=KEYFILE")))?;
-        let dek = Dek::load(Path::new(file))?;
-        // Idempotent for the same key, so a restart with the same command line works; never
-        // a silent replacement of another key.
-        match store.get(id)? {
-            Some(have) if have.same_key(&dek) => {}
-            Some(_) => {
-                return Err(err(format!(
-                    "--add-key {id}: the store already holds a different key under this id"
-                )));
-            }
-            None => store.put(id, &dek)?,
-        }
-    }
+    let store = a.store.open()?;
+    // Idempotent for the same key, so a restart with the same command line works; never a
+    // silent replacement of another key.
+    a.store
+        .import(store.as_ref(), &a.add_keys)
+        .map_err(|e| err(format!("--add-key {e}")))?;
     let sim_root = match &a.sim_root {
         Some(p) => Some(
             parse_certs(&std::fs::read(p)?)?
