@@ -1,0 +1,187 @@
+//! One key release as the service performs it, beside the primitives it is made of. Run:
+//! `cargo bench -p coco-benches --bench release`.
+//!
+//! - `release/p384`, `release/x25519`: `KeyReleaseService::release` of a bundle with SNP-shaped
+//!   CPU evidence and one GPU report (simulated TEE: real layouts, P-384 signatures, chains
+//!   cached after the first release): challenge check, both verifications, binding,
+//!   appraisal, EAR signed ES384, the data key HPKE-wrapped with that KEM, the audit line.
+//!   The workload's side (evidence, keys) is prepared outside the measurement.
+//! - `primitive/*`: the floor, from the same libraries: P-384 and X25519 ECDH with a fresh
+//!   key (AWS-LC), ECDSA P-384 signing (AWS-LC and RustCrypto's `p384`), P-384 verification
+//!   (AWS-LC), and an HPKE seal of 32 bytes with the RustCrypto `hpke` crate per KEM.
+
+use std::hint::black_box;
+use std::time::SystemTime;
+
+use coco_core::appraise::ReferenceValues;
+use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::keys::SigningKey;
+use coco_core::policy::{Policy, Revocation};
+use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_release::keystore::MemoryKeyStore;
+use coco_release::wire::EvidenceBundle;
+use coco_release::workload::{self, SimAttester};
+use coco_release::wrap::Kem;
+use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_seal::Dek;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+fn service(root: &SimRoot) -> KeyReleaseService {
+    let toml = format!(
+        "id = \"bench\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
+        hex::encode([7u8; 48]),
+        hex::encode([8u8; 48])
+    );
+    let refs = ReferenceValues::from_corims(&[Corim::decode(
+        &build::build(&toml).unwrap(),
+        &DecodeOptions::default(),
+    )
+    .unwrap()])
+    .unwrap();
+    let keys = MemoryKeyStore::default();
+    keys.put("model-1", &Dek::generate().unwrap());
+    KeyReleaseService::new(
+        Box::new(keys),
+        SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: refs,
+            policy: Policy {
+                allow_simulated: true,
+                require_revocation_check: Revocation::NONE,
+                ..Policy::default()
+            },
+            sim_root: Some(root.cert().clone()),
+            challenge_ttl_secs: 3600,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(std::io::sink()))
+}
+
+fn cvm(root: &SimRoot) -> SimAttester {
+    SimAttester {
+        platform: root.platform().unwrap(),
+        vm: SimVm {
+            measurement: [7; 48],
+            host_data: [0; 32],
+            policy: 0x30000,
+            guest_svn: 1,
+        },
+        gpus: vec![SimGpu {
+            driver_version: "550.54.14".into(),
+            vbios_version: "96.00.88.00.11".into(),
+            measurements: vec![(1, [8; 48])],
+            cc_mode: true,
+            devtools_mode: false,
+            serial: 1,
+        }],
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let root = SimRoot::generate().unwrap();
+    let svc = service(&root);
+    let cvm = cvm(&root);
+    let bundle = |kem: Kem| -> EvidenceBundle {
+        let ch = svc.challenge(SystemTime::now()).unwrap();
+        workload::bundle(&cvm, &ch, "model-1", kem).unwrap().0
+    };
+    // Warm the chain cache.
+    svc.release(&bundle(Kem::P384), SystemTime::now()).unwrap();
+
+    let mut g = c.benchmark_group("release");
+    for (name, kem) in [("p384", Kem::P384), ("x25519", Kem::X25519)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || bundle(kem),
+                |bundle| black_box(svc.release(&bundle, SystemTime::now()).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("primitive");
+    {
+        use aws_lc_rs::agreement::{self, ECDH_P384, EphemeralPrivateKey, UnparsedPublicKey, X25519};
+        use aws_lc_rs::rand::SystemRandom;
+        let rng = SystemRandom::new();
+        for (name, alg) in [("p384_ecdh_awslc", &ECDH_P384), ("x25519_awslc", &X25519)] {
+            let peer = EphemeralPrivateKey::generate(alg, &rng).unwrap();
+            let peer_pk = peer.compute_public_key().unwrap();
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let sk = EphemeralPrivateKey::generate(alg, &rng).unwrap();
+                    let pk = sk.compute_public_key().unwrap();
+                    let shared = agreement::agree_ephemeral(
+                        sk,
+                        UnparsedPublicKey::new(alg, peer_pk.as_ref()),
+                        (),
+                        |s| Ok(s.len()),
+                    )
+                    .unwrap();
+                    black_box((pk, shared))
+                })
+            });
+        }
+        use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+        let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, doc.as_ref()).unwrap();
+        let msg = [0x5au8; 600];
+        g.bench_function("es384_sign_awslc", |b| {
+            b.iter(|| black_box(kp.sign(&rng, black_box(&msg)).unwrap()))
+        });
+        let sig = kp.sign(&rng, &msg).unwrap();
+        let pk = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED,
+            kp.public_key().as_ref().to_vec(),
+        );
+        g.bench_function("p384_verify_awslc", |b| {
+            b.iter(|| pk.verify(black_box(&msg), sig.as_ref()).unwrap())
+        });
+        let rc = SigningKey::generate_p384().unwrap();
+        g.bench_function("es384_sign_rustcrypto", |b| {
+            b.iter(|| black_box(rc.sign(black_box(&msg))))
+        });
+    }
+    {
+        use hpke::aead::AesGcm256;
+        use hpke::kdf::{HkdfSha256, HkdfSha384};
+        use hpke::kem::{DhP384HkdfSha384, X25519HkdfSha256};
+        use hpke::{Kem as _, OpModeS};
+        let (_, pk) = DhP384HkdfSha384::gen_keypair();
+        g.bench_function("hpke_seal_p384_rustcrypto", |b| {
+            b.iter(|| {
+                black_box(
+                    hpke::single_shot_seal::<AesGcm256, HkdfSha384, DhP384HkdfSha384>(
+                        &OpModeS::Base,
+                        &pk,
+                        b"info",
+                        &[7u8; 32],
+                        b"aad",
+                    )
+                    .unwrap(),
+                )
+            })
+        });
+        let (_, pk) = X25519HkdfSha256::gen_keypair();
+        g.bench_function("hpke_seal_x25519_rustcrypto", |b| {
+            b.iter(|| {
+                black_box(
+                    hpke::single_shot_seal::<AesGcm256, HkdfSha256, X25519HkdfSha256>(
+                        &OpModeS::Base,
+                        &pk,
+                        b"info",
+                        &[7u8; 32],
+                        b"aad",
+                    )
+                    .unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
