@@ -8,7 +8,9 @@
 //!   The workload's side (evidence, keys) is prepared outside the measurement.
 //! - `primitive/*`: the floor, from the same libraries: P-384 and X25519 ECDH with a fresh
 //!   key (AWS-LC), ECDSA P-384 signing (AWS-LC and RustCrypto's `p384`), P-384 verification
-//!   (AWS-LC), and an HPKE seal of 32 bytes with the RustCrypto `hpke` crate per KEM.
+//!   (AWS-LC), and an HPKE seal of 32 bytes per KEM with coco's HPKE (AWS-LC) and with the
+//!   RustCrypto `hpke` crate.
+//! - `release/p384_audit_file`: `release/p384` with the audit log in a file.
 
 use std::hint::black_box;
 use std::time::SystemTime;
@@ -26,7 +28,7 @@ use coco_release::{KeyReleaseService, ServiceConfig};
 use coco_seal::Dek;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
-fn service(root: &SimRoot) -> KeyReleaseService {
+fn service(root: &SimRoot, audit: Box<dyn std::io::Write + Send>) -> KeyReleaseService {
     let toml = format!(
         "id = \"bench\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
         hex::encode([7u8; 48]),
@@ -55,7 +57,7 @@ fn service(root: &SimRoot) -> KeyReleaseService {
         },
     )
     .unwrap()
-    .with_audit(Box::new(std::io::sink()))
+    .with_audit(audit)
 }
 
 fn cvm(root: &SimRoot) -> SimAttester {
@@ -80,7 +82,7 @@ fn cvm(root: &SimRoot) -> SimAttester {
 
 fn bench(c: &mut Criterion) {
     let root = SimRoot::generate().unwrap();
-    let svc = service(&root);
+    let svc = service(&root, Box::new(std::io::sink()));
     let cvm = cvm(&root);
     let bundle = |kem: Kem| -> EvidenceBundle {
         let ch = svc.challenge(SystemTime::now()).unwrap();
@@ -99,11 +101,31 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    // The same with the audit log in a file (one write and flush per release).
+    let log = std::env::temp_dir().join(format!("coco-bench-audit-{}.jsonl", std::process::id()));
+    let file = Box::new(std::fs::File::create(&log).unwrap());
+    let svc_file = service(&root, file);
+    let ch = svc_file.challenge(SystemTime::now()).unwrap();
+    let b0 = workload::bundle(&cvm, &ch, "model-1", Kem::P384).unwrap().0;
+    svc_file.release(&b0, SystemTime::now()).unwrap();
+    g.bench_function("p384_audit_file", |b| {
+        b.iter_batched(
+            || {
+                let ch = svc_file.challenge(SystemTime::now()).unwrap();
+                workload::bundle(&cvm, &ch, "model-1", Kem::P384).unwrap().0
+            },
+            |bundle| black_box(svc_file.release(&bundle, SystemTime::now()).unwrap()),
+            BatchSize::SmallInput,
+        )
+    });
+    let _ = std::fs::remove_file(&log);
     g.finish();
 
     let mut g = c.benchmark_group("primitive");
     {
-        use aws_lc_rs::agreement::{self, ECDH_P384, EphemeralPrivateKey, UnparsedPublicKey, X25519};
+        use aws_lc_rs::agreement::{
+            self, ECDH_P384, EphemeralPrivateKey, UnparsedPublicKey, X25519,
+        };
         use aws_lc_rs::rand::SystemRandom;
         let rng = SystemRandom::new();
         for (name, alg) in [("p384_ecdh_awslc", &ECDH_P384), ("x25519_awslc", &X25519)] {
@@ -139,9 +161,27 @@ fn bench(c: &mut Criterion) {
         g.bench_function("p384_verify_awslc", |b| {
             b.iter(|| pk.verify(black_box(&msg), sig.as_ref()).unwrap())
         });
-        let rc = SigningKey::generate_p384().unwrap();
+        let rc = p384::ecdsa::SigningKey::from_slice(&[0x11; 48]).unwrap();
         g.bench_function("es384_sign_rustcrypto", |b| {
-            b.iter(|| black_box(rc.sign(black_box(&msg))))
+            use p384::ecdsa::signature::Signer;
+            b.iter(|| {
+                let s: p384::ecdsa::Signature = rc.sign(black_box(&msg));
+                black_box(s)
+            })
+        });
+    }
+    for (name, kem) in [
+        ("hpke_seal_p384_coco", Kem::P384),
+        ("hpke_seal_x25519_coco", Kem::X25519),
+    ] {
+        let k = coco_release::wrap::WorkloadKey::generate(kem);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    coco_release::wrap::wrap(kem, k.public_key(), &[7u8; 32], b"info", b"aad")
+                        .unwrap(),
+                )
+            })
         });
     }
     {

@@ -224,7 +224,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     ));
 
     say.line("[3/6] vendor: signed reference values (CoRIM) for the CVM image and the GPU; key to the release service");
-    let corim_key = SigningKey::P384(vendor.clone());
+    let corim_key = SigningKey::from_p384(vendor.clone())?;
     let signed = cose::sign(
         &build::build(&refs_toml())?,
         &corim_key,

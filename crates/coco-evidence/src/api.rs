@@ -302,7 +302,7 @@ impl<'a> Verifier<'a> {
                     reason: "not given".into(),
                 })?;
                 Ok(VerifiedEvidence::SimSnp(Box::new(sim::verify_snp(
-                    bytes, vcek, root, at,
+                    bytes, vcek, root, at, self.cache,
                 )?)))
             }
             EvidencePlatform::SimGpu => {
@@ -311,7 +311,7 @@ impl<'a> Verifier<'a> {
                     cert: "simulated GPU certificate".into(),
                     reason: "not given".into(),
                 })?;
-                let v = sim::verify_gpu(bytes, cert, root, at)?;
+                let v = sim::verify_gpu(bytes, cert, root, at, self.cache)?;
                 if let Some(n) = self.gpu_nonce
                     && v.claims.nonce != n
                 {

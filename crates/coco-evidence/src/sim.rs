@@ -25,7 +25,7 @@ use crate::error::{EvidenceError, Result};
 use crate::snp::abi::Report;
 use crate::snp::verify::{SnpEvidence, vek_extensions};
 use crate::verified::Verified;
-use crate::x509::Cert;
+use crate::x509::{Cert, LinkCache};
 
 const ROOT_NAME: &str = "CN=coco simulated TEE root,O=coco (simulation - not a TEE)";
 
@@ -423,15 +423,17 @@ impl SimPlatform {
 }
 
 /// Verifies a simulated SNP report under the explicitly given sim `root`: the VCEK-like
-/// certificate chains to it, its TCB and chip id match the report, the report signature holds.
+/// certificate chains to it (the link remembered in `cache`, as for real chains: the root is
+/// pinned), its TCB and chip id match the report, the report signature holds.
 pub fn verify_snp(
     report: &[u8],
     vcek: &Cert,
     root: &Cert,
     at: SystemTime,
+    cache: Option<&LinkCache>,
 ) -> Result<Verified<SnpEvidence>> {
     let r = Report::parse(report)?;
-    vcek.verify_signed_by(root)?;
+    vcek.verify_signed_by_cached(root, cache)?;
     root.check_validity(at, "sim root")?;
     vcek.check_validity(at, "sim VCEK")?;
     let product = r
@@ -477,13 +479,15 @@ pub struct SimGpuEvidence {
     pub view: Value,
 }
 
-/// Verifies a simulated GPU report under the explicitly given sim `root`. Every claim the
+/// Verifies a simulated GPU report under the explicitly given sim `root` (the certificate's
+/// link to it remembered in `cache`). Every claim the
 /// rules read must be in the signed payload, with its type.
 pub fn verify_gpu(
     report: &[u8],
     cert: &Cert,
     root: &Cert,
     at: SystemTime,
+    cache: Option<&LinkCache>,
 ) -> Result<Verified<SimGpuEvidence>> {
     #[derive(serde::Deserialize)]
     struct Wire<'a> {
@@ -506,7 +510,7 @@ pub fn verify_gpu(
     }
     let w: Wire<'_> =
         serde_json::from_slice(report).map_err(|e| sim_err(format!("GPU report: {e}")))?;
-    cert.verify_signed_by(root)?;
+    cert.verify_signed_by_cached(root, cache)?;
     root.check_validity(at, "sim root")?;
     cert.check_validity(at, "sim GPU")?;
     let sig = hex::decode(&w.signature).map_err(|_| sim_err("GPU report signature is not hex"))?;

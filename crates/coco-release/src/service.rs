@@ -169,8 +169,12 @@ impl KeyReleaseService {
 
     /// Writes one audit line and flushes it; an error when either fails.
     fn audit(&self, line: serde_json::Value) -> Result<()> {
+        // One write of the whole line (not one per JSON token), then the flush, under the lock.
+        let mut bytes =
+            serde_json::to_vec(&line).map_err(|e| ReleaseError::Audit(e.to_string()))?;
+        bytes.push(b'\n');
         let mut sink = self.audit.lock().unwrap_or_else(|e| e.into_inner());
-        let r = writeln!(sink, "{line}").and_then(|_| sink.flush());
+        let r = sink.write_all(&bytes).and_then(|_| sink.flush());
         self.audit_ok
             .store(r.is_ok(), std::sync::atomic::Ordering::Relaxed);
         r.map_err(|e| ReleaseError::Audit(e.to_string()))
