@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Most connections open at once from one IP address.
     pub max_per_peer: usize,
+    /// Most decisions running at once (threads); more wait for one to finish, under their
+    /// request deadline.
+    pub decision_threads: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +55,7 @@ impl Default for Limits {
             connection_lifetime: Duration::from_secs(120),
             max_connections: 1024,
             max_per_peer: 256,
+            decision_threads: 8,
         }
     }
 }
@@ -333,8 +337,11 @@ impl Server {
     ) -> Result<Self> {
         let storage =
             |e: std::io::Error| ReleaseError::Storage(format!("cannot serve on {addr}: {e}"));
+        // Decisions are CPU-bound: a few threads for them are as fast as many, and every
+        // thread costs memory (its stack, an allocator arena that keeps what it freed).
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .max_blocking_threads(limits.decision_threads.max(1))
             .enable_all()
             .build()
             .map_err(storage)?;
