@@ -20,7 +20,7 @@ fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    std::fs::read(p).map_err(|e| err(format!("{}: {e}", p.display())))
+    Ok(crate::read_file(p, None)?)
 }
 
 fn now_or(at: &Option<String>) -> Result<u64, Box<dyn std::error::Error>> {
@@ -106,7 +106,7 @@ pub struct InspectArgs {
     legacy: bool,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 fn decode_opts(legacy: bool) -> DecodeOptions {
@@ -368,7 +368,7 @@ pub struct AppraiseArgs {
     sign_key: Option<PathBuf>,
     /// Print exactly one JSON object (the EAR) on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Runs `coco appraise`: exit 0 when the EAR is affirming (or warning), 1 otherwise.
@@ -427,7 +427,7 @@ pub struct EarVerifyArgs {
     at: Option<String>,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Runs `coco ear verify`: exit 0 when the EAR verifies (whatever its status), 1 otherwise.

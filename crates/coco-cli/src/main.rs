@@ -93,8 +93,53 @@ enum EarCommand {
     Verify(appraisal::EarVerifyArgs),
 }
 
+/// Whether the command was asked for JSON (`--json`): its failure is then a JSON object on
+/// stdout too.
+fn wants_json(c: &Command) -> bool {
+    match c {
+        Command::Inspect { json, .. } => *json,
+        Command::Corim(appraisal::CorimCommand::Inspect(a)) => a.json,
+        Command::Appraise(a) => a.json,
+        Command::Ear(EarCommand::Verify(a)) => a.json,
+        _ => false,
+    }
+}
+
+/// `{"kind", "message", ...}` of a command's error: the typed error's own JSON where it has
+/// one, its kind otherwise.
+fn error_object(e: &(dyn std::error::Error + 'static)) -> serde_json::Value {
+    use serde_json::json;
+    let message = e.to_string().replace('\n', " ");
+    if let Some(r) = e.downcast_ref::<coco_release::ReleaseError>() {
+        return r.to_json();
+    }
+    let kind = if let Some(x) = e.downcast_ref::<coco_evidence::EvidenceError>() {
+        x.kind()
+    } else if let Some(x) = e.downcast_ref::<coco_core::CoreError>() {
+        x.kind()
+    } else if let Some(x) = e.downcast_ref::<coco_seal::SealError>() {
+        match x {
+            coco_seal::SealError::WrongKey => "wrong_key",
+            coco_seal::SealError::Tampered { .. }
+            | coco_seal::SealError::Truncated { .. }
+            | coco_seal::SealError::Extended { .. } => "tampered",
+            coco_seal::SealError::Manifest(_) => "manifest",
+            coco_seal::SealError::File { .. } | coco_seal::SealError::Io(_) => "io",
+            _ => "format",
+        }
+    } else if e.downcast_ref::<std::io::Error>().is_some()
+        || e.downcast_ref::<FileError>().is_some()
+    {
+        "io"
+    } else {
+        "usage"
+    };
+    json!({"kind": kind, "message": message})
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = wants_json(&cli.command);
     let result = match cli.command {
         Command::Keygen { out, vendor } => seal::keygen(&out, vendor),
         Command::Seal(a) => seal::seal(&a),
@@ -119,6 +164,12 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({ "error": error_object(e.as_ref()) })
+                );
+            }
             let msg = e.to_string().replace('\n', " ");
             eprintln!("coco: error: {msg}");
             ExitCode::FAILURE
@@ -128,6 +179,41 @@ fn main() -> ExitCode {
 
 /// The error type of the commands: a message for the one-line report.
 pub type CmdResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A file the user named could not be read: the path, the flag it came from, the cause.
+#[derive(Debug)]
+pub struct FileError {
+    /// The user's path.
+    pub path: PathBuf,
+    /// The flag that named it, if any.
+    pub flag: Option<&'static str>,
+    /// What the operating system said.
+    pub source: std::io::Error,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(flag) = self.flag {
+            write!(f, "{flag} ")?;
+        }
+        write!(f, "{}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for FileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Reads a file the user named (by `flag`, if any), with both in the error.
+pub fn read_file(path: &std::path::Path, flag: Option<&'static str>) -> Result<Vec<u8>, FileError> {
+    std::fs::read(path).map_err(|source| FileError {
+        path: path.to_path_buf(),
+        flag,
+        source,
+    })
+}
 
 #[cfg(test)]
 mod tests {

@@ -198,14 +198,18 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         .map_err(|e| err(format!("--add-key {e}")))?;
     let sim_root = match &a.sim_root {
         Some(p) => Some(
-            parse_certs(&std::fs::read(p)?)?
+            parse_certs(&read(p, "--sim-root")?)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| err("--sim-root holds no certificate"))?,
         ),
         None => None,
     };
-    let ear_key = SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&a.ear_key)?)?;
+    let ear_key = SigningKey::from_pkcs8_pem(
+        std::str::from_utf8(&read(&a.ear_key, "--ear-key")?)
+            .map_err(|_| err(format!("--ear-key {}: not PEM", a.ear_key.display())))?,
+    )
+    .map_err(|e| err(format!("--ear-key {}: {e}", a.ear_key.display())))?;
     let issuer = match &a.challenge_secret {
         Some(p) => {
             let secret = Dek::load(p).map_err(|e| {
@@ -247,8 +251,8 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
     Ok(())
 }
 
-fn read(path: &Path, flag: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    std::fs::read(path).map_err(|e| err(format!("{flag} {}: {e}", path.display())))
+fn read(path: &Path, flag: &'static str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    Ok(crate::read_file(path, Some(flag))?)
 }
 
 /// `coco fetch-key`.
@@ -357,7 +361,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
                 .transpose()?;
             let mut t = TsmAttester::new(&a.configfs, collateral).with_gpus(a.gpus.is_some());
             if let Some(p) = &a.crl {
-                t = t.with_snp_crl(&std::fs::read(p)?);
+                t = t.with_snp_crl(&read(p, "--crl")?);
             }
             Box::new(t)
         }
@@ -371,7 +375,8 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
     let client = Client::with_tls(&a.url, &tls)?;
     let dek = match &a.ear_key {
         Some(k) => {
-            let pk = coco_core::keys::PublicKey::parse(&std::fs::read(k)?)?;
+            let pk = coco_core::keys::PublicKey::parse(&read(k, "--ear-key")?)
+                .map_err(|e| err(format!("--ear-key {}: {e}", k.display())))?;
             let now = coco_core::time::unix(SystemTime::now());
             let (dek, _, ear) =
                 workload::fetch_verified(&client, attester, &a.key_id, kem, &[pk], now)?;

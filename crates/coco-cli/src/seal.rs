@@ -36,6 +36,10 @@ pub struct SealArgs {
     /// Sign the directory manifest (DSSE, ES384) with this PKCS#8 PEM vendor key.
     #[arg(long)]
     sign_key: Option<PathBuf>,
+    /// Replace an existing output file (never by default; a directory output is never
+    /// replaced).
+    #[arg(long)]
+    force: bool,
     /// A file, or a model directory (every file sealed as NAME.coco plus coco-manifest.json).
     input: PathBuf,
     /// The sealed file or directory to create.
@@ -54,10 +58,41 @@ pub struct UnsealArgs {
     /// Require a manifest signed by this vendor key (SPKI PEM); also checks plaintext digests.
     #[arg(long)]
     vendor_key: Option<PathBuf>,
+    /// Replace an existing output file (never by default; a directory output is never
+    /// replaced).
+    #[arg(long)]
+    force: bool,
     /// A sealed file or a sealed model directory.
     input: PathBuf,
     /// The plaintext file or directory to create.
     output: PathBuf,
+}
+
+/// Refuses an existing `output` before any work: a file unless `force`, a non-empty directory
+/// always (an empty one is filled).
+fn check_output(output: &Path, force: bool) -> CmdResult {
+    let Ok(meta) = std::fs::symlink_metadata(output) else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        let empty = std::fs::read_dir(output).is_ok_and(|mut d| d.next().is_none());
+        if empty {
+            return Ok(());
+        }
+        return Err(format!(
+            "{}: exists and is not an empty directory; not replaced (remove it first)",
+            output.display()
+        )
+        .into());
+    }
+    if force {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: exists; not replaced (--force replaces it)",
+        output.display()
+    )
+    .into())
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -134,6 +169,7 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn seal(a: &SealArgs) -> CmdResult {
+    check_output(&a.output, a.force)?;
     let dek = Dek::load(&a.key)?;
     let mut opts = SealOptions::default().with_chunk_size(a.chunk_size)?;
     opts.key_id = a.key_id.clone();
@@ -189,6 +225,7 @@ fn finish(bar: Option<(indicatif::ProgressBar, coco_seal::Progress)>) {
 }
 
 pub fn unseal(a: &UnsealArgs) -> CmdResult {
+    check_output(&a.output, a.force)?;
     let dek = Dek::load(&a.key)?;
     let bar = progress::bar(tree_size(&a.input), "unsealing");
     let opts = UnsealOptions {

@@ -87,6 +87,42 @@ fn file_round_trip_inspect_and_failures() {
     ok(&coco(&["unseal", "--key", "k", "s", "u"], d));
     assert_eq!(std::fs::read(d.join("u")).unwrap(), data(300_000));
 
+    // Never an overwrite without --force: `seal --key k p p` leaves p as it was; messages name
+    // the user's paths, never a temporary one.
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let same = coco(&["seal", "--key", "k", "p", "p"], d);
+    assert_eq!(same.status.code(), Some(1));
+    assert!(
+        err(&same).contains("p: exists") && err(&same).contains("--force"),
+        "{}",
+        err(&same)
+    );
+    assert_eq!(std::fs::read(d.join("p")).unwrap(), data(300_000));
+    let again = coco(&["unseal", "--key", "k", "s", "u"], d);
+    assert_eq!(again.status.code(), Some(1));
+    ok(&coco(&["unseal", "--key", "k", "--force", "s", "u"], d));
+    assert_eq!(std::fs::read(d.join("u")).unwrap(), data(300_000));
+    let nodir = coco(&["unseal", "--key", "k", "s", "no-dir/u"], d);
+    assert_eq!(nodir.status.code(), Some(1));
+    assert!(
+        err(&nodir).contains("no-dir/u: No such file"),
+        "{}",
+        err(&nodir)
+    );
+    assert!(!err(&nodir).contains("coco-partial"));
+    let missing = coco(&["unseal", "--key", "k", "nothing", "u4"], d);
+    assert!(
+        err(&missing).contains("nothing: No such file"),
+        "{}",
+        err(&missing)
+    );
+    let nokey = coco(&["unseal", "--key", "no-key", "s", "u4"], d);
+    assert!(
+        err(&nokey).contains("no-key: No such file"),
+        "{}",
+        err(&nokey)
+    );
+
     // Wrong key: exit 1, one line on stderr, no output.
     ok(&coco(&["keygen", "--out", "k2"], d));
     let out = coco(&["unseal", "--key", "k2", "s", "u2"], d);
@@ -1162,4 +1198,66 @@ fn sigkill_during_unseal_leaves_no_plaintext() {
         let _ = std::fs::remove_file(d.join("u"));
     }
     assert!(killed_mid_write, "never caught unseal while it wrote");
+}
+
+/// With `--json`, a failing command still prints exactly one JSON object on stdout:
+/// `{"error": {"kind", "message", ...}}`, whatever failed.
+#[test]
+fn json_failures_are_one_json_object() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(&coco(&["keygen", "--vendor", "--out", "vendor.pem"], d));
+    std::fs::write(d.join("not-a-corim.cbor"), b"\x01\x02\x03").unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["inspect", "--json", "nothing.coco"], "io"),
+        (&["corim", "inspect", "--json", "nothing.cbor"], "io"),
+        (&["corim", "inspect", "--json", "not-a-corim.cbor"], ""),
+        (
+            &[
+                "appraise",
+                "--json",
+                "--evidence",
+                "snp:nothing.bin",
+                "--reference",
+                "not-a-corim.cbor",
+            ],
+            "",
+        ),
+        (
+            &[
+                "ear",
+                "verify",
+                "--json",
+                "not.a.jwt",
+                "--key",
+                "vendor.pem.pub",
+            ],
+            "",
+        ),
+        (
+            &[
+                "ear",
+                "verify",
+                "--json",
+                "nothing.jwt",
+                "--key",
+                "nothing.pub",
+            ],
+            "",
+        ),
+    ];
+    for (args, kind) in cases {
+        let out = coco(args, d);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "{args:?}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let k = v["error"]["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{args:?}: {text}"));
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+        if !kind.is_empty() {
+            assert_eq!(k, kind, "{args:?}: {text}");
+        }
+    }
 }

@@ -249,6 +249,9 @@ impl<'a> Verifier<'a> {
                 if let Some(crl) = &e.crl {
                     o = o.with_crl(crl.clone());
                 }
+                if self.allow_trailing_data {
+                    o = o.allowing_trailing_data();
+                }
                 Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes_cached(
                     bytes, &e.certs, &o, self.cache,
                 )?)))

@@ -807,7 +807,10 @@ pub fn parse_certs_except(bytes: &[u8], skip: Option<&Cert>) -> Result<Vec<Cert>
         cert: "input".into(),
         reason,
     };
-    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+    // DER is one SEQUENCE (0x30); anything else with a PEM boundary is PEM, with any text
+    // around the blocks (RFC 7468 allows explanatory text, e.g. a "# CN=..." line each).
+    let is_pem = bytes.first() != Some(&0x30) && bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    if !is_pem {
         return Ok(vec![Cert::from_der(bytes)?]);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| bad("PEM is not UTF-8".into()))?;
@@ -883,6 +886,34 @@ mod tests {
             critical: true,
             extn_value: der::asn1::OctetString::new(value.to_der().unwrap()).unwrap(),
         }
+    }
+
+    /// A real PEM bundle (AMD's ASK + ARK) with explanatory text around and between the
+    /// blocks, as RFC 7468 allows and as bundles fetched by hand often have, reads as the bare
+    /// bundle does; DER still reads as DER.
+    #[test]
+    fn pem_with_text_around_the_blocks() {
+        let dir = crate::vectors::dir().join("snp/milan-v2-virtee-sev");
+        let pem = std::fs::read_to_string(dir.join("cert_chain.pem")).unwrap();
+        let bare = parse_certs(pem.as_bytes()).unwrap();
+        assert_eq!(bare.len(), 2);
+        let annotated = pem
+            .replace(
+                "-----BEGIN CERTIFICATE-----",
+                "# CN=next one\n-----BEGIN CERTIFICATE-----",
+            )
+            .replace(
+                "-----END CERTIFICATE-----",
+                "-----END CERTIFICATE-----\nsubject=...\n",
+            );
+        let annotated = format!("Certificates of AMD Milan\n\n{annotated}\ntrailing words\n");
+        let read = parse_certs(annotated.as_bytes()).unwrap();
+        assert_eq!(
+            read.iter().map(Cert::der).collect::<Vec<_>>(),
+            bare.iter().map(Cert::der).collect::<Vec<_>>()
+        );
+        let der = std::fs::read(dir.join("vcek.der")).unwrap();
+        assert_eq!(parse_certs(&der).unwrap()[0].der(), der.as_slice());
     }
 
     /// `ca`: BasicConstraints cA; `usage`: the KeyUsage bits (none: no extension).

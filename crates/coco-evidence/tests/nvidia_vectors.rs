@@ -295,6 +295,25 @@ fn the_ppcie_json_verifies_every_gpu() {
         "{e}"
     );
     assert_eq!(e.kind(), "mismatch");
+
+    // The same GPUs in the shape NVIDIA's remote-attestation clients send to NRAS: the nonce
+    // once at the top, `evidence_list` without per-GPU nonces.
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&json).unwrap();
+    let remote = serde_json::json!({
+        "arch": list[0]["arch"],
+        "nonce": list[0]["nonce"],
+        "claims_version": "3.0",
+        "evidence_list": list
+            .iter()
+            .map(|g| serde_json::json!({"certificate": g["certificate"], "evidence": g["evidence"]}))
+            .collect::<Vec<_>>(),
+    });
+    let remote = serde_json::to_vec(&remote).unwrap();
+    let same = nvidia::verify_wire(&remote, &opts).unwrap();
+    assert_eq!(same.len(), 8);
+    for (a, b) in same.iter().zip(&gpus) {
+        assert_eq!(claims(a), claims(b));
+    }
 }
 
 #[test]

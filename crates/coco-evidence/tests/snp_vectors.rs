@@ -199,6 +199,34 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
     ));
 }
 
+/// A real report captured with 20 unsigned bytes after it: refused by default (the message
+/// says how many and what to do), read by its first 1184 bytes under `allow_trailing_data`,
+/// with the claims of the report itself; a short capture stays refused.
+#[test]
+fn trailing_bytes_after_a_real_report_only_when_allowed() {
+    let (bytes, certs, exp) = sample("milan-v2-virtee-sev");
+    let at = valid_time(&exp);
+    let mut long = bytes.clone();
+    long.extend_from_slice(&[0xAB; 20]);
+    let strict = VerifyOptions::at(at);
+    match snp::verify_bytes(&long, &certs, &strict) {
+        Err(EvidenceError::Malformed {
+            offset: 0, reason, ..
+        }) => {
+            assert!(
+                reason.contains("1204 bytes") && reason.contains("20 more"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let lax = VerifyOptions::at(at).allowing_trailing_data();
+    let v = snp::verify_bytes(&long, &certs, &lax).unwrap();
+    let plain = snp::verify_bytes(&bytes, &certs, &strict).unwrap();
+    assert_eq!(v.report.raw, plain.report.raw);
+    assert!(snp::verify_bytes(&bytes[..1183], &certs, &lax).is_err());
+}
+
 #[test]
 fn wrong_length_and_version_name_the_offset() {
     let (bytes, _, _) = sample("milan-v2-virtee-sev");

@@ -70,6 +70,16 @@ fn py_err(e: SealError) -> PyErr {
         }
         SealError::InvalidArgument(_) => PyValueError::new_err(msg),
         SealError::Io(io) => PyErr::from(io),
+        // OSError(errno, strerror, filename) is the subclass of its errno
+        // (FileNotFoundError, ...) with `filename` set.
+        SealError::File { path, source } => match source.raw_os_error() {
+            Some(errno) => pyo3::exceptions::PyOSError::new_err((
+                errno,
+                source.to_string(),
+                path.display().to_string(),
+            )),
+            None => pyo3::exceptions::PyOSError::new_err(msg),
+        },
         _ => CocoError::new_err(msg),
     }
 }

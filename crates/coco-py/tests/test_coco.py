@@ -91,8 +91,14 @@ def test_wrong_key_and_tampering_raise_and_leave_no_output(tmp_path, key):
     assert issubclass(coco.WrongKeyError, coco.CocoError)
     with pytest.raises(ValueError):
         coco.open_sealed(tmp_path / "s", b"short")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as e:
         coco.open_sealed(tmp_path / "missing", key)
+    assert e.value.filename == str(tmp_path / "missing")
+    assert e.value.errno == 2
+    # An output under a missing directory names the caller's path, not a temporary one.
+    with pytest.raises(FileNotFoundError) as e:
+        coco.unseal_file(tmp_path / "s", tmp_path / "no-dir" / "out", key)
+    assert e.value.filename == str(tmp_path / "no-dir" / "out")
 
 
 def all_dtype_tensors():

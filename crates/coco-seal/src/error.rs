@@ -61,9 +61,29 @@ pub enum SealError {
     /// A caller-supplied argument is invalid (chunk size, buffer length, input length).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An I/O error on a file the caller named (input, output, key): the path is the
+    /// caller's, never a temporary one.
+    #[error("{}: {source}", .path.display())]
+    File {
+        /// The caller's path.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
     /// An I/O error.
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
+}
+
+impl SealError {
+    /// `e` about the caller's `path`.
+    pub fn file(path: &std::path::Path, source: io::Error) -> Self {
+        SealError::File {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// Failures of a model directory's manifest and of the shards it lists.

@@ -74,7 +74,7 @@ impl Dek {
     /// Reads a key file: either exactly 32 raw bytes, or 64 hex characters (an optional
     /// trailing newline allowed).
     pub fn load(path: &Path) -> Result<Self> {
-        let raw = Zeroizing::new(fs::read(path)?);
+        let raw = Zeroizing::new(fs::read(path).map_err(|e| SealError::file(path, e))?);
         if raw.len() == DEK_LEN {
             return Self::from_slice(&raw);
         }

@@ -39,8 +39,12 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Creates the pending file in `target`'s directory.
+    /// Creates the pending file in `target`'s directory. Errors name `target`.
     pub fn create(target: &Path) -> Result<Self> {
+        Self::create_inner(target).map_err(|e| SealError::file(target, e))
+    }
+
+    fn create_inner(target: &Path) -> io::Result<Self> {
         let dir = parent_of(target);
         #[cfg(target_os = "linux")]
         {
@@ -58,7 +62,7 @@ impl AtomicFile {
                     if e == rustix::io::Errno::OPNOTSUPP
                         || e == rustix::io::Errno::ISDIR
                         || e == rustix::io::Errno::INVAL => {}
-                Err(e) => return Err(io::Error::from(e).into()),
+                Err(e) => return Err(io::Error::from(e)),
             }
         }
         let tmp = tempfile::Builder::new()
@@ -88,8 +92,14 @@ impl AtomicFile {
         }
     }
 
-    /// Flushes to disk and gives the file its name (replacing a file already there).
+    /// Flushes to disk and gives the file its name (replacing a file already there). Errors
+    /// name the target.
     pub fn commit(self) -> Result<()> {
+        let target = self.target.clone();
+        self.commit_inner().map_err(|e| SealError::file(&target, e))
+    }
+
+    fn commit_inner(self) -> io::Result<()> {
         match self.pending {
             #[cfg(target_os = "linux")]
             Pending::Unnamed(file) => {
@@ -98,8 +108,7 @@ impl AtomicFile {
             }
             Pending::Named(tmp) => {
                 tmp.as_file().sync_all()?;
-                tmp.persist(&self.target)
-                    .map_err(|e| SealError::Io(e.error))?;
+                tmp.persist(&self.target).map_err(|e| e.error)?;
             }
         }
         // The new name itself survives a power loss once its directory is flushed.
@@ -174,7 +183,8 @@ impl AtomicDir {
         }
         let tmp = tempfile::Builder::new()
             .prefix(".coco-partial-")
-            .tempdir_in(parent_of(target))?;
+            .tempdir_in(parent_of(target))
+            .map_err(|e| SealError::file(target, e))?;
         Ok(Self {
             tmp: Some(tmp),
             target: target.to_path_buf(),
@@ -192,7 +202,7 @@ impl AtomicDir {
         let path = tmp.keep();
         if let Err(e) = fs::rename(&path, &self.target) {
             let _ = fs::remove_dir_all(&path);
-            return Err(e.into());
+            return Err(SealError::file(&self.target, e));
         }
         Ok(())
     }

@@ -235,7 +235,7 @@ impl<R> std::fmt::Debug for SealedFile<R> {
 impl SealedFile<File> {
     /// Opens a sealed file on disk.
     pub fn open_path(path: &Path, dek: &Dek) -> Result<Self> {
-        Self::open(File::open(path)?, dek)
+        Self::open(File::open(path).map_err(|e| SealError::file(path, e))?, dek)
     }
 }
 

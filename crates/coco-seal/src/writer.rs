@@ -220,8 +220,8 @@ impl<'k> Sealer<'k> {
     /// Seals the file at `input` into `output`. The output appears only when sealing
     /// succeeded (it is written under a temporary name in the same directory and renamed).
     pub fn seal_file(&self, input: &Path, output: &Path) -> Result<SealSummary> {
-        let src = File::open(input)?;
-        let len = src.metadata()?.len();
+        let src = File::open(input).map_err(|e| SealError::file(input, e))?;
+        let len = src.metadata().map_err(|e| SealError::file(input, e))?.len();
         let mut out = AtomicFile::create(output)?;
         let summary = self.seal(io::BufReader::with_capacity(1 << 20, src), len, out.file())?;
         out.commit()?;

@@ -113,19 +113,52 @@ impl WireEvidence {
     }
 }
 
-/// Reads the wire format: one object or an array of them (one per GPU).
+/// One GPU of NVIDIA's remote-verifier request (the nonce is given once, at the top).
+#[derive(Deserialize)]
+struct RemoteItem {
+    arch: Option<String>,
+    evidence: String,
+    certificate: String,
+}
+
+/// Reads the wire format: one object or an array of them (one per GPU), or the request
+/// NVIDIA's remote-attestation clients send to NRAS, `{"arch", "nonce", "evidence_list":
+/// [{"arch"?, "certificate", "evidence"}], ...}`, where each GPU takes the top-level nonce (and
+/// arch unless its own is given).
 pub fn parse_wire(json: &[u8]) -> Result<Vec<WireEvidence>> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum OneOrMany {
+    enum Shape {
         Many(Vec<WireEvidence>),
+        Remote {
+            arch: String,
+            nonce: String,
+            evidence_list: Vec<RemoteItem>,
+        },
         One(WireEvidence),
     }
-    let v: OneOrMany = serde_json::from_slice(json)
-        .map_err(|e| EvidenceError::Platform(format!("GPU evidence JSON: {e}")))?;
+    let v: Shape = serde_json::from_slice(json).map_err(|e| {
+        EvidenceError::Platform(format!(
+            "GPU evidence JSON: {e} (expected {{\"arch\", \"nonce\", \"evidence\", \"certificate\"}}, \
+             an array of those, or {{\"arch\", \"nonce\", \"evidence_list\": [...]}})"
+        ))
+    })?;
     let list = match v {
-        OneOrMany::Many(l) => l,
-        OneOrMany::One(o) => vec![o],
+        Shape::Many(l) => l,
+        Shape::One(o) => vec![o],
+        Shape::Remote {
+            arch,
+            nonce,
+            evidence_list,
+        } => evidence_list
+            .into_iter()
+            .map(|i| WireEvidence {
+                arch: i.arch.unwrap_or_else(|| arch.clone()),
+                nonce: nonce.clone(),
+                evidence: i.evidence,
+                certificate: i.certificate,
+            })
+            .collect(),
     };
     if list.is_empty() {
         return Err(EvidenceError::Platform("GPU evidence JSON: no GPUs".into()));

@@ -222,10 +222,20 @@ impl Report {
             return Err(malformed(
                 "report",
                 0,
-                format!(
-                    "{} bytes, a report is exactly {REPORT_LEN} (1184) bytes",
-                    bytes.len()
-                ),
+                if bytes.len() > REPORT_LEN {
+                    format!(
+                        "{} bytes, a report is exactly {REPORT_LEN} bytes ({} more; if they are \
+                         unsigned padding after the report, allow trailing data: \
+                         --allow-trailing-data)",
+                        bytes.len(),
+                        bytes.len() - REPORT_LEN
+                    )
+                } else {
+                    format!(
+                        "{} bytes, a report is exactly {REPORT_LEN} bytes",
+                        bytes.len()
+                    )
+                },
             ));
         }
         let b = bytes;

@@ -34,6 +34,10 @@ pub fn verify_bytes_cached(
 ) -> Result<Verified<SnpEvidence>> {
     let report = if azure::is_hcl(bytes) {
         azure::HclReport::parse(bytes)?.snp_report()?
+    } else if opts.allow_trailing_data && bytes.len() > abi::REPORT_LEN {
+        // The signature covers the first 0x2A0 bytes and sits inside the 1184: what follows
+        // is not evidence and is not read.
+        Report::parse(&bytes[..abi::REPORT_LEN])?
     } else {
         Report::parse(bytes)?
     };

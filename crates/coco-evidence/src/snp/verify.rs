@@ -29,6 +29,9 @@ pub struct VerifyOptions {
     /// the pinned ARK and current at `at`, and neither the ASK/ASVK nor the VCEK/VLEK may be
     /// on it. With it the evidence says `revocation_checked: true`.
     pub crl: Option<Crl>,
+    /// Read a capture longer than a report (unsigned bytes after the 1184 signed ones, as some
+    /// tools write) by its first 1184 bytes. Off by default: exactly one report.
+    pub allow_trailing_data: bool,
 }
 
 impl VerifyOptions {
@@ -38,7 +41,14 @@ impl VerifyOptions {
             at,
             revoked_serials: None,
             crl: None,
+            allow_trailing_data: false,
         }
+    }
+
+    /// Reads a longer capture by its first 1184 (signed) bytes.
+    pub fn allowing_trailing_data(mut self) -> Self {
+        self.allow_trailing_data = true;
+        self
     }
 
     /// Checks revocation against AMD's CRL.
