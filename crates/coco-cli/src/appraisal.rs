@@ -96,7 +96,7 @@ pub struct InspectArgs {
     /// The CoRIM file (CBOR).
     file: PathBuf,
     /// A trusted signer key (JWK, SPKI PEM or DER); repeatable. Only these are ever trusted.
-    #[arg(long = "key")]
+    #[arg(long = "key", value_name = "FILE")]
     keys: Vec<PathBuf>,
     /// Check validity windows as of this time (RFC 3339; default now).
     #[arg(long)]
@@ -311,10 +311,10 @@ fn write_new(path: &Path, bytes: &[u8]) -> CmdResult {
 #[derive(Args)]
 pub struct DecisionArgs {
     /// Reference values: a CoRIM file (signed or not); repeatable.
-    #[arg(long = "reference", required = true)]
+    #[arg(long = "reference", required = true, value_name = "FILE")]
     pub references: Vec<PathBuf>,
     /// A trusted CoRIM signer key; repeatable. Signed CoRIMs must verify under one of them.
-    #[arg(long = "corim-key")]
+    #[arg(long = "corim-key", value_name = "FILE")]
     pub corim_keys: Vec<PathBuf>,
     /// The policy (TOML); default: the strict built-in policy.
     #[arg(long)]
@@ -420,7 +420,7 @@ pub struct EarVerifyArgs {
     /// The EAR: a file holding a JWT or a CWT, or the JWT itself.
     token: String,
     /// A trusted EAR signer key (JWK, SPKI PEM or DER); repeatable. Only these are trusted.
-    #[arg(long = "key", required = true)]
+    #[arg(long = "key", required = true, value_name = "FILE")]
     keys: Vec<PathBuf>,
     /// Check expiry as of this time (RFC 3339; default now).
     #[arg(long)]

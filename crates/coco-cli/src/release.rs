@@ -32,7 +32,7 @@ fn err(msg: impl Into<String>) -> Box<dyn std::error::Error> {
 pub struct StoreArgs {
     /// The key store directory: one 0600 file per key id, or with --keystore one blob per key
     /// id sealed by the HSM's key-encryption key.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     keys: PathBuf,
     /// Keep the key-encryption key in an HSM: a PKCS#11 URI (RFC 7512) naming the module, the
     /// token and the AES-256 key, e.g.
@@ -125,7 +125,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
     /// Import a data key into the store first: KEY_ID=KEYFILE; repeatable.
-    #[arg(long = "add-key")]
+    #[arg(long = "add-key", value_name = "KEY_ID=KEYFILE")]
     add_keys: Vec<String>,
     #[command(flatten)]
     decision: DecisionArgs,
@@ -300,7 +300,7 @@ pub struct FetchArgs {
     /// With --sim: the simulated VM's launch measurement (48 bytes, hex; default zeros).
     #[arg(long, requires = "sim")]
     measurement: Option<String>,
-    /// AMD's CRL (DER) to send along with SNP evidence.
+    /// AMD's CRL (DER or PEM) to send along with SNP evidence.
     #[arg(long)]
     crl: Option<PathBuf>,
 }
@@ -320,7 +320,34 @@ pub fn sim_gpu(serial: u64) -> coco_evidence::sim::SimGpu {
 
 /// Collects evidence through configfs-tsm (or the simulated TEE), asks for the key, unwraps it.
 pub fn fetch(a: &FetchArgs) -> CmdResult {
-    let kem: Kem = a.kem.parse()?;
+    // Every local argument is checked before anything is attested or sent.
+    let kem: Kem = a
+        .kem
+        .parse()
+        .map_err(|_| err(format!("--kem {:?}: p384 or x25519", a.kem)))?;
+    if std::fs::symlink_metadata(&a.out).is_ok() {
+        return Err(err(format!(
+            "--out {}: exists; not replaced (a released key is never written over a file)",
+            a.out.display()
+        )));
+    }
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(err(format!(
+            "--out {}: no directory {}",
+            a.out.display(),
+            parent.display()
+        )));
+    }
+    let ear_key = a
+        .ear_key
+        .as_ref()
+        .map(|k| {
+            coco_core::keys::PublicKey::parse(&read(k, "--ear-key")?)
+                .map_err(|e| err(format!("--ear-key {}: {e}", k.display())))
+        })
+        .transpose()?;
     let attester: Box<dyn workload::Attester> = match &a.sim {
         Some(dir) => {
             let root = crate::sim::load_root(dir)?;
@@ -373,10 +400,8 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
         allow_plain_http: a.plain_http,
     };
     let client = Client::with_tls(&a.url, &tls)?;
-    let dek = match &a.ear_key {
-        Some(k) => {
-            let pk = coco_core::keys::PublicKey::parse(&read(k, "--ear-key")?)
-                .map_err(|e| err(format!("--ear-key {}: {e}", k.display())))?;
+    let dek = match ear_key {
+        Some(pk) => {
             let now = coco_core::time::unix(SystemTime::now());
             let (dek, _, ear) =
                 workload::fetch_verified(&client, attester, &a.key_id, kem, &[pk], now)?;

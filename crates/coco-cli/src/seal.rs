@@ -28,10 +28,10 @@ pub struct SealArgs {
     #[arg(long)]
     model_id: Option<String>,
     /// Key id recorded in the header, e.g. the key-release resource name.
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", hide_default_value = true)]
     key_id: String,
     /// Worker threads (default: all cores).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
     /// Sign the directory manifest (DSSE, ES384) with this PKCS#8 PEM vendor key.
     #[arg(long)]
@@ -53,7 +53,7 @@ pub struct UnsealArgs {
     #[arg(long)]
     key: PathBuf,
     /// Worker threads (default: all cores).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     threads: usize,
     /// Require a manifest signed by this vendor key (SPKI PEM); also checks plaintext digests.
     #[arg(long)]

@@ -1261,3 +1261,57 @@ fn json_failures_are_one_json_object() {
         }
     }
 }
+
+/// `fetch-key` checks its local arguments before it attests or sends anything: an existing
+/// `--out`, a missing `--ear-key`, an unknown `--kem`, plain HTTP off loopback.
+#[test]
+fn fetch_key_checks_local_arguments_first() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    ok(&coco(&["sim", "init", "sim"], d));
+    std::fs::write(d.join("existing"), b"keep me").unwrap();
+    let fetch = |extra: &[&str]| {
+        let mut args = vec!["fetch-key", "--key-id", "m", "--sim", "sim"];
+        args.extend_from_slice(extra);
+        coco(&args, d)
+    };
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--url", "http://127.0.0.1:9", "--out", "existing"],
+            "--out",
+        ),
+        (
+            &["--url", "http://127.0.0.1:9", "--out", "no-dir/k"],
+            "no directory",
+        ),
+        (
+            &[
+                "--url",
+                "http://127.0.0.1:9",
+                "--out",
+                "k",
+                "--ear-key",
+                "nothing.pub",
+            ],
+            "--ear-key nothing.pub",
+        ),
+        (
+            &["--url", "http://127.0.0.1:9", "--out", "k", "--kem", "rsa"],
+            "--kem",
+        ),
+        (
+            &["--url", "http://10.1.2.3:8443", "--out", "k"],
+            "plain HTTP",
+        ),
+    ];
+    for (extra, says) in cases {
+        let out = fetch(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains(says), "{extra:?}: {e}");
+        // Nothing was attempted: no connection error, no key file.
+        assert!(!e.contains("transport"), "{extra:?}: {e}");
+    }
+    assert_eq!(std::fs::read(d.join("existing")).unwrap(), b"keep me");
+    assert!(!d.join("k").exists());
+}

@@ -28,7 +28,12 @@ pub enum CoreError {
     #[error("key: {0}")]
     Key(String),
     /// A document is outside its validity window at the injected time.
-    #[error("{what} is not valid at {at}: valid {not_before:?} .. {not_after:?}")]
+    #[error(
+        "{what} is not valid at {}: valid {} .. {} (verify at another time with --at)",
+        crate::time::format_rfc3339(*at),
+        not_before.map_or("(any time)".into(), crate::time::format_rfc3339),
+        not_after.map_or("(no end)".into(), crate::time::format_rfc3339)
+    )]
     Expired {
         /// Which document or signature.
         what: String,

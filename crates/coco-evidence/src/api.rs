@@ -237,6 +237,25 @@ impl<'a> Verifier<'a> {
 
     /// Verifies one piece of evidence.
     pub fn verify(&self, e: &Evidence) -> Result<VerifiedEvidence> {
+        self.verify_as_given(e)
+            .map_err(|err| match (&err, guess_platform(&e.bytes)) {
+                // Evidence of another platform than the one named: say what it looks like.
+                (
+                    EvidenceError::UnsupportedVersion { .. } | EvidenceError::Malformed { .. },
+                    Some(looks_like),
+                ) if !looks_like.matches(e.platform) => EvidenceError::Usage {
+                    option: "platform",
+                    reason: format!(
+                        "{} evidence was given, but this looks like {} ({err})",
+                        e.platform.name(),
+                        looks_like.describe()
+                    ),
+                },
+                _ => err,
+            })
+    }
+
+    fn verify_as_given(&self, e: &Evidence) -> Result<VerifiedEvidence> {
         let (bytes, at) = (e.bytes.as_slice(), self.at);
         match e.platform {
             EvidencePlatform::Snp | EvidencePlatform::AzureSnp => {
@@ -407,4 +426,69 @@ pub fn verify_json(platform: &str, bytes: &[u8], opts: &Options) -> (bool, Value
                    "error": {"kind": e.kind(), "message": e.to_string()}}),
         ),
     }
+}
+
+/// What a piece of evidence looks like from its first bytes (for a hint when the platform
+/// named does not parse it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Looks {
+    SnpReport,
+    AzureHcl,
+    TdxQuote,
+    NvidiaReport,
+    NvidiaJson,
+}
+
+impl Looks {
+    fn matches(self, p: EvidencePlatform) -> bool {
+        match self {
+            Looks::SnpReport => matches!(p, EvidencePlatform::Snp | EvidencePlatform::SimSnp),
+            Looks::AzureHcl => matches!(p, EvidencePlatform::AzureSnp | EvidencePlatform::Snp),
+            Looks::TdxQuote => p == EvidencePlatform::Tdx,
+            Looks::NvidiaReport | Looks::NvidiaJson => {
+                matches!(p, EvidencePlatform::Nvidia | EvidencePlatform::SimGpu)
+            }
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Looks::SnpReport => "an SNP attestation report (--platform snp)",
+            Looks::AzureHcl => "an Azure HCL report (--platform azure-snp)",
+            Looks::TdxQuote => "a TDX quote (--platform tdx)",
+            Looks::NvidiaReport => "an NVIDIA SPDM report (--platform nvidia)",
+            Looks::NvidiaJson => "NVIDIA GPU evidence JSON (--platform nvidia)",
+        }
+    }
+}
+
+fn guess_platform(b: &[u8]) -> Option<Looks> {
+    let u16_at = |o: usize| b.get(o..o + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    if snp::azure::is_hcl(b) {
+        return Some(Looks::AzureHcl);
+    }
+    if b.len() >= 0x4A0
+        && u32_at(0).is_some_and(|v| (2..=5).contains(&v))
+        && u32_at(0x34) == Some(1)
+    {
+        return Some(Looks::SnpReport);
+    }
+    if matches!(u16_at(0), Some(4 | 5)) && u16_at(2) == Some(2) && b.len() > 632 {
+        return Some(Looks::TdxQuote);
+    }
+    // An SPDM 1.1..1.3 GET_MEASUREMENTS request (code 0xE0) opens an NVIDIA report.
+    if b.len() > 64 && b[1] == 0xE0 && (0x10..=0x13).contains(&b[0]) {
+        return Some(Looks::NvidiaReport);
+    }
+    if b.trim_ascii_start()
+        .first()
+        .is_some_and(|c| *c == b'{' || *c == b'[')
+    {
+        return Some(Looks::NvidiaJson);
+    }
+    None
 }

@@ -443,8 +443,8 @@ pub fn verify_snp(
     if r.reported_tcb.decode(product) != ext.tcb {
         return Err(EvidenceError::Mismatch {
             what: "REPORTED_TCB vs. the sim VCEK".into(),
-            evidence: format!("{:?}", r.reported_tcb.decode(product)),
-            endorsement: format!("{:?}", ext.tcb),
+            evidence: r.reported_tcb.decode(product).to_string(),
+            endorsement: ext.tcb.to_string(),
         });
     }
     if ext.hw_id.as_deref() != Some(&r.chip_id[..]) {

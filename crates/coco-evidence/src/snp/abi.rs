@@ -34,6 +34,21 @@ pub struct Tcb {
     pub fmc: Option<u8>,
 }
 
+/// `bl=3 tee=0 snp=8 ucode=115` (and ` fmc=N` on Turin), as AMD's tools print a TCB.
+impl std::fmt::Display for Tcb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bl={} tee={} snp={} ucode={}",
+            self.bootloader, self.tee, self.snp, self.microcode
+        )?;
+        if let Some(fmc) = self.fmc {
+            write!(f, " fmc={fmc}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The AMD product generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -285,8 +285,8 @@ pub fn verify_cached(
     if reported != ext.tcb {
         return Err(EvidenceError::Mismatch {
             what: "REPORTED_TCB vs. the endorsement key's TCB extensions".into(),
-            evidence: format!("{reported:?}"),
-            endorsement: format!("{:?}", ext.tcb),
+            evidence: reported.to_string(),
+            endorsement: ext.tcb.to_string(),
         });
     }
     if report.signing_key == SigningKey::Vcek && !report.mask_chip_key {
