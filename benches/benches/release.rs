@@ -15,75 +15,26 @@
 use std::hint::black_box;
 use std::time::SystemTime;
 
-use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
-use coco_core::keys::SigningKey;
-use coco_core::policy::{Policy, Revocation};
-use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_evidence::sim::SimRoot;
 use coco_release::keystore::MemoryKeyStore;
 use coco_release::wire::EvidenceBundle;
-use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
-use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_release::{KeyReleaseService, simkit, workload};
 use coco_seal::Dek;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn service(root: &SimRoot, audit: Box<dyn std::io::Write + Send>) -> KeyReleaseService {
-    let toml = format!(
-        "id = \"bench\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
-        hex::encode([7u8; 48]),
-        hex::encode([8u8; 48])
-    );
-    let refs = ReferenceValues::from_corims(&[Corim::decode(
-        &build::build(&toml).unwrap(),
-        &DecodeOptions::default(),
-    )
-    .unwrap()])
-    .unwrap();
     let keys = MemoryKeyStore::default();
     keys.put("model-1", &Dek::generate().unwrap());
-    KeyReleaseService::new(
-        Box::new(keys),
-        SigningKey::generate_p384().unwrap(),
-        ServiceConfig {
-            references: refs,
-            policy: Policy {
-                allow_simulated: true,
-                require_revocation_check: Revocation::NONE,
-                ..Policy::default()
-            },
-            sim_root: Some(root.cert().clone()),
-            challenge_ttl_secs: 3600,
-        },
-    )
-    .unwrap()
-    .with_audit(audit)
-}
-
-fn cvm(root: &SimRoot) -> SimAttester {
-    SimAttester {
-        platform: root.platform().unwrap(),
-        vm: SimVm {
-            measurement: [7; 48],
-            host_data: [0; 32],
-            policy: 0x30000,
-            guest_svn: 1,
-        },
-        gpus: vec![SimGpu {
-            driver_version: "550.54.14".into(),
-            vbios_version: "96.00.88.00.11".into(),
-            measurements: vec![(1, [8; 48])],
-            cc_mode: true,
-            devtools_mode: false,
-            serial: 1,
-        }],
-    }
+    simkit::service(root, Box::new(keys), 1)
+        .unwrap()
+        .with_audit(audit)
 }
 
 fn bench(c: &mut Criterion) {
     let root = SimRoot::generate().unwrap();
     let svc = service(&root, Box::new(std::io::sink()));
-    let cvm = cvm(&root);
+    let cvm = simkit::attester(&root, 1).unwrap();
     let bundle = |kem: Kem| -> EvidenceBundle {
         let ch = svc.challenge(SystemTime::now()).unwrap();
         workload::bundle(&cvm, &ch, "model-1", kem).unwrap().0

@@ -14,16 +14,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
-use coco_core::keys::SigningKey;
-use coco_core::policy::{Policy, Revocation};
-use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_evidence::sim::SimRoot;
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::MemoryKeyStore;
-use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
-use coco_release::{KeyReleaseService, ServiceConfig};
+use coco_release::{simkit, workload};
 
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -57,37 +52,9 @@ fn cpu_ms(pid: u32) -> f64 {
 /// address, the simulated root's certificate and key, and serves until stdin closes.
 fn serve() {
     let root = SimRoot::generate().unwrap();
-    let toml = format!(
-        "id = \"load\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
-        hex::encode([7u8; 48]),
-        hex::encode([8u8; 48])
-    );
-    let refs = ReferenceValues::from_corims(&[Corim::decode(
-        &build::build(&toml).unwrap(),
-        &DecodeOptions::default(),
-    )
-    .unwrap()])
-    .unwrap();
     let keys = MemoryKeyStore::default();
     keys.put("model-1", &coco_seal::Dek::generate().unwrap());
-    let service = Arc::new(
-        KeyReleaseService::new(
-            Box::new(keys),
-            SigningKey::generate_p384().unwrap(),
-            ServiceConfig {
-                references: refs,
-                policy: Policy {
-                    allow_simulated: true,
-                    require_revocation_check: Revocation::NONE,
-                    ..Policy::default()
-                },
-                sim_root: Some(root.cert().clone()),
-                challenge_ttl_secs: 60,
-            },
-        )
-        .unwrap()
-        .with_audit(Box::new(std::io::sink())),
-    );
+    let service = Arc::new(simkit::service(&root, Box::new(keys), 1).unwrap());
     let limits = Limits {
         max_body_bytes: 8 << 20,
         ..Limits::default()
@@ -127,24 +94,7 @@ fn main() {
     let cert = hex::decode(read()).unwrap();
     let key = String::from_utf8(hex::decode(read()).unwrap()).unwrap();
     let root = SimRoot::from_pem(&cert, &key).unwrap();
-    let gpu = SimGpu {
-        driver_version: "550.54.14".into(),
-        vbios_version: "96.00.88.00.11".into(),
-        measurements: vec![(1, [8; 48])],
-        cc_mode: true,
-        devtools_mode: false,
-        serial: 1,
-    };
-    let cvm = Arc::new(SimAttester {
-        platform: root.platform().unwrap(),
-        vm: SimVm {
-            measurement: [7; 48],
-            host_data: [0; 32],
-            policy: 0x30000,
-            guest_svn: 1,
-        },
-        gpus: vec![gpu],
-    });
+    let cvm = Arc::new(simkit::attester(&root, 1).unwrap());
 
     // 1. Concurrent legitimate releases.
     let threads = 64.min(releases.max(1));

@@ -51,6 +51,7 @@ pub mod error;
 pub mod http;
 pub mod keystore;
 pub mod service;
+pub mod simkit;
 pub mod tls;
 #[cfg(feature = "collect")]
 pub mod tsm;

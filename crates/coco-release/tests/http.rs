@@ -3,17 +3,13 @@
 
 use std::sync::Arc;
 
-use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
-use coco_core::keys::SigningKey;
-use coco_core::policy::Policy;
-use coco_evidence::sim::{SimGpu, SimRoot, SimTls, SimVm};
+use coco_evidence::sim::{SimRoot, SimTls};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::MemoryKeyStore;
+use coco_release::simkit;
 use coco_release::tls::{ClientTls, ServerTls};
 use coco_release::workload::{self, SimAttester};
 use coco_release::wrap::Kem;
-use coco_release::{KeyReleaseService, ServiceConfig};
 use coco_seal::Dek;
 
 const KEY_ID: &str = "model-1";
@@ -38,36 +34,12 @@ fn setup_tls(
     tls: Option<ServerTls>,
 ) -> (SimRoot, Server, Dek) {
     let root = SimRoot::generate().unwrap();
-    let toml = format!(
-        "id = \"http-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
-        hex::encode([7u8; 48]),
-        hex::encode([8u8; 48])
-    );
-    let refs = ReferenceValues::from_corims(&[Corim::decode(
-        &build::build(&toml).unwrap(),
-        &DecodeOptions::default(),
-    )
-    .unwrap()])
-    .unwrap();
     let keys = MemoryKeyStore::default();
     let dek = Dek::generate().unwrap();
     keys.put(KEY_ID, &dek);
-    let service = KeyReleaseService::new(
-        Box::new(keys),
-        SigningKey::generate_p384().unwrap(),
-        ServiceConfig {
-            references: refs,
-            policy: Policy {
-                allow_simulated: true,
-                require_revocation_check: coco_core::policy::Revocation::NONE,
-                ..Policy::default()
-            },
-            sim_root: Some(root.cert().clone()),
-            challenge_ttl_secs: 60,
-        },
-    )
-    .unwrap()
-    .with_audit(audit);
+    let service = simkit::service(&root, Box::new(keys), 1)
+        .unwrap()
+        .with_audit(audit);
     let server = Server::start_with(
         Arc::new(service),
         "127.0.0.1:0".parse().unwrap(),
@@ -79,23 +51,7 @@ fn setup_tls(
 }
 
 fn cvm(root: &SimRoot) -> SimAttester {
-    SimAttester {
-        platform: root.platform().unwrap(),
-        vm: SimVm {
-            measurement: [7; 48],
-            host_data: [0; 32],
-            policy: 0x30000,
-            guest_svn: 1,
-        },
-        gpus: vec![SimGpu {
-            driver_version: "550.54.14".into(),
-            vbios_version: "96.00.88.00.11".into(),
-            measurements: vec![(1, [8; 48])],
-            cc_mode: true,
-            devtools_mode: false,
-            serial: 1,
-        }],
-    }
+    simkit::attester(root, 1).unwrap()
 }
 
 #[test]

@@ -280,62 +280,24 @@ fn scenario_round_trip_and_refusals() {
 #[test]
 #[ignore = "run by hsm_store_behind_the_service in a child process"]
 fn scenario_behind_the_service() {
-    use coco_core::appraise::ReferenceValues;
-    use coco_core::corim::{Corim, DecodeOptions, build};
-    use coco_core::keys::SigningKey;
-    use coco_core::policy::Policy;
-    use coco_evidence::sim::{SimRoot, SimVm};
+    use coco_evidence::sim::SimRoot;
     use coco_release::http::{Client, Limits, Server};
-    use coco_release::workload::{self, SimAttester};
+    use coco_release::simkit;
+    use coco_release::workload;
     use coco_release::wrap::Kem;
-    use coco_release::{KeyReleaseService, ServiceConfig};
 
     let store = Arc::new(open("kek", "pin").unwrap());
     let dek = Dek::generate().unwrap();
     store.import("model-1", &dek).unwrap();
     let root = SimRoot::generate().unwrap();
-    let refs = build::build(&format!(
-        "id = \"hsm\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
-        hex::encode([7u8; 48])
-    ))
-    .unwrap();
-    let service = KeyReleaseService::new(
-        Box::new(store.clone()),
-        SigningKey::generate_p384().unwrap(),
-        ServiceConfig {
-            references: ReferenceValues::from_corims(&[Corim::decode(
-                &refs,
-                &DecodeOptions::default(),
-            )
-            .unwrap()])
-            .unwrap(),
-            policy: Policy {
-                allow_simulated: true,
-                require_revocation_check: coco_core::policy::Revocation::NONE,
-                ..Policy::default()
-            },
-            sim_root: Some(root.cert().clone()),
-            challenge_ttl_secs: 60,
-        },
-    )
-    .unwrap()
-    .with_audit(Box::new(std::io::sink()));
+    let service = simkit::service(&root, Box::new(store.clone()), 0).unwrap();
     let server = Server::start(
         Arc::new(service),
         "127.0.0.1:0".parse().unwrap(),
         Limits::default(),
     )
     .unwrap();
-    let cvm = SimAttester {
-        platform: root.platform().unwrap(),
-        vm: SimVm {
-            measurement: [7; 48],
-            host_data: [0; 32],
-            policy: 0x30000,
-            guest_svn: 1,
-        },
-        gpus: vec![],
-    };
+    let cvm = simkit::attester(&root, 0).unwrap();
     // 200 concurrent releases (10 clients x 20), every one the imported key.
     let ok = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {

@@ -1,0 +1,107 @@
+//! A simulated deployment in a few lines, for tests, benches, load runs and demos: reference
+//! values for the simulated TEE's measurements, a policy that accepts simulated evidence (and
+//! nothing else is different from the default), a service trusting a simulated root, and a
+//! confidential VM with its GPUs. Nothing here is trusted by anything unless the caller builds
+//! a service with it.
+//!
+//! ```
+//! use coco_release::{simkit, keystore::MemoryKeyStore, workload, wrap::Kem};
+//! let root = coco_evidence::sim::SimRoot::generate().unwrap();
+//! let keys = MemoryKeyStore::default();
+//! keys.put("model-1", &coco_seal::Dek::generate().unwrap());
+//! let service = simkit::service(&root, Box::new(keys), 1).unwrap();
+//! let cvm = simkit::attester(&root, 1).unwrap();
+//! let challenge = service.challenge(std::time::SystemTime::now()).unwrap();
+//! let (bundle, key) = workload::bundle(&cvm, &challenge, "model-1", Kem::P384).unwrap();
+//! let response = service.release(&bundle, std::time::SystemTime::now()).unwrap();
+//! assert!(workload::unwrap(&response, &key, "model-1").is_ok());
+//! ```
+
+use coco_core::appraise::ReferenceValues;
+use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::keys::SigningKey;
+use coco_core::policy::{Policy, Revocation};
+use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+
+use crate::error::{ReleaseError, Result};
+use crate::keystore::KeyStore;
+use crate::workload::SimAttester;
+use crate::{KeyReleaseService, ServiceConfig};
+
+/// The simulated VM's launch measurement.
+pub const MEASUREMENT: [u8; 48] = [7; 48];
+/// The simulated GPUs' measurement 1 (their only one).
+pub const GPU_MEASUREMENT: [u8; 48] = [8; 48];
+
+/// Reference values for [`MEASUREMENT`] on Genoa and, with `gpus`, for GH100 GPUs with
+/// [`GPU_MEASUREMENT`].
+pub fn references(gpus: bool) -> Result<ReferenceValues> {
+    let mut toml = format!(
+        "id = \"simkit\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
+        hex::encode(MEASUREMENT)
+    );
+    if gpus {
+        toml.push_str(&format!(
+            "[[nvidia]]\nchip = \"GH100\"\nmeasurements = {{ \"1\" = [\"{}\"] }}\n",
+            hex::encode(GPU_MEASUREMENT)
+        ));
+    }
+    let corim = build::build(&toml).map_err(ReleaseError::Config)?;
+    let corim = Corim::decode(&corim, &DecodeOptions::default()).map_err(ReleaseError::Config)?;
+    ReferenceValues::from_corims(&[corim]).map_err(ReleaseError::Config)
+}
+
+/// The default policy, allowing simulated evidence (which has no revocation data).
+pub fn policy() -> Policy {
+    Policy {
+        allow_simulated: true,
+        require_revocation_check: Revocation::NONE,
+        ..Policy::default()
+    }
+}
+
+/// A service over `keys` trusting `root`, with [`references`] for `gpus > 0`, [`policy`], a
+/// fresh ES384 EAR key, a 60-second challenge lifetime, and its audit lines discarded (chain
+/// [`KeyReleaseService::with_audit`] to keep them).
+pub fn service(root: &SimRoot, keys: Box<dyn KeyStore>, gpus: usize) -> Result<KeyReleaseService> {
+    Ok(KeyReleaseService::new(
+        keys,
+        SigningKey::generate_p384().map_err(ReleaseError::Config)?,
+        ServiceConfig {
+            references: references(gpus > 0)?,
+            policy: policy(),
+            sim_root: Some(root.cert().clone()),
+            challenge_ttl_secs: 60,
+        },
+    )?
+    .with_audit(Box::new(std::io::sink())))
+}
+
+/// GPU `serial` of the simulation: driver 550.54.14, VBIOS 96.00.88.00.11, measurement 1 =
+/// [`GPU_MEASUREMENT`], CC mode on.
+pub fn gpu(serial: u64) -> SimGpu {
+    SimGpu {
+        driver_version: "550.54.14".into(),
+        vbios_version: "96.00.88.00.11".into(),
+        measurements: vec![(1, GPU_MEASUREMENT)],
+        cc_mode: true,
+        devtools_mode: false,
+        serial,
+    }
+}
+
+/// A confidential VM under `root` with [`MEASUREMENT`] and `gpus` GPUs (serials 1..=gpus).
+pub fn attester(root: &SimRoot, gpus: usize) -> Result<SimAttester> {
+    Ok(SimAttester {
+        platform: root
+            .platform()
+            .map_err(|e| ReleaseError::from_evidence(0, "sim-snp", e))?,
+        vm: SimVm {
+            measurement: MEASUREMENT,
+            host_data: [0; 32],
+            policy: 0x30000,
+            guest_svn: 1,
+        },
+        gpus: (1..=gpus as u64).map(gpu).collect(),
+    })
+}
