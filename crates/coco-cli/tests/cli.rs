@@ -1,5 +1,7 @@
 //! The `coco` binary's contract: commands, JSON output, exit codes, no output on failure.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -682,36 +684,17 @@ fn serve_releases_to_a_simulated_cvm_configured_explicitly() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
     // A simulated TEE root on disk: the service trusts root.pem, the workload signs with it.
-    ok(&coco(&["sim", "init", "sim"], d));
+    common::service_kit(d, &[]);
     assert_eq!(
         coco(&["sim", "init", "sim"], d).status.code(),
         Some(1),
         "no overwrite"
     );
     std::fs::write(
-        d.join("refs.toml"),
-        format!(
-            "id = \"serve-test\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
-            "ab".repeat(48)
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("policy.toml"),
-        "allow_simulated = true\nrequire_revocation_check = false\n",
-    )
-    .unwrap();
-    std::fs::write(
         d.join("weak.toml"),
         "allow_simulated = true\nrequire_revocation_check = false\nrequire_binding = false\n",
     )
     .unwrap();
-    ok(&coco(
-        &["corim", "build", "refs.toml", "--out", "refs.cbor"],
-        d,
-    ));
-    ok(&coco(&["keygen", "--out", "dek"], d));
-    ok(&coco(&["keygen", "--vendor", "--out", "ear.pem"], d));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

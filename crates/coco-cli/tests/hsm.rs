@@ -2,6 +2,8 @@
 //! with softhsm2-util and OpenSC's pkcs11-tool (Debian packages; .ci/run installs them), and
 //! `coco fetch-key --sim` getting the imported key through the service. Loopback only.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -109,29 +111,7 @@ fn serve_with_the_kek_in_softhsm() {
             .unwrap()
     };
     let uri = |object: &str| format!("pkcs11:token=coco;object={object}?module-path={m}");
-    ok(&coco(&["sim", "init", "sim"]));
-    ok(&coco(&["keygen", "--out", "dek"]));
-    ok(&coco(&["keygen", "--vendor", "--out", "ear.pem"]));
-    std::fs::write(
-        d.join("refs.toml"),
-        format!(
-            "id = \"hsm\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
-            "ab".repeat(48)
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("policy.toml"),
-        "allow_simulated = true\nrequire_revocation_check = false\n",
-    )
-    .unwrap();
-    ok(&coco(&[
-        "corim",
-        "build",
-        "refs.toml",
-        "--out",
-        "refs.cbor",
-    ]));
+    common::service_kit(d, &[("SOFTHSM2_CONF", conf.as_path())]);
 
     // Import: sealed by the token's KEK; the blob holds no plaintext; idempotent.
     let kek = uri("kek");

@@ -2,6 +2,8 @@
 //! distribution's package; CI installs it): a challenge issued by one replica is accepted by
 //! another, and `coco fetch-key` through the load balancer gets the key. Loopback only.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -60,27 +62,8 @@ fn three_replicas_behind_haproxy() {
         .expect("haproxy is not installed (Debian package `haproxy`; .ci/run installs it)");
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    ok(&coco(&["sim", "init", "sim"], d));
-    ok(&coco(&["keygen", "--out", "dek"], d));
+    common::service_kit(d, &[]);
     ok(&coco(&["keygen", "--out", "challenge.secret"], d));
-    ok(&coco(&["keygen", "--vendor", "--out", "ear.pem"], d));
-    std::fs::write(
-        d.join("refs.toml"),
-        format!(
-            "id = \"replicas\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"{}\"]\n",
-            "ab".repeat(48)
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("policy.toml"),
-        "allow_simulated = true\nrequire_revocation_check = false\n",
-    )
-    .unwrap();
-    ok(&coco(
-        &["corim", "build", "refs.toml", "--out", "refs.cbor"],
-        d,
-    ));
 
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut procs = Procs(Vec::new());
