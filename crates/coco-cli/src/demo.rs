@@ -94,14 +94,22 @@ impl Say {
     }
 }
 
-/// Writes one safetensors file of f32 tensors totalling about `bytes` bytes.
-fn write_safetensors(path: &Path, bytes: usize, seed: u32) -> std::io::Result<usize> {
+/// Writes one safetensors file of f32 tensors totalling about `bytes` bytes, named
+/// `model.layers.{first_layer + t}.mlp.weight`; returns their names (unique across shards, as
+/// a sharded checkpoint's index needs).
+fn write_safetensors(
+    path: &Path,
+    bytes: usize,
+    seed: u32,
+    first_layer: usize,
+) -> std::io::Result<Vec<String>> {
     let rows = 256usize;
     let per_tensor = rows * 256 * 4;
     let count = (bytes / per_tensor).max(1);
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), json!({"format": "pt"}));
     let mut data = Vec::with_capacity(count * per_tensor);
+    let mut names = Vec::with_capacity(count);
     for t in 0..count {
         let start = data.len();
         let mut x = seed.wrapping_mul(2654435761).wrapping_add(t as u32);
@@ -112,10 +120,12 @@ fn write_safetensors(path: &Path, bytes: usize, seed: u32) -> std::io::Result<us
             let v = (x as f32 / u32::MAX as f32) - 0.5;
             data.extend_from_slice(&v.to_le_bytes());
         }
+        let name = format!("model.layers.{}.mlp.weight", first_layer + t);
         header.insert(
-            format!("model.layers.{t}.mlp.weight"),
+            name.clone(),
             json!({"dtype": "F32", "shape": [rows, 256], "data_offsets": [start, data.len()]}),
         );
+        names.push(name);
     }
     let mut h = serde_json::to_vec(&header).expect("header serializes");
     while !h.len().is_multiple_of(8) {
@@ -126,7 +136,7 @@ fn write_safetensors(path: &Path, bytes: usize, seed: u32) -> std::io::Result<us
     out.extend_from_slice(&h);
     out.extend_from_slice(&data);
     fs::write(path, out)?;
-    Ok(count)
+    Ok(names)
 }
 
 /// Reads a safetensors header and returns its tensor count (a loader's first step).
@@ -151,13 +161,63 @@ fn compare_trees(a: &Path, b: &Path) -> Result<usize, Box<dyn std::error::Error>
     Ok(files.len())
 }
 
+/// Marks a directory as the demo's (so that a rerun may clear what the demo wrote).
+const MARKER: &str = ".coco-demo";
+/// Everything the demo writes into `--dir`.
+const OUTPUTS: [&str; 7] = [
+    "model",
+    "model.sealed",
+    "model.unsealed",
+    "model.tampered",
+    "model.tampered.out",
+    "release-keys",
+    "release-audit.jsonl",
+];
+
+/// A rerun on the same `--dir` starts over: the demo's own outputs of a previous run are
+/// removed (only those, and only where the demo's marker is); a directory holding them without
+/// the marker is refused.
+fn clear_previous_run(d: &Path) -> CmdResult {
+    let present: Vec<&str> = OUTPUTS
+        .iter()
+        .copied()
+        .filter(|o| fs::symlink_metadata(d.join(o)).is_ok())
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    if !d.join(MARKER).is_file() {
+        return Err(format!(
+            "--dir {}: holds {} but was not written by `coco demo` (no {MARKER}); choose another directory",
+            d.display(),
+            present.join(", ")
+        )
+        .into());
+    }
+    for o in present {
+        let p = d.join(o);
+        if p.is_dir() {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        }
+        .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs the demo.
 pub fn run(a: &DemoArgs) -> CmdResult {
     let say = Say(a.json);
     let tmp;
     let root = match &a.dir {
         Some(d) => {
-            fs::create_dir_all(d)?;
+            fs::create_dir_all(d).map_err(|e| format!("--dir {}: {e}", d.display()))?;
+            clear_previous_run(d)?;
+            fs::write(
+                d.join(MARKER),
+                b"written by `coco demo`; rerun it to start over\n",
+            )?;
             d.clone()
         }
         None => {
@@ -180,10 +240,14 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     for i in 0..a.shards {
         let name = format!("model-{:05}-of-{:05}.safetensors", i + 1, a.shards);
         let p = model.join(&name);
-        tensors += write_safetensors(&p, a.shard_mib << 20, i as u32 + 1)?;
+        let names = write_safetensors(&p, a.shard_mib << 20, i as u32 + 1, tensors)?;
+        tensors += names.len();
         total += fs::metadata(&p)?.len();
-        weight_map.insert(format!("shard.{i}"), name.into());
+        for t in names {
+            weight_map.insert(t, name.clone().into());
+        }
     }
+    // The index of a sharded Hugging Face checkpoint: tensor name -> shard file.
     fs::write(
         model.join("model.safetensors.index.json"),
         serde_json::to_vec_pretty(&json!({"weight_map": weight_map}))?,

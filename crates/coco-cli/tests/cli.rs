@@ -266,6 +266,33 @@ fn demo_runs() {
         8,
         "one release and seven refusals: {audit}"
     );
+    // A rerun on the same directory starts over.
+    ok(&coco(
+        &["demo", "--shards", "2", "--shard-mib", "1", "--dir", "w"],
+        t.path(),
+    ));
+    // The sample model is a valid sharded checkpoint: every tensor name once, and the index
+    // maps each to the shard that holds it.
+    let model = t.path().join("w/model");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("model.safetensors.index.json")).unwrap())
+            .unwrap();
+    let map = index["weight_map"].as_object().unwrap();
+    let mut seen = 0;
+    for shard in [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ] {
+        let bytes = std::fs::read(model.join(shard)).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        for name in header.keys().filter(|k| *k != "__metadata__") {
+            assert_eq!(map[name], shard, "{name}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, map.len());
     let out = coco(
         &["demo", "--shards", "1", "--shard-mib", "1", "--json"],
         t.path(),
