@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::options::VerifyOptions;
 use super::roots::{check_issued_by_root, intel_root};
-use super::verify::VerifyOptions;
 use crate::error::{ChainError, CollateralError, EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, parse_certs_except, unix};

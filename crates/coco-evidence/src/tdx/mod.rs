@@ -17,6 +17,7 @@
 pub mod abi;
 pub mod claims;
 pub mod collateral;
+pub mod options;
 pub mod pck;
 pub mod roots;
 pub mod tcb;
