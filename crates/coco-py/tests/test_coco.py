@@ -274,6 +274,10 @@ def test_appraise_and_ear():
     claims = coco.verify_ear((ear / "veraison-ear-jwt-es256-tv.jwt").read_text(), [key],
                              at="2023-11-14T22:13:20Z")
     assert "submods" in claims
+    # The key as text (a JWK read with read_text) works the same.
+    text_key = (ear / "veraison-ear-test-key.pub.jwk.json").read_text()
+    assert coco.verify_ear((ear / "veraison-ear-jwt-es256-tv.jwt").read_text(), [text_key],
+                           at="2023-11-14T22:13:20Z") == claims
     for bad in ["veraison-ear-jwt-INVALID-alg-none.jwt", "veraison-ear-jwt-INVALID-hs256.jwt"]:
         with pytest.raises(coco.VerificationError) as e:
             coco.verify_ear((ear / bad).read_bytes(), [key], at="2023-11-14T22:13:20Z")

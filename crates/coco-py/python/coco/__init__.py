@@ -78,6 +78,13 @@ __all__ = [
 
 StrPath = str | os.PathLike[str]
 
+KeyLike = bytes | str
+"""A public key as JWK JSON, SPKI PEM or DER: ``bytes``, or ``str`` for the text forms."""
+
+
+def _key_bytes(k: KeyLike) -> bytes:
+    return k.encode() if isinstance(k, str) else bytes(k)
+
 
 class SealedFile(io.RawIOBase):
     """A read-only, seekable binary file over the plaintext of a sealed file.
@@ -286,7 +293,7 @@ def appraise(
     evidence: list[tuple[str, bytes]],
     references: list[bytes] = (),  # type: ignore[assignment]
     *,
-    corim_keys: list[bytes] = (),  # type: ignore[assignment]
+    corim_keys: list[KeyLike] = (),  # type: ignore[assignment]
     policy: str | None = None,
     sign_key: str | None = None,
     **options: Any,
@@ -312,7 +319,7 @@ def appraise(
     ok, text = _coco.appraise_json(
         [(p, bytes(b)) for p, b in evidence],
         [bytes(r) for r in references],
-        [bytes(k) for k in corim_keys],
+        [_key_bytes(k) for k in corim_keys],
         policy,
         sign_key,
         json.dumps(opts),
@@ -323,12 +330,12 @@ def appraise(
     return result
 
 
-def verify_ear(token: bytes | str, keys: list[bytes], at: str | None = None) -> dict[str, Any]:
+def verify_ear(token: bytes | str, keys: list[KeyLike], at: str | None = None) -> dict[str, Any]:
     """Verifies an EAR (compact JWT or CWT) with the trusted ``keys`` only (JWK, SPKI PEM or
     DER bytes; never a key carried by the token), checking expiry at ``at`` (RFC 3339; now
     when None). Returns the EAR's claims; raises ``VerificationError`` (kind ``ear``)."""
     raw = token.encode() if isinstance(token, str) else bytes(token)
-    ok, text = _coco.verify_ear_json(raw, [bytes(k) for k in keys], at)
+    ok, text = _coco.verify_ear_json(raw, [_key_bytes(k) for k in keys], at)
     result = json.loads(text)
     if not ok:
         _raise(result)
@@ -362,7 +369,7 @@ def fetch_key(
     collateral: StrPath | None = None,
     gpus: bool = False,
     crl: bytes | StrPath | None = None,
-    ear_keys: list[bytes] | None = None,
+    ear_keys: list[KeyLike] | None = None,
     at: str | None = None,
     tee: SimulatedTee | None = None,
     ca: bytes | StrPath | None = None,
@@ -406,7 +413,7 @@ def fetch_key(
         gpus,
         bytes(crl) if crl is not None else None,
         tee,
-        [bytes(k) for k in ear_keys or ()],
+        [_key_bytes(k) for k in ear_keys or ()],
         at,
         bytes(ca) if ca is not None else None,
         allow_plain_http,
