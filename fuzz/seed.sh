@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim,release_wire}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim,release_wire,initdata}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
@@ -50,6 +50,10 @@ bundle = {"version": 1, "token": "x", "key_id": "k", "kem": "p384",
 bundle["cpu"] = {"platform": "tdx", "evidence": b64(next(v.glob("tdx/*/quote.bin")))}
 (out / "bundle-tdx.json").write_text(json.dumps(bundle))
 PY
+printf '%s\n' 'version = "0.1.0"' 'algorithm = "sha384"' '[data]' '"aa.toml" = """' \
+    '[token_configs]' '[token_configs.kbs]' 'url = "https://kbs.example:8080"' '"""' \
+    '"policy.rego" = "package agent_policy\ndefault AllowRequestsFailingPolicy := true"' \
+    > corpus/initdata/initdata.toml
 for f in "$vectors"/corim/corim/*.cbor; do cp "$f" corpus/corim/; done
 for f in "$vectors"/corim/ear/*.jwt "$vectors"/corim/ear/*.json "$vectors"/corim/ear/*.cbor; do cp "$f" corpus/ear/; done
 sed -n '/^```toml/,/^```/p' ../docs/PROFILE.md | grep -v '^```' > corpus/corim_build/profile.toml

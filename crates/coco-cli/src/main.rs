@@ -84,6 +84,40 @@ enum Command {
     /// A simulated TEE for demos and tests without hardware.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Confidential Containers init-data (the TOML a pod hands its guest).
+    #[command(subcommand)]
+    Initdata(InitdataCommand),
+}
+
+/// `coco initdata ...`.
+#[derive(Subcommand)]
+enum InitdataCommand {
+    /// Print the value the TEE field holds for an init-data document (hex): TDX MRCONFIGID
+    /// (48 bytes) or SNP HOST_DATA (32 bytes), the document's hash zero-padded or truncated.
+    Digest {
+        /// The init-data TOML (its exact bytes are hashed).
+        file: PathBuf,
+        /// tdx or snp.
+        #[arg(long, value_parser = ["tdx", "snp"])]
+        platform: String,
+    },
+}
+
+fn initdata(c: &InitdataCommand) -> CmdResult {
+    use coco_core::initdata::{Field, InitData};
+    match c {
+        InitdataCommand::Digest { file, platform } => {
+            let d = InitData::parse(&read_file(file, None)?)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let field = if platform == "tdx" {
+                Field::TdxMrConfigId
+            } else {
+                Field::SnpHostData
+            };
+            outln!("{}", hex::encode(d.field_value(field)));
+            Ok(())
+        }
+    }
 }
 
 /// `coco ear ...`.
@@ -160,6 +194,7 @@ fn main() -> ExitCode {
         Command::FetchKey(a) => release::fetch(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Sim(c) => sim::run(&c),
+        Command::Initdata(c) => initdata(&c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1325,3 +1325,52 @@ fn fetch_key_checks_local_arguments_first() {
     assert_eq!(std::fs::read(d.join("existing")).unwrap(), b"keep me");
     assert!(!d.join("k").exists());
 }
+
+/// `coco initdata digest` agrees with coreutils' sha384sum / sha256sum over the document's
+/// exact bytes, zero-padded (TDX MRCONFIGID, 48 bytes) or truncated (SNP HOST_DATA, 32 bytes).
+#[test]
+fn initdata_digest_matches_coreutils() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let sum = |tool: &str, file: &str| -> String {
+        let out = Command::new(tool)
+            .arg(file)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()[..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let digest = |file: &str, platform: &str| -> String {
+        let out = coco(&["initdata", "digest", file, "--platform", platform], d);
+        ok(&out);
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    std::fs::write(
+        d.join("i384.toml"),
+        "version = \"0.1.0\"\nalgorithm = \"sha384\"\n[data]\n\"aa.toml\" = '''\n[token_configs.kbs]\nurl = \"https://kbs:8080\"\n'''\n",
+    )
+    .unwrap();
+    let s384 = sum("sha384sum", "i384.toml");
+    assert_eq!(digest("i384.toml", "tdx"), s384);
+    assert_eq!(digest("i384.toml", "snp"), s384[..64]);
+    std::fs::write(
+        d.join("i256.toml"),
+        "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n",
+    )
+    .unwrap();
+    let s256 = sum("sha256sum", "i256.toml");
+    assert_eq!(digest("i256.toml", "snp"), s256);
+    assert_eq!(
+        digest("i256.toml", "tdx"),
+        format!("{s256}{}", "0".repeat(32))
+    );
+    // Not init-data: refused, naming the file.
+    std::fs::write(d.join("bad.toml"), "version = \"9\"\n").unwrap();
+    let out = coco(&["initdata", "digest", "bad.toml", "--platform", "tdx"], d);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+}

@@ -29,6 +29,7 @@ pub mod corim;
 pub mod digest;
 pub mod ear;
 pub mod error;
+pub mod initdata;
 pub mod keys;
 pub mod policy;
 pub mod profile;
