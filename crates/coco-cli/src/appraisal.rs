@@ -254,9 +254,9 @@ pub fn corim(cmd: &CorimCommand) -> CmdResult {
             write_new(out, &bytes)?;
             let n: usize = c.comids.iter().map(|m| m.reference.len()).sum();
             eprintln!(
-                "wrote {} ({} reference values, {} bytes)",
+                "wrote {} ({n} reference value{}, {} bytes)",
                 out.display(),
-                n,
+                if n == 1 { "" } else { "s" },
                 bytes.len()
             );
             Ok(())

@@ -335,7 +335,8 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     )?;
     let client = Client::new(&format!("http://{}", server.addr()))?;
     say.line(format!(
-        "      {n_refs} reference values (signature verified); service on http://{}; audit log {}",
+        "      {n_refs} reference value{} (signature verified); service on http://{}; audit log {}",
+        if n_refs == 1 { "" } else { "s" },
         server.addr(),
         root.join("release-audit.jsonl").display()
     ));

@@ -173,8 +173,16 @@ impl Header {
         metadata: Metadata,
     ) -> Result<Self> {
         if !(MIN_CHUNK_LOG2..=MAX_CHUNK_LOG2).contains(&chunk_log2) {
+            let size = |log2: u8| match log2 {
+                0..=19 => format!("{} KiB", (1u64 << log2) >> 10),
+                20..=63 => format!("{} MiB", (1u64 << log2) >> 20),
+                _ => format!("2^{log2} bytes"),
+            };
             return Err(SealError::InvalidArgument(format!(
-                "chunk size must be 2^{MIN_CHUNK_LOG2}..=2^{MAX_CHUNK_LOG2} bytes, got 2^{chunk_log2}"
+                "chunk size {}: a power of two from {} to {}",
+                size(chunk_log2),
+                size(MIN_CHUNK_LOG2),
+                size(MAX_CHUNK_LOG2)
             )));
         }
         if key_id.len() > MAX_KEY_ID_LEN {
