@@ -49,6 +49,7 @@ pub mod challenge;
 pub mod decision;
 pub mod error;
 pub mod http;
+pub mod jwe;
 pub mod keystore;
 pub mod service;
 pub mod simkit;
