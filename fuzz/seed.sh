@@ -49,6 +49,11 @@ bundle = {"version": 1, "token": "x", "key_id": "k", "kem": "p384",
 (out / "bundle-snp-nvidia.json").write_text(json.dumps(bundle))
 bundle["cpu"] = {"platform": "tdx", "evidence": b64(next(v.glob("tdx/*/quote.bin")))}
 (out / "bundle-tdx.json").write_text(json.dumps(bundle))
+# A TEE key as the KBS protocol carries it (JWK).
+nums = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+b64u = lambda i, n: base64.urlsafe_b64encode(i.to_bytes(n, "big")).rstrip(b"=").decode()
+(out / "jwk-p256.json").write_text(json.dumps(
+    {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": b64u(nums.x, 32), "y": b64u(nums.y, 32)}))
 PY
 printf '%s\n' 'version = "0.1.0"' 'algorithm = "sha384"' '[data]' '"aa.toml" = """' \
     '[token_configs]' '[token_configs.kbs]' 'url = "https://kbs.example:8080"' '"""' \

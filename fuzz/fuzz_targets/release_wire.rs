@@ -1,4 +1,5 @@
-//! Key-release wire types: challenge, evidence bundle and release response JSON never panic;
+//! Key-release wire types: challenge, evidence bundle, release response and TEE-key JWK JSON
+//! never panic;
 //! a bundle that parses is carried through the service (with a freshly issued challenge, so
 //! the evidence parsers and verifiers behind it are reached) and must be refused, not panic.
 #![no_main]
@@ -32,6 +33,12 @@ fn service() -> &'static KeyReleaseService {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // A TEE public key (JWK) as the KBS protocol carries it: parsed, and when accepted, used.
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data)
+        && let Ok(k) = coco_release::jwe::TeeKey::from_jwk(&v)
+    {
+        let _ = coco_release::jwe::encrypt(&k, b"secret");
+    }
     let _ = serde_json::from_slice::<Challenge>(data);
     let _ = serde_json::from_slice::<ReleaseResponse>(data);
     if let Ok(mut bundle) = serde_json::from_slice::<EvidenceBundle>(data) {
