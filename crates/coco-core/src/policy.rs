@@ -203,6 +203,11 @@ impl Policy {
                 "out_of_date_until {t:?} is not RFC 3339"
             )));
         }
+        if p.tcb_status.contains(&TcbStatus::Revoked) {
+            return Err(CoreError::Policy(
+                "tcb_status lists Revoked: a revoked TCB is never accepted".into(),
+            ));
+        }
         if let Some(cpu) = &p.composition.cpu
             && let Some(bad) = cpu.iter().find(|c| !c.is_cpu())
         {

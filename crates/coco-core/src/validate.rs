@@ -30,7 +30,8 @@ pub fn tdx(c: &TdxClaims, policy: &Policy, now: u64) -> Validation {
             "hardware",
         )),
         Some(s) => {
-            let listed = policy.tcb_status.contains(&s);
+            // A revoked TCB is never accepted, whatever the policy lists.
+            let listed = s != TcbStatus::Revoked && policy.tcb_status.contains(&s);
             let grace = s == TcbStatus::OutOfDate
                 && policy
                     .out_of_date_until
@@ -157,4 +158,42 @@ pub fn common(a: &Attester, policy: &Policy, now: u64) -> Common {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::TdxClaims;
+
+    /// A revoked TCB is a finding even under a policy built in code that lists it.
+    #[test]
+    fn a_revoked_tcb_is_never_accepted() {
+        let claims = |s| TdxClaims {
+            mr_td: [0; 48],
+            rtmr: [[0; 48]; 4],
+            mr_seam: [0; 48],
+            mr_signer_seam: [0; 48],
+            mr_config_id: [0; 48],
+            mr_owner: [0; 48],
+            mr_owner_config: [0; 48],
+            td_attributes: [0; 8],
+            xfam: [0; 8],
+            report_data: [0; 64],
+            debug: false,
+            tcb_status: Some(s),
+            advisory_ids: vec![],
+            revocation_checked: true,
+        };
+        let lax = Policy {
+            tcb_status: vec![
+                TcbStatus::UpToDate,
+                TcbStatus::OutOfDate,
+                TcbStatus::Revoked,
+            ],
+            ..Policy::default()
+        };
+        assert!(tdx(&claims(TcbStatus::Revoked), &lax, 0).findings.len() == 1);
+        let ok = tdx(&claims(TcbStatus::OutOfDate), &lax, 0);
+        assert!(ok.findings.is_empty() && ok.hardware_warning);
+    }
 }
