@@ -48,6 +48,17 @@ fn cpu_ms(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// One legitimate release (challenge, evidence, release, unwrap) and how long it took; panics
+/// with `what` if the service refuses.
+fn release(client: &Client, cvm: &workload::SimAttester, what: &str) -> Duration {
+    let t0 = Instant::now();
+    let c = client.challenge().unwrap();
+    let (b, k) = workload::bundle(cvm, &c, "model-1", Kem::P384).unwrap();
+    let r = client.release(&b).expect(what);
+    workload::unwrap(&r, &k, "model-1").unwrap();
+    t0.elapsed()
+}
+
 /// The service side, in its own process (so that its memory is measured alone): prints its
 /// address, the simulated root's certificate and key, and serves until stdin closes.
 fn serve() {
@@ -108,13 +119,7 @@ fn main() {
                     let client = Client::new(&url).unwrap();
                     let mut out = Vec::new();
                     for _ in (t..releases).step_by(threads) {
-                        let t0 = Instant::now();
-                        let c = client.challenge().unwrap();
-                        let (b, k) =
-                            workload::bundle(cvm.as_ref(), &c, "model-1", Kem::P384).unwrap();
-                        let r = client.release(&b).expect("a legitimate release");
-                        workload::unwrap(&r, &k, "model-1").unwrap();
-                        out.push(t0.elapsed());
+                        out.push(release(&client, &cvm, "a legitimate release"));
                     }
                     out
                 })
@@ -164,16 +169,10 @@ fn main() {
         }
         // A legitimate release meanwhile.
         let client = Client::new(&url).unwrap();
-        let t0 = Instant::now();
-        let c = client.challenge().unwrap();
-        let (b, k) = workload::bundle(cvm.as_ref(), &c, "model-1", Kem::P384).unwrap();
-        let r = client
-            .release(&b)
-            .expect("a legitimate release during the bomb");
-        workload::unwrap(&r, &k, "model-1").unwrap();
+        let took = release(&client, &cvm, "a legitimate release during the bomb");
         println!(
             "legitimate release during the bomb: {:.1} ms",
-            t0.elapsed().as_secs_f64() * 1e3
+            took.as_secs_f64() * 1e3
         );
     });
     let after = rss_kib(pid);
@@ -216,17 +215,15 @@ fn main() {
         }
     }
     let client = Client::new(&url).unwrap();
-    let t0 = Instant::now();
-    let c = client.challenge().unwrap();
-    let (b, k) = workload::bundle(cvm.as_ref(), &c, "model-1", Kem::P384).unwrap();
-    let r = client
-        .release(&b)
-        .expect("a legitimate release among 1,000 stalled sockets");
-    workload::unwrap(&r, &k, "model-1").unwrap();
+    let took = release(
+        &client,
+        &cvm,
+        "a legitimate release among 1,000 stalled sockets",
+    );
     println!(
         "slowloris: {} stalled sockets open, legitimate release in {:.1} ms",
         socks.len(),
-        t0.elapsed().as_secs_f64() * 1e3
+        took.as_secs_f64() * 1e3
     );
     let t0 = Instant::now();
     let mut closed = 0;

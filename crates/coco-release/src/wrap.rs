@@ -169,15 +169,13 @@ impl Suite {
 
     /// `SerializePublicKey` form only: the uncompressed point of a NIST curve, 32 bytes for
     /// X25519.
-    fn check_public(&self, pk: &[u8]) -> Result<()> {
-        let form_ok = pk.len() == self.npk && (self.npk == 32 || pk[0] == 0x04);
-        let parsed = form_ok
-            && agreement::ParsedPublicKey::try_from(UnparsedPublicKey::new(self.curve, pk)).is_ok();
-        if parsed {
-            Ok(())
-        } else {
-            Err(hpke_err("the workload public key is not valid for its KEM"))
+    fn parse_public(&self, pk: &[u8]) -> Result<agreement::ParsedPublicKey> {
+        let invalid = || hpke_err("the workload public key is not valid for its KEM");
+        if pk.len() != self.npk || (self.npk != 32 && pk[0] != 0x04) {
+            return Err(invalid());
         }
+        agreement::ParsedPublicKey::try_from(UnparsedPublicKey::new(self.curve, pk))
+            .map_err(|_| invalid())
     }
 
     /// `DH(sk, pk)` then the DHKEM's `ExtractAndExpand` with `kem_context = enc || pkR`.
@@ -188,10 +186,10 @@ impl Suite {
         enc: &[u8],
         pk_r: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.check_public(peer)?;
+        // Parsed (and validated) once, then used as parsed.
         let dh = agreement::agree(
             sk,
-            UnparsedPublicKey::new(self.curve, peer),
+            self.parse_public(peer)?,
             hpke_err("key agreement"),
             |s| Ok(Zeroizing::new(s.to_vec())),
         )?;
@@ -382,7 +380,7 @@ pub fn wrap(kem: Kem, pk: &[u8], dek: &[u8; 32], info: &[u8], aad: &[u8]) -> Res
 /// Checks that `pk` is a valid public key of `kem` (P-384: an uncompressed point on the curve;
 /// X25519: 32 bytes).
 pub fn check_public_key(kem: Kem, pk: &[u8]) -> Result<()> {
-    kem.suite().check_public(pk)
+    kem.suite().parse_public(pk).map(|_| ())
 }
 
 #[cfg(test)]

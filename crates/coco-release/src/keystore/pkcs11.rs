@@ -340,31 +340,18 @@ impl Pkcs11KeyStore {
             }
         }
         let (slot, token) = find_token(&ctx, uri)?;
-        let (kek_template, kek_name) = match (&uri.object, &uri.id) {
-            (Some(label), None) => (
-                vec![
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                ],
-                format!("object={label}"),
-            ),
-            (None, Some(id)) => (
-                vec![
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::Id(id.clone()),
-                ],
-                format!("id={}", hex::encode(id)),
-            ),
-            (Some(label), Some(id)) => (
-                vec![
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                    Attribute::Id(id.clone()),
-                ],
-                format!("object={label};id={}", hex::encode(id)),
-            ),
-            (None, None) => unreachable!("the URI parser requires object= or id="),
-        };
+        // The URI parser requires object= or id= (or both).
+        let mut kek_template = vec![Attribute::Class(ObjectClass::SECRET_KEY)];
+        let mut names = Vec::new();
+        if let Some(label) = &uri.object {
+            kek_template.push(Attribute::Label(label.as_bytes().to_vec()));
+            names.push(format!("object={label}"));
+        }
+        if let Some(id) = &uri.id {
+            kek_template.push(Attribute::Id(id.clone()));
+            names.push(format!("id={}", hex::encode(id)));
+        }
+        let kek_name = names.join(";");
         std::fs::create_dir_all(dir).map_err(|e| KeyStoreError::Io {
             path: dir.to_path_buf(),
             reason: e.to_string(),
