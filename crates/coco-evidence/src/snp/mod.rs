@@ -6,6 +6,7 @@ pub mod abi;
 pub mod azure;
 pub mod claims;
 pub mod roots;
+pub mod sev_json;
 pub mod verify;
 
 pub use abi::{Product, Report, SigningKey, Tcb, TcbVersion};
