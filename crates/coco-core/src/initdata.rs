@@ -42,7 +42,8 @@ impl Algorithm {
         }
     }
 
-    fn digest(self, bytes: &[u8]) -> Vec<u8> {
+    /// The hash of `bytes`.
+    pub fn digest(self, bytes: &[u8]) -> Vec<u8> {
         match self {
             Algorithm::Sha256 => Sha256::digest(bytes).to_vec(),
             Algorithm::Sha384 => Sha384::digest(bytes).to_vec(),

@@ -52,6 +52,21 @@ impl ChallengeIssuer {
         Ok(Self::new(s, ttl_secs))
     }
 
+    /// A key for another purpose of the service (e.g. KBS session tokens), derived from the
+    /// secret under `label`, so that replicas sharing the secret share it too.
+    pub(crate) fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut m = <HmacSha256 as KeyInit>::new_from_slice(&*self.secret)
+            .expect("HMAC takes any key length");
+        m.update(b"coco/derive/");
+        m.update(label);
+        Zeroizing::new(m.finalize().into_bytes().into())
+    }
+
+    /// How long a challenge stays valid (seconds).
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
+    }
+
     /// A fresh challenge valid until `now + ttl`.
     pub fn issue(&self, now: u64) -> Result<Challenge> {
         let mut nonce = [0u8; 32];

@@ -45,6 +45,15 @@ pub enum Binding<'a> {
         /// The workload's encoded public key.
         public_key: &'a [u8],
     },
+    /// The binding of another protocol (the KBS protocol, [`crate::kbs::binding`]): the CPU
+    /// report data and every GPU report's nonce, as that protocol computes them from its
+    /// session.
+    Expected {
+        /// The CPU report's REPORT_DATA.
+        report_data: [u8; 64],
+        /// Every GPU report's nonce.
+        gpu_nonce: [u8; 32],
+    },
     /// Offline appraisal: every GPU report answers this nonce; CPU report_data is not bound.
     GpuNonce([u8; 32]),
     /// Offline appraisal without a binding (refused where keys are released).
@@ -199,6 +208,11 @@ impl Decider {
         &self.refs
     }
 
+    /// The simulated TEE's root this decision accepts, if any.
+    pub fn sim_root(&self) -> Option<&Cert> {
+        self.sim_root.as_ref()
+    }
+
     /// How many verified certificate links are remembered.
     pub fn cached_links(&self) -> usize {
         self.chains.len()
@@ -270,6 +284,10 @@ impl Decider {
                         .map(|e| e.bytes.as_slice()),
                 )),
             ),
+            Binding::Expected {
+                report_data,
+                gpu_nonce,
+            } => (Some(gpu_nonce), Some(report_data)),
             Binding::GpuNonce(n) if self.mode == Mode::Offline => (Some(n), None),
             _ if self.mode == Mode::Release => return Err(ReleaseError::BindingRequired),
             _ => (None, None),

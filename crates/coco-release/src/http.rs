@@ -25,6 +25,22 @@ pub use metrics::Metrics;
 #[cfg(feature = "server")]
 pub use server::{Limits, Server, http_status, router};
 
+/// The HTTP agent of a client of `base`: a 60-second deadline per call, no redirects (where
+/// the workload was told to go, and nowhere else), HTTPS only for an `https://` base, with the
+/// TLS settings `tls`.
+pub(crate) fn agent(base: &str, tls: &ClientTls) -> Result<ureq::Agent> {
+    let https = crate::tls::check_url(base, tls)?;
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .https_only(https);
+    if https {
+        config = config.tls_config(crate::tls::ureq_config(tls)?);
+    }
+    Ok(config.build().into())
+}
+
 /// A blocking client of the service.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -42,19 +58,9 @@ impl Client {
     /// A client of the service at `base` with these TLS settings (a CA bundle, plain HTTP off
     /// loopback). A refused URL is [`ReleaseError::Tls`].
     pub fn with_tls(base: &str, tls: &ClientTls) -> Result<Self> {
-        let https = crate::tls::check_url(base, tls)?;
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            // Where the workload was told to go, and nowhere else.
-            .max_redirects(0)
-            .https_only(https);
-        if https {
-            config = config.tls_config(crate::tls::ureq_config(tls)?);
-        }
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
-            agent: config.build().into(),
+            agent: agent(base, tls)?,
         })
     }
 

@@ -255,9 +255,161 @@ pub fn encrypt(key: &TeeKey, plaintext: &[u8]) -> Result<Value> {
     }))
 }
 
+/// A TEE's key pair on the client side of the KBS protocol: an EC key whose public half is
+/// sent as `tee-pubkey` and whose private half opens the resource's JWE. Generated fresh per
+/// session and never stored.
+pub struct TeeKeyPair {
+    curve: Curve,
+    private: PrivateKey,
+    point: Vec<u8>,
+}
+
+impl std::fmt::Debug for TeeKeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TeeKeyPair({})", self.curve.name())
+    }
+}
+
+fn member_str<'a>(v: &'a Value, name: &str) -> Result<&'a str> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(&format!("no string member {name:?}")))
+}
+
+fn b64u_member(v: &Value, name: &str) -> Result<Vec<u8>> {
+    B64U.decode(member_str(v, name)?.trim_end_matches('='))
+        .map_err(|_| err(&format!("{name} is not base64url")))
+}
+
+impl TeeKeyPair {
+    /// A fresh key on `curve` (the KBS guest clients use P-256).
+    pub fn generate(curve: Curve) -> Result<Self> {
+        let private = PrivateKey::generate(curve.algorithm()).map_err(|_| err("key generation"))?;
+        let point = private
+            .compute_public_key()
+            .map_err(|_| err("key generation"))?
+            .as_ref()
+            .to_vec();
+        Ok(Self {
+            curve,
+            private,
+            point,
+        })
+    }
+
+    /// The public JWK `{"alg":"ECDH-ES+A256KW","crv","kty":"EC","x","y"}` (the members of the
+    /// `kbs-types` EC key; the binding hashes its canonical form, so order does not matter).
+    pub fn public_jwk(&self) -> Value {
+        let n = self.curve.coordinate_len();
+        let mut m = serde_json::Map::new();
+        m.insert("kty".into(), "EC".into());
+        m.insert("crv".into(), self.curve.name().into());
+        m.insert("alg".into(), "ECDH-ES+A256KW".into());
+        m.insert("x".into(), B64U.encode(&self.point[1..1 + n]).into());
+        m.insert("y".into(), B64U.encode(&self.point[1 + n..]).into());
+        Value::Object(m)
+    }
+
+    /// Opens a flattened JWE encrypted to this key (`ECDH-ES+A256KW`, `A256GCM`; the
+    /// protected header as received is the AAD). Nothing of a JWE that fails is returned.
+    pub fn decrypt(&self, jwe: &Value) -> Result<Zeroizing<Vec<u8>>> {
+        let protected = member_str(jwe, "protected")?;
+        let mut header: Value = serde_json::from_slice(&b64u_member(jwe, "protected")?)
+            .map_err(|_| err("the protected header is not JSON"))?;
+        // The JOSE header is the union of the protected, shared unprotected and recipient
+        // headers (RFC 7516 7.2.1), whose names must be disjoint. A changed unprotected `epk`
+        // derives another key-wrapping key and unwraps nothing.
+        for part in ["unprotected", "header"] {
+            let Some(extra) = jwe.get(part) else { continue };
+            let (Some(h), Some(extra)) = (header.as_object_mut(), extra.as_object()) else {
+                return Err(err(&format!("{part} is not a JSON object")));
+            };
+            for (k, v) in extra {
+                if h.insert(k.clone(), v.clone()).is_some() {
+                    return Err(err(&format!("header parameter {k:?} given twice")));
+                }
+            }
+        }
+        if member_str(&header, "alg")? != "ECDH-ES+A256KW"
+            || member_str(&header, "enc")? != "A256GCM"
+        {
+            return Err(err("alg/enc: expected ECDH-ES+A256KW with A256GCM"));
+        }
+        let epk = header.get("epk").ok_or_else(|| err("no epk"))?;
+        if member_str(epk, "kty")? != "EC" || member_str(epk, "crv")? != self.curve.name() {
+            return Err(err(&format!(
+                "epk is not an EC key on {}",
+                self.curve.name()
+            )));
+        }
+        let (x, y) = (b64u_member(epk, "x")?, b64u_member(epk, "y")?);
+        let n = self.curve.coordinate_len();
+        if x.len() != n || y.len() != n {
+            return Err(err("epk coordinates have the wrong length"));
+        }
+        let mut point = vec![4u8];
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        let kek = agreement::agree(
+            &self.private,
+            UnparsedPublicKey::new(self.curve.algorithm(), &point),
+            err("key agreement (is epk on the curve?)"),
+            |z| Ok(concat_kdf(z)),
+        )?;
+        let kek = AesKek::new(&AES_256, kek.as_ref()).map_err(|_| err("key wrap key"))?;
+        let wrapped = b64u_member(jwe, "encrypted_key")?;
+        let mut cek = Zeroizing::new([0u8; 40]);
+        let len = kek
+            .unwrap(&wrapped, cek.as_mut())
+            .map_err(|_| err("the content key does not unwrap (not encrypted to this key)"))?
+            .len();
+        if len != 32 {
+            return Err(err("the content key is not 32 bytes"));
+        }
+        let iv: [u8; 12] = b64u_member(jwe, "iv")?
+            .try_into()
+            .map_err(|_| err("iv is not 12 bytes"))?;
+        let tag = b64u_member(jwe, "tag")?;
+        let mut buf = Zeroizing::new(b64u_member(jwe, "ciphertext")?);
+        buf.extend_from_slice(&tag);
+        let aead = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &cek[..32]).map_err(|_| err("content key"))?,
+        );
+        let plain_len = aead
+            .open_in_place(
+                Nonce::assume_unique_for_key(iv),
+                Aad::from(protected.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| err("the content does not authenticate"))?
+            .len();
+        buf.truncate(plain_len);
+        Ok(buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_pair_opens_what_is_encrypted_to_its_jwk_and_nothing_else() {
+        for curve in [Curve::P256, Curve::P384, Curve::P521] {
+            let pair = TeeKeyPair::generate(curve).unwrap();
+            let jwk = pair.public_jwk();
+            let order: Vec<&String> = jwk.as_object().unwrap().keys().collect();
+            assert_eq!(order, ["alg", "crv", "kty", "x", "y"]);
+            let jwe = encrypt(&TeeKey::from_jwk(&jwk).unwrap(), b"secret").unwrap();
+            assert_eq!(&pair.decrypt(&jwe).unwrap()[..], b"secret");
+            for field in ["protected", "encrypted_key", "iv", "ciphertext", "tag"] {
+                let mut bad = jwe.clone();
+                let v = bad[field].as_str().unwrap().to_string();
+                let c = if v.starts_with('A') { "B" } else { "A" };
+                bad[field] = format!("{c}{}", &v[1..]).into();
+                assert!(pair.decrypt(&bad).is_err(), "{curve:?} {field}");
+            }
+        }
+    }
 
     #[test]
     fn jwks_are_checked() {

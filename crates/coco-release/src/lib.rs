@@ -50,6 +50,7 @@ pub mod decision;
 pub mod error;
 pub mod http;
 pub mod jwe;
+pub mod kbs;
 pub mod keystore;
 pub mod service;
 pub mod simkit;

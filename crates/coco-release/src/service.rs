@@ -93,17 +93,17 @@ pub struct Sizes {
 
 /// The service. `Sync`: one instance serves concurrent requests.
 pub struct KeyReleaseService {
-    issuer: ChallengeIssuer,
-    replay: Box<dyn ReplayStore>,
-    keys: Box<dyn KeyStore>,
-    ear_key: SigningKey,
+    pub(crate) issuer: ChallengeIssuer,
+    pub(crate) replay: Box<dyn ReplayStore>,
+    pub(crate) keys: Box<dyn KeyStore>,
+    pub(crate) ear_key: SigningKey,
     /// The one decision (verification, binding, appraisal); it also holds the certificate
     /// links of evidence chains already verified, so the same hardware's next release skips
     /// them.
-    decider: Decider,
+    pub(crate) decider: Decider,
     audit: Mutex<Box<dyn Write + Send>>,
     audit_ok: std::sync::atomic::AtomicBool,
-    observer: std::sync::OnceLock<std::sync::Arc<dyn Observer>>,
+    pub(crate) observer: std::sync::OnceLock<std::sync::Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -162,13 +162,18 @@ impl KeyReleaseService {
         self.ear_key.public()
     }
 
+    /// How long a challenge (and a KBS session before attestation) stays valid, in seconds.
+    pub fn challenge_ttl_secs(&self) -> u64 {
+        self.issuer.ttl_secs()
+    }
+
     /// A fresh challenge.
     pub fn challenge(&self, now: SystemTime) -> Result<Challenge> {
         self.issuer.issue(unix(now))
     }
 
     /// Writes one audit line and flushes it; an error when either fails.
-    fn audit(&self, line: serde_json::Value) -> Result<()> {
+    pub(crate) fn audit(&self, line: serde_json::Value) -> Result<()> {
         // One write of the whole line (not one per JSON token), then the flush, under the lock.
         let mut bytes =
             serde_json::to_vec(&line).map_err(|e| ReleaseError::Audit(e.to_string()))?;

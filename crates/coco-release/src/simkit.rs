@@ -105,3 +105,42 @@ pub fn attester(root: &SimRoot, gpus: usize) -> Result<SimAttester> {
         gpus: (1..=gpus as u64).map(gpu).collect(),
     })
 }
+
+/// The KBS `additional_evidence` string of `cvm`'s GPUs answering `gpu_nonce`:
+/// `{"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate"}]}}`, or empty
+/// without GPUs.
+pub fn kbs_additional_evidence(cvm: &SimAttester, gpu_nonce: &[u8; 32]) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    if cvm.gpus.is_empty() {
+        return String::new();
+    }
+    let list: Vec<serde_json::Value> = cvm
+        .gpus
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "arch": "HOPPER",
+                "uuid": format!("GPU-sim-{}", g.serial),
+                "evidence": b64(&cvm.platform.gpu_report(g, gpu_nonce)),
+                "certificate": b64(cvm.platform.gpu_cert().to_pem().as_bytes()),
+            })
+        })
+        .collect();
+    serde_json::json!({"nvidia": {"device_evidence_list": list}}).to_string()
+}
+
+/// The KBS `primary_evidence` of `cvm` (tee `snp`) with `report_data`: the report in the `sev`
+/// crate's JSON form and the simulated VCEK in `cert_chain`.
+pub fn kbs_primary_evidence(
+    cvm: &SimAttester,
+    report_data: &[u8; 64],
+) -> Result<serde_json::Value> {
+    let raw = cvm.platform.snp_report(&cvm.vm, report_data);
+    let report = coco_evidence::snp::Report::parse(&raw)
+        .map_err(|e| ReleaseError::from_evidence(0, "sim-snp", e))?;
+    Ok(serde_json::json!({
+        "attestation_report": coco_evidence::snp::sev_json::to_sev_json(&report),
+        "cert_chain": [{"cert_type": "VCEK", "data": cvm.platform.vcek().der()}],
+    }))
+}

@@ -97,3 +97,52 @@ jwe.JWE().deserialize(open("p256.jwe.json").read(), key=key)
         .status;
     assert!(!status.success(), "a tampered JWE must not decrypt");
 }
+
+/// The reverse: jwcrypto encrypts to coco's TEE key (its public JWK as coco sends it), coco
+/// decrypts; for P-256, P-384 and P-521. A changed tag or a JWE to another key opens nothing.
+#[test]
+fn coco_decrypts_what_jwcrypto_encrypts() {
+    use coco_release::jwe::{Curve, TeeKeyPair};
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let secret = b"the model's data key, from a KBS";
+    for (name, curve) in [
+        ("p256", Curve::P256),
+        ("p384", Curve::P384),
+        ("p521", Curve::P521),
+    ] {
+        let key = TeeKeyPair::generate(curve).unwrap();
+        std::fs::write(
+            d.join(format!("{name}.pub.json")),
+            key.public_jwk().to_string(),
+        )
+        .unwrap();
+        let out = python(
+            &format!(
+                r#"
+import json
+from jwcrypto import jwe, jwk
+key = jwk.JWK.from_json(open("{name}.pub.json").read())
+t = jwe.JWE({secret:?}.encode(), json.dumps({{"alg": "ECDH-ES+A256KW", "enc": "A256GCM"}}))
+t.add_recipient(key)
+print(t.serialize())
+"#,
+                secret = std::str::from_utf8(secret).unwrap()
+            ),
+            d,
+        );
+        let jwe: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(&key.decrypt(&jwe).unwrap()[..], secret, "{name}");
+        let mut bad = jwe.clone();
+        let tag = bad["tag"].as_str().unwrap().to_string();
+        bad["tag"] = format!(
+            "{}{}",
+            if tag.starts_with('A') { "B" } else { "A" },
+            &tag[1..]
+        )
+        .into();
+        assert!(key.decrypt(&bad).is_err(), "{name}: a changed tag");
+        let other = TeeKeyPair::generate(curve).unwrap();
+        assert!(other.decrypt(&jwe).is_err(), "{name}: another key");
+    }
+}

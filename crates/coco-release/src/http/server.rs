@@ -60,6 +60,8 @@ impl Default for Limits {
     }
 }
 
+mod kbs;
+
 #[derive(Clone)]
 struct App {
     service: Arc<KeyReleaseService>,
@@ -234,6 +236,7 @@ fn router_with(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(kbs::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(app.clone(), deadline))

@@ -1,0 +1,551 @@
+//! The KBS protocol (0.4.0) of `coco serve`, with the simulated platform: coco's own KBS client
+//! over loopback HTTP, a client made of the `kbs-types` crate's messages (the types Trustee and
+//! the guest client use), sessions continued by another replica, and every refusal with its
+//! documented problem type and status.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
+use coco_evidence::sim::SimRoot;
+use coco_release::challenge::{ChallengeIssuer, MemoryReplayStore, ReplayStore};
+use coco_release::decision::Cancel;
+use coco_release::http::{Limits, Server};
+use coco_release::jwe::{Curve, TeeKeyPair};
+use coco_release::kbs::client::{self, KbsClient};
+use coco_release::kbs::{KbsError, binding};
+use coco_release::keystore::MemoryKeyStore;
+use coco_release::tls::ClientTls;
+use coco_release::workload::{Attester, SimAttester};
+use coco_release::{KeyReleaseService, ReleaseError, simkit};
+use coco_seal::Dek;
+use serde_json::{Value, json};
+
+const RESOURCE: &str = "default/model/dek";
+
+struct Kit {
+    root: SimRoot,
+    dek: Dek,
+    audit: Arc<Mutex<Vec<u8>>>,
+}
+
+#[derive(Clone)]
+struct Audit(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for Audit {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A replay store shared by replicas (in one process, for the test).
+struct Shared(Arc<MemoryReplayStore>);
+impl ReplayStore for Shared {
+    fn first_use(&self, n: &[u8; 32], exp: u64, now: u64) -> coco_release::Result<bool> {
+        self.0.first_use(n, exp, now)
+    }
+    fn is_used(&self, n: &[u8; 32]) -> bool {
+        self.0.is_used(n)
+    }
+}
+
+impl Kit {
+    fn new() -> Self {
+        Self {
+            root: SimRoot::generate().unwrap(),
+            dek: Dek::generate().unwrap(),
+            audit: Arc::default(),
+        }
+    }
+
+    /// A replica: the kit's root, key and audit log; challenges under `secret`, used nonces
+    /// in `store`.
+    fn replica(&self, secret: [u8; 32], store: &Arc<MemoryReplayStore>) -> KeyReleaseService {
+        let keys = MemoryKeyStore::default();
+        keys.put(RESOURCE, &self.dek);
+        simkit::service(&self.root, Box::new(keys), 1)
+            .unwrap()
+            .with_audit(Box::new(Audit(self.audit.clone())))
+            .with_challenges(
+                ChallengeIssuer::new(secret, 60),
+                Box::new(Shared(store.clone())),
+            )
+    }
+
+    fn service(&self) -> KeyReleaseService {
+        self.replica([7; 32], &Arc::default())
+    }
+
+    fn cvm(&self) -> SimAttester {
+        simkit::attester(&self.root, 1).unwrap()
+    }
+
+    fn audit_lines(&self) -> Vec<Value> {
+        String::from_utf8(self.audit.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+fn auth(s: &KeyReleaseService) -> (String, String) {
+    let body = json!({"version": "0.4.0", "tee": "snp",
+        "extra-params": {"supported-hash-algorithms": ["sha256", "sha384", "sha512", "sm3"]}});
+    let (c, token) = s
+        .kbs_auth(body.to_string().as_bytes(), now(), None)
+        .unwrap();
+    assert_eq!(c.extra_params, json!({"selected-hash-algorithm": "sha384"}));
+    (c.nonce, token)
+}
+
+/// An attestation of `cvm` for `nonce` and `key`, bound to `bind_nonce` / `bind_key`.
+fn attestation(
+    cvm: &SimAttester,
+    nonce: &str,
+    key: &Value,
+    bind_nonce: &str,
+    bind_key: &Value,
+) -> Vec<u8> {
+    let h = coco_core::initdata::Algorithm::Sha384;
+    let gpus = cvm
+        .gpu_evidence(&binding::gpu_nonce(h, bind_nonce, bind_key).unwrap())
+        .unwrap();
+    let additional = client::additional_evidence(&gpus);
+    let rd = binding::report_data(h, bind_nonce, bind_key, &additional).unwrap();
+    let cpu = cvm.cpu_evidence(&rd).unwrap();
+    json!({
+        "runtime-data": {"nonce": nonce, "tee-pubkey": key},
+        "tee-evidence": {
+            "primary_evidence": client::primary_evidence(&cpu).unwrap(),
+            "additional_evidence": additional,
+        },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn attest(s: &KeyReleaseService, token: &str, body: &[u8]) -> Result<(String, String), KbsError> {
+    s.kbs_attest(Some(token), body, now(), None, &Cancel::default())
+        .map(|(t, session)| (t.token, session))
+}
+
+#[test]
+fn coco_fetches_from_its_own_kbs_over_http_with_a_gpu() {
+    let kit = Kit::new();
+    let server = Server::start(
+        Arc::new(kit.service()),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let c = KbsClient::new(&server.url(), &ClientTls::default()).unwrap();
+    let got = c.get_resource(&kit.cvm(), "snp", RESOURCE).unwrap();
+    assert_eq!(&got.resource[..], kit.dek.as_bytes());
+    // The token is coco's EAR: the CPU submodule carries the TEE key where Trustee's does.
+    let payload: Value =
+        serde_json::from_slice(&B64U.decode(got.token.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    let cpu0 = &payload["submods"]["cpu0"];
+    assert_eq!(
+        cpu0["ear_status"], "warning",
+        "simulated: a warning, never affirming"
+    );
+    assert_eq!(
+        cpu0["ear.veraison.annotated-evidence"]["runtime_data_claims"]["tee-pubkey"]["crv"],
+        "P-256"
+    );
+    assert!(payload["exp"].as_i64().unwrap() > payload["iat"].as_i64().unwrap());
+    assert_eq!(payload["submods"]["gpu0"]["ear_status"], "warning");
+    // A second fetch is a new session and works the same.
+    assert_eq!(
+        &c.get_resource(&kit.cvm(), "snp", RESOURCE)
+            .unwrap()
+            .resource[..],
+        kit.dek.as_bytes()
+    );
+    let events: Vec<String> = kit
+        .audit_lines()
+        .iter()
+        .map(|l| l["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        events,
+        ["kbs-attest", "key-release", "kbs-attest", "key-release"]
+    );
+}
+
+/// A client written with the `kbs-types` messages, as Trustee's guest client is: every request
+/// parses on the service, every answer parses as `kbs-types` reads it, and the protected header
+/// re-serialised by `kbs-types` is byte for byte the one received (the guest client's AAD).
+#[test]
+fn kbs_types_messages_round_trip() {
+    let kit = Kit::new();
+    let server = Server::start(
+        Arc::new(kit.service()),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = |p: &str| format!("{}/kbs/v0/{p}", server.url());
+
+    // Without a session, a resource is a 401 problem in JSON (Trustee's kbs-client starts so).
+    let mut r = agent
+        .get(url(&format!("resource/{RESOURCE}")))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let p: kbs_types::ErrorInformation = r.body_mut().read_json().unwrap();
+    assert_eq!(
+        p.error_type,
+        "https://github.com/confidential-containers/kbs/errors/TokenNotFound"
+    );
+
+    let req = kbs_types::Request {
+        version: "0.4.0".into(),
+        tee: kbs_types::Tee::Snp,
+        extra_params: json!({"supported-hash-algorithms": ["sha384"]}),
+    };
+    let mut r = agent.post(url("auth")).send_json(&req).unwrap();
+    assert_eq!(r.status(), 200);
+    let set_cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set_cookie.starts_with("kbs-session-id=") && set_cookie.contains("Path=/kbs/v0"));
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let challenge: kbs_types::Challenge = r.body_mut().read_json().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&challenge.nonce)
+            .unwrap()
+            .len(),
+        32
+    );
+
+    let key = TeeKeyPair::generate(Curve::P256).unwrap();
+    let jwk = key.public_jwk();
+    let tee_pubkey: kbs_types::TeePubKey = serde_json::from_value(jwk.clone()).unwrap();
+    // kbs-types writes the key as the guest client sends it; the binding is over that.
+    let sent_key = serde_json::to_value(&tee_pubkey).unwrap();
+    let cvm = kit.cvm();
+    let body: Value = serde_json::from_slice(&attestation(
+        &cvm,
+        &challenge.nonce,
+        &sent_key,
+        &challenge.nonce,
+        &sent_key,
+    ))
+    .unwrap();
+    let att = kbs_types::Attestation {
+        init_data: None,
+        runtime_data: kbs_types::RuntimeData {
+            nonce: challenge.nonce.clone(),
+            tee_pubkey,
+        },
+        tee_evidence: serde_json::from_value(body["tee-evidence"].clone()).unwrap(),
+    };
+    let mut r = agent
+        .post(url("attest"))
+        .header("cookie", &cookie)
+        .send_json(&att)
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let _token: Value = r.body_mut().read_json().unwrap();
+
+    let mut r = agent
+        .get(url(&format!("resource/{RESOURCE}")))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.body_mut().read_to_string().unwrap();
+    let received: Value = serde_json::from_str(&text).unwrap();
+    let response: kbs_types::Response = serde_json::from_str(&text).unwrap();
+    assert_eq!(response.protected.alg, "ECDH-ES+A256KW");
+    assert_eq!(response.protected.enc, "A256GCM");
+    assert_eq!(
+        response.protected.generate_aad().unwrap(),
+        received["protected"].as_str().unwrap().as_bytes(),
+        "the guest client authenticates the header as kbs-types re-serialises it"
+    );
+    assert_eq!(&key.decrypt(&received).unwrap()[..], kit.dek.as_bytes());
+    // And what coco's client sends parses as kbs-types reads it.
+    let ours = attestation(&cvm, &challenge.nonce, &jwk, &challenge.nonce, &jwk);
+    serde_json::from_slice::<kbs_types::Attestation>(&ours).unwrap();
+}
+
+#[test]
+fn a_session_continues_on_another_replica() {
+    let kit = Kit::new();
+    let store = Arc::new(MemoryReplayStore::default());
+    let (a, b) = (kit.replica([3; 32], &store), kit.replica([3; 32], &store));
+    let (nonce, token) = auth(&a);
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    let body = attestation(&kit.cvm(), &nonce, &jwk, &nonce, &jwk);
+    let (_, attested) = attest(&b, &token, &body).unwrap();
+    a.kbs_resource(Some(&attested), RESOURCE, now(), None)
+        .unwrap();
+    // The nonce is spent for both.
+    assert!(matches!(
+        attest(&a, &token, &body),
+        Err(KbsError::Session(coco_release::ChallengeError::Replayed))
+    ));
+    // A replica with another secret knows none of it.
+    let c = kit.replica([4; 32], &store);
+    assert!(matches!(
+        c.kbs_resource(Some(&attested), RESOURCE, now(), None),
+        Err(KbsError::Session(
+            coco_release::ChallengeError::NotIssuedHere
+        ))
+    ));
+}
+
+fn kind(e: &KbsError) -> (&'static str, u16) {
+    (e.error_type(), e.status())
+}
+
+#[test]
+fn every_refusal_has_its_problem_type_and_status() {
+    let kit = Kit::new();
+    let s = kit.service();
+    let cvm = kit.cvm();
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    let other = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+
+    // auth: version and TEE.
+    let e = s
+        .kbs_auth(
+            br#"{"version":"0.3.0","tee":"snp","extra-params":""}"#,
+            now(),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(e, KbsError::Version(_)));
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    let e = s
+        .kbs_auth(
+            br#"{"version":"0.4.0","tee":"cca","extra-params":""}"#,
+            now(),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(e, KbsError::Tee(_)));
+    assert_eq!(
+        kind(&s.kbs_auth(b"{", now(), None).unwrap_err()),
+        ("SerdeError", 401)
+    );
+
+    // attest: no session, forged session, wrong nonce, evidence bound to another key or nonce.
+    let (nonce, token) = auth(&s);
+    let good = attestation(&cvm, &nonce, &jwk, &nonce, &jwk);
+    let e = s
+        .kbs_attest(None, &good, now(), None, &Cancel::default())
+        .unwrap_err();
+    assert_eq!(kind(&e), ("TokenNotFound", 401));
+    let mut forged = token.clone();
+    forged.insert(5, 'A');
+    assert_eq!(
+        kind(&attest(&s, &forged, &good).unwrap_err()),
+        ("InvalidSession", 401)
+    );
+    let e = attest(&s, &token, &attestation(&cvm, "AAAA", &jwk, "AAAA", &jwk)).unwrap_err();
+    assert!(
+        matches!(&e, KbsError::Attestation(ReleaseError::Request(_))),
+        "{e}"
+    );
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    // Evidence bound to another TEE key, sent with this one: the GPU's nonce does not verify;
+    // without GPUs, the CPU's report data is the binding finding. No token either way.
+    let e = attest(&s, &token, &attestation(&cvm, &nonce, &jwk, &nonce, &other)).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            KbsError::Attestation(ReleaseError::Evidence { index: 1, .. })
+        ),
+        "{e}"
+    );
+    let mut cpu_only = kit.cvm();
+    cpu_only.gpus.clear();
+    let e = attest(
+        &s,
+        &token,
+        &attestation(&cpu_only, &nonce, &jwk, &nonce, &other),
+    )
+    .unwrap_err();
+    let KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) = &e else {
+        panic!("{e}")
+    };
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(claims, ["cpu0.report_data"]);
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    // Evidence bound to an older nonce.
+    let e = attest(&s, &token, &attestation(&cvm, &nonce, &jwk, "b2xk", &jwk)).unwrap_err();
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    // An unusable TEE key is refused before anything is spent.
+    let e = attest(
+        &s,
+        &token,
+        &attestation(
+            &cvm,
+            &nonce,
+            &json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+            &nonce,
+            &jwk,
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    // Garbage.
+    assert_eq!(
+        kind(&attest(&s, &token, b"[]").unwrap_err()),
+        ("SerdeError", 401)
+    );
+    // None of that spent the nonce: the good attestation still passes, once.
+    let (_, attested) = attest(&s, &token, &good).unwrap();
+    assert!(matches!(
+        attest(&s, &token, &good),
+        Err(KbsError::Session(coco_release::ChallengeError::Replayed))
+    ));
+    // The attested session cannot attest again.
+    assert!(matches!(
+        attest(&s, &attested, &good),
+        Err(KbsError::Step(_))
+    ));
+
+    // resource: paths, unknown resources, sessions that did not attest, expiry.
+    let e = s
+        .kbs_resource(Some(&attested), "default/model", now(), None)
+        .unwrap_err();
+    assert_eq!(kind(&e), ("InvalidRequestPath", 404));
+    let e = s
+        .kbs_resource(Some(&attested), "default/model/other", now(), None)
+        .unwrap_err();
+    assert_eq!(kind(&e), ("ResourceNotFound", 404));
+    let e = s
+        .kbs_resource(Some(&token), RESOURCE, now(), None)
+        .unwrap_err();
+    assert!(matches!(e, KbsError::Step(_)));
+    assert_eq!(kind(&e), ("InvalidSession", 401));
+    let later = now() + Duration::from_secs(coco_release::kbs::broker::ATTESTED_SESSION_SECS + 1);
+    let e = s
+        .kbs_resource(Some(&attested), RESOURCE, later, None)
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        KbsError::Session(coco_release::ChallengeError::Expired)
+    ));
+    s.kbs_resource(Some(&attested), RESOURCE, now(), None)
+        .unwrap();
+    // An auth session past the challenge lifetime.
+    let (nonce, token) = auth(&s);
+    let late = now() + Duration::from_secs(61);
+    let e = s
+        .kbs_attest(
+            Some(&token),
+            &attestation(&cvm, &nonce, &jwk, &nonce, &jwk),
+            late,
+            None,
+            &Cancel::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        KbsError::Session(coco_release::ChallengeError::Expired)
+    ));
+
+    // Every refusal was audited with its type.
+    let refused: Vec<String> = kit
+        .audit_lines()
+        .iter()
+        .filter(|l| l["decision"] == "refuse")
+        .map(|l| l["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(refused.len() >= 15, "{refused:?}");
+    assert!(!refused.contains(&"PolicyDeny".to_string()));
+}
+
+#[test]
+fn a_measurement_the_references_do_not_know_is_denied_by_policy_at_the_resource() {
+    let kit = Kit::new();
+    let s = kit.service();
+    let mut cvm = kit.cvm();
+    cvm.vm.measurement = [9; 48];
+    let (nonce, token) = auth(&s);
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    // The evidence verified and is bound: attest answers with the EAR that says why...
+    let (ear, attested) =
+        attest(&s, &token, &attestation(&cvm, &nonce, &jwk, &nonce, &jwk)).unwrap();
+    assert!(ear.contains('.'));
+    // ...and the resource is refused by policy.
+    let e = s
+        .kbs_resource(Some(&attested), RESOURCE, now(), None)
+        .unwrap_err();
+    assert!(
+        matches!(&e, KbsError::PolicyDeny { status } if status == "contraindicated"),
+        "{e}"
+    );
+    assert_eq!(kind(&e), ("PolicyDeny", 403));
+    let lines = kit.audit_lines();
+    assert_eq!(lines[0]["decision"], "denied");
+    assert_eq!(lines[1]["kind"], "PolicyDeny");
+}
+
+#[test]
+fn init_data_must_match_the_host_data_and_becomes_claims() {
+    let kit = Kit::new();
+    let s = kit.service();
+    let doc = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"aa.toml\" = \"url = 'x'\"\n";
+    let id = coco_core::initdata::InitData::parse(doc.as_bytes()).unwrap();
+    let mut cvm = kit.cvm();
+    cvm.vm.host_data = id
+        .field_value(coco_core::initdata::Field::SnpHostData)
+        .try_into()
+        .unwrap();
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    let with_init = |nonce: &str, body: &str| -> Vec<u8> {
+        let mut v: Value =
+            serde_json::from_slice(&attestation(&cvm, nonce, &jwk, nonce, &jwk)).unwrap();
+        v["init-data"] = json!({"format": "toml", "body": body});
+        v.to_string().into_bytes()
+    };
+    let (nonce, token) = auth(&s);
+    let (ear, _) = attest(&s, &token, &with_init(&nonce, doc)).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&B64U.decode(ear.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let annotated = &payload["submods"]["cpu0"]["ear.veraison.annotated-evidence"];
+    assert_eq!(annotated["init_data"], hex::encode(id.digest()));
+    assert_eq!(annotated["init_data_claims"]["aa.toml"], "url = 'x'");
+    // Another document than the one measured: refused, naming the claim.
+    let (nonce, token) = auth(&s);
+    let e = attest(&s, &token, &with_init(&nonce, &doc.replace('x', "y"))).unwrap_err();
+    let KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(findings[0].claim, "cpu0.init_data");
+}
