@@ -260,8 +260,15 @@ fn read(path: &Path, flag: &'static str) -> Result<Vec<u8>, Box<dyn std::error::
 pub struct FetchArgs {
     /// The key-release service: https://HOST:PORT, or http:// to loopback
     /// (e.g. http://127.0.0.1:8443).
-    #[arg(long)]
-    url: String,
+    #[arg(long, required_unless_present = "kbs", conflicts_with = "kbs")]
+    url: Option<String>,
+    /// Fetch from a Confidential Containers Key Broker Service instead (Trustee, or
+    /// `coco serve`'s /kbs/v0), over the KBS protocol 0.4.0; with --resource.
+    #[arg(long, value_name = "URL", requires = "resource")]
+    kbs: Option<String>,
+    /// With --kbs: the resource <repository>/<type>/<tag> (e.g. default/model/dek).
+    #[arg(long, requires = "kbs", conflicts_with = "key_id")]
+    resource: Option<String>,
     /// Trust only this CA bundle (PEM) for the service's TLS certificate, instead of the
     /// system's roots.
     #[arg(long, value_name = "FILE")]
@@ -271,8 +278,8 @@ pub struct FetchArgs {
     #[arg(long)]
     plain_http: bool,
     /// The key wanted.
-    #[arg(long)]
-    key_id: String,
+    #[arg(long, required_unless_present = "kbs")]
+    key_id: Option<String>,
     /// Where to write the released data key (mode 0600; refuses to overwrite).
     #[arg(long)]
     out: PathBuf,
@@ -394,17 +401,48 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
         }
     };
     let attester = attester.as_ref();
-    // The EAR is checked (key, expiry, this challenge, status) before the key is unwrapped.
     let tls = ClientTls {
         ca_pem: a.ca.as_deref().map(|p| read(p, "--ca")).transpose()?,
         allow_plain_http: a.plain_http,
     };
-    let client = Client::with_tls(&a.url, &tls)?;
+    if let (Some(kbs), Some(resource)) = (&a.kbs, &a.resource) {
+        coco_release::kbs::broker::resource_id(resource)
+            .map_err(|e| err(format!("--resource: {e}")))?;
+        if a.ear_key.is_some() {
+            return Err(err(
+                "--ear-key is for coco's protocol; a KBS token is not checked by its client",
+            ));
+        }
+        let tee = if a.sim.is_some() {
+            "snp"
+        } else {
+            coco_release::kbs::client::detect_tee()?
+        };
+        let client = coco_release::kbs::client::KbsClient::new(kbs, &tls)?;
+        let got = client.get_resource(attester, tee, resource)?;
+        let dek = coco_seal::Dek::from_slice(&got.resource).map_err(|_| {
+            err(format!(
+                "resource {resource:?} is {} bytes, not a 32-byte data key",
+                got.resource.len()
+            ))
+        })?;
+        dek.save(&a.out)?;
+        eprintln!(
+            "coco: KBS resource {resource:?} written to {}",
+            a.out.display()
+        );
+        return Ok(());
+    }
+    let (Some(url), Some(key_id)) = (&a.url, &a.key_id) else {
+        return Err(err("--url and --key-id (or --kbs and --resource)"));
+    };
+    // The EAR is checked (key, expiry, this challenge, status) before the key is unwrapped.
+    let client = Client::with_tls(url, &tls)?;
     let dek = match ear_key {
         Some(pk) => {
             let now = coco_core::time::unix(SystemTime::now());
             let (dek, _, ear) =
-                workload::fetch_verified(&client, attester, &a.key_id, kem, &[pk], now)?;
+                workload::fetch_verified(&client, attester, key_id, kem, &[pk], now)?;
             eprintln!("coco: EAR verified: {}", ear.overall().name());
             dek
         }
@@ -412,13 +450,13 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
             eprintln!(
                 "coco: note: no --ear-key: the service's EAR was not checked (pin the service's key)"
             );
-            workload::fetch(&client, attester, &a.key_id, kem)?.0
+            workload::fetch(&client, attester, key_id, kem)?.0
         }
     };
     dek.save(&a.out)?;
     eprintln!(
         "coco: released key {:?} written to {}",
-        a.key_id,
+        key_id,
         a.out.display()
     );
     Ok(())

@@ -159,7 +159,11 @@ impl KbsClient {
         match v.get("type").and_then(Value::as_str) {
             Some(t) => ReleaseError::Refused {
                 kind: t.rsplit('/').next().unwrap_or(t).to_string(),
-                message: v["detail"].as_str().unwrap_or("").to_string(),
+                message: format!(
+                    "{} (HTTP {status} from {}{path})",
+                    v["detail"].as_str().unwrap_or(""),
+                    self.base
+                ),
                 detail: Box::new(
                     json!({"http_status": status, "type": t, "url": format!("{}{path}", self.base)}),
                 ),
