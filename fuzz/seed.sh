@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 vectors="${COCO_VECTORS:-$(cd ../.. && pwd)/shared/vectors}"
-mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim,release_wire,initdata}
+mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_quote,tdx_collateral,corim,ear,corim_build,nvidia_report,nvidia_rim,release_wire,initdata,kbs_evidence}
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
@@ -54,6 +54,21 @@ nums = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
 b64u = lambda i, n: base64.urlsafe_b64encode(i.to_bytes(n, "big")).rstrip(b"=").decode()
 (out / "jwk-p256.json").write_text(json.dumps(
     {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": b64u(nums.x, 32), "y": b64u(nums.y, 32)}))
+PY
+# KBS: the real Trustee SNP evidence, its report alone, and attestation requests around it.
+python3 - "$vectors" corpus/kbs_evidence <<'PY'
+import json, pathlib, sys
+v, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+ev = json.loads((v / "kbs/trustee-snp-e2e/evidence.json").read_text())
+(out / "snp-evidence.json").write_text(json.dumps(ev))
+(out / "snp-report.json").write_text(json.dumps(ev["attestation_report"]))
+jwk = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": "x", "y": "y"}
+gpus = json.dumps({"nvidia": {"device_evidence_list": [{"arch": "HOPPER", "uuid": "u", "evidence": "AAAA", "certificate": "AAAA"}]}})
+att = {"init-data": None, "runtime-data": {"nonce": "AAAA", "tee-pubkey": jwk},
+       "tee-evidence": {"primary_evidence": ev, "additional_evidence": gpus}}
+(out / "attestation.json").write_text(json.dumps(att))
+(out / "sample.json").write_text(json.dumps({"svn": "1", "report_data": "AAAA"}))
+(out / "gpus.json").write_text(gpus)
 PY
 printf '%s\n' 'version = "0.1.0"' 'algorithm = "sha384"' '[data]' '"aa.toml" = """' \
     '[token_configs]' '[token_configs.kbs]' 'url = "https://kbs.example:8080"' '"""' \

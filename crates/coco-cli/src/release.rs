@@ -304,6 +304,11 @@ pub struct FetchArgs {
     /// policy allowing simulation).
     #[arg(long, value_name = "DIR")]
     sim: Option<PathBuf>,
+    /// With --kbs: send the Confidential Containers sample attester's evidence (no TEE,
+    /// unsigned), as the CoCo guest client does without hardware: rehearsals against a KBS that
+    /// accepts it (Trustee's sample verifier; `coco serve` with simulation allowed).
+    #[arg(long, requires = "kbs", conflicts_with_all = ["sim", "gpus"])]
+    sample: bool,
     /// With --sim: the simulated VM's launch measurement (48 bytes, hex; default zeros).
     #[arg(long, requires = "sim")]
     measurement: Option<String>,
@@ -413,10 +418,13 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
                 "--ear-key is for coco's protocol; a KBS token is not checked by its client",
             ));
         }
-        let tee = if a.sim.is_some() {
-            "snp"
+        let sample = coco_release::kbs::client::SampleAttester { svn: 1 };
+        let (attester, tee): (&dyn workload::Attester, &str) = if a.sample {
+            (&sample, "sample")
+        } else if a.sim.is_some() {
+            (attester, "snp")
         } else {
-            coco_release::kbs::client::detect_tee()?
+            (attester, coco_release::kbs::client::detect_tee()?)
         };
         let client = coco_release::kbs::client::KbsClient::new(kbs, &tls)?;
         let got = client.get_resource(attester, tee, resource)?;

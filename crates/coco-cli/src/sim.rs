@@ -110,7 +110,7 @@ fn evidence(
             let rd = report_data.ok_or("--platform snp needs --report-data HEX")?;
             let cpu = cvm.cpu_evidence(&hex_arg::<64>("--report-data", rd, true)?)?;
             if kbs_json {
-                coco_release::kbs::client::primary_evidence(&cpu)?
+                coco_release::kbs::client::primary_evidence(&cpu, 64)?
             } else {
                 serde_json::to_value(&cpu)?
             }

@@ -256,6 +256,9 @@ impl ReferenceValues {
             if snp.iter().any(|e| compare::environment(&t.environment, e)) {
                 d.cpus.insert(Platform::Snp);
             }
+            if compare::environment(&t.environment, &profile::sample_environment()) {
+                d.cpus.insert(Platform::Sample);
+            }
             if let Some(c) = &t.environment.class
                 && c.vendor.as_deref() == Some("NVIDIA")
                 && let Some(m) = &c.model
@@ -437,6 +440,7 @@ fn evidence_environment(a: &Attester) -> Environment {
             profile::snp_environment(c.signing_key == crate::claims::SnpSigningKey::Vlek)
         }
         Claims::Gpu(c) => profile::nvidia_environment(&c.model),
+        Claims::Sample(_) => profile::sample_environment(),
     }
 }
 
@@ -445,6 +449,7 @@ fn evidence_mvals(a: &Attester) -> Vec<(Mkey, Mval)> {
         Claims::Tdx(c) => profile::tdx_evidence(c),
         Claims::Snp(c) => profile::snp_evidence(c),
         Claims::Gpu(c) => profile::nvidia_evidence(c),
+        Claims::Sample(c) => profile::sample_evidence(c),
     }
 }
 
@@ -479,7 +484,7 @@ fn reference_findings(a: &Attester, refs: &ReferenceValues, policy: &Policy) -> 
     let (nvdec0_off, snp_product) = match a.claims() {
         Claims::Gpu(c) => (c.nvdec0_disabled, None),
         Claims::Snp(c) => (false, Some(c.product.name())),
-        Claims::Tdx(_) => (false, None),
+        Claims::Tdx(_) | Claims::Sample(_) => (false, None),
     };
     for (keys, alternatives) in &groups {
         if nvdec0_off && keys.as_slice() == [Mkey::Uint(profile::nvidia_mkey::NVDEC0_INDEX)] {
@@ -540,6 +545,8 @@ pub fn appraise_attester(
         Claims::Tdx(c) => validate::tdx(c, policy, ctx.now),
         Claims::Snp(c) => validate::snp(c, policy),
         Claims::Gpu(c) => validate::gpu(c, policy),
+        // Nothing to validate but what every attester gets (binding, simulation).
+        Claims::Sample(_) => validate::Validation::default(),
     };
     findings.extend(v.findings);
     if v.hardware_warning {

@@ -23,15 +23,19 @@ pub enum Platform {
     Snp,
     /// NVIDIA GPU.
     Nvidia,
+    /// The Confidential Containers guest clients' sample attester (no TEE, no signature):
+    /// rehearsals only, always simulated.
+    Sample,
 }
 
 impl Platform {
-    /// The name (`tdx`, `snp`, `nvidia`).
+    /// The name (`tdx`, `snp`, `nvidia`, `sample`).
     pub fn name(self) -> &'static str {
         match self {
             Platform::Tdx => "tdx",
             Platform::Snp => "snp",
             Platform::Nvidia => "nvidia",
+            Platform::Sample => "sample",
         }
     }
 
@@ -220,6 +224,16 @@ pub struct GpuClaims {
     pub revocation_checked: bool,
 }
 
+/// The claims of the Confidential Containers sample attester (`{"report_data", "svn"}`):
+/// nothing signs them; they exist so that a deployment can be rehearsed without a TEE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleClaims {
+    /// The security version number the sample attester states.
+    pub svn: u64,
+    /// The report data, zero-padded to 64 bytes.
+    pub report_data: [u8; 64],
+}
+
 /// Typed claims of one attester.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claims {
@@ -229,6 +243,8 @@ pub enum Claims {
     Snp(Box<SnpClaims>),
     /// An NVIDIA GPU.
     Gpu(GpuClaims),
+    /// The sample attester.
+    Sample(SampleClaims),
 }
 
 impl Claims {
@@ -238,6 +254,7 @@ impl Claims {
             Claims::Tdx(_) => Platform::Tdx,
             Claims::Snp(_) => Platform::Snp,
             Claims::Gpu(_) => Platform::Nvidia,
+            Claims::Sample(_) => Platform::Sample,
         }
     }
 
@@ -246,7 +263,7 @@ impl Claims {
         match self {
             Claims::Tdx(c) => c.debug,
             Claims::Snp(c) => c.debug,
-            Claims::Gpu(_) => false,
+            Claims::Gpu(_) | Claims::Sample(_) => false,
         }
     }
 
@@ -256,6 +273,7 @@ impl Claims {
             Claims::Tdx(c) => c.revocation_checked,
             Claims::Snp(c) => c.revocation_checked,
             Claims::Gpu(c) => c.revocation_checked,
+            Claims::Sample(_) => false,
         }
     }
 
@@ -266,6 +284,7 @@ impl Claims {
             Claims::Tdx(c) => ("report_data", &c.report_data),
             Claims::Snp(c) => ("report_data", &c.report_data),
             Claims::Gpu(c) => ("nonce", &c.nonce),
+            Claims::Sample(c) => ("report_data", &c.report_data),
         }
     }
 

@@ -74,6 +74,8 @@ impl Revocation {
             Platform::Tdx => self.tdx,
             Platform::Snp => self.snp,
             Platform::Nvidia => self.nvidia,
+            // Nothing to revoke: the sample attester is never hardware.
+            Platform::Sample => false,
         }
     }
 }

@@ -63,6 +63,33 @@ pub fn nvidia_environment(chip: &str) -> Environment {
     }
 }
 
+/// The sample attester's environment: class {vendor "Confidential Containers", model
+/// "sample"} (a rehearsal environment; no TEE).
+pub fn sample_environment() -> Environment {
+    Environment {
+        class: Some(Class {
+            vendor: Some("Confidential Containers".into()),
+            model: Some("sample".into()),
+            ..Class::default()
+        }),
+        ..Environment::default()
+    }
+}
+
+/// The sample attester's measurement key: its `svn`.
+pub const SAMPLE_SVN: &str = "svn";
+
+/// The evidence measurements of the sample attester: `svn`.
+pub fn sample_evidence(c: &crate::claims::SampleClaims) -> Vec<(Mkey, Mval)> {
+    vec![(
+        Mkey::Text(SAMPLE_SVN.into()),
+        Mval {
+            svn: Some(Svn::Exact(c.svn)),
+            ..Mval::default()
+        },
+    )]
+}
+
 /// TDX measurement keys stated as SHA-384 digests.
 pub const TDX_DIGEST_KEYS: &[(&str, &str)] = &[
     ("mrtd", "mr_td"),

@@ -124,6 +124,9 @@ pub enum EvidencePlatform {
     SimSnp,
     /// A simulated GPU report (demos and tests; needs a simulated root).
     SimGpu,
+    /// The Confidential Containers sample attester's evidence (rehearsals; unsigned, accepted
+    /// only with [`Verifier::accept_sample`]).
+    Sample,
 }
 
 impl EvidencePlatform {
@@ -136,6 +139,7 @@ impl EvidencePlatform {
             "nvidia" => Self::Nvidia,
             "sim-snp" => Self::SimSnp,
             "sim-gpu" => Self::SimGpu,
+            "sample" => Self::Sample,
             other => {
                 return Err(EvidenceError::UnsupportedPlatform {
                     platform: other.into(),
@@ -154,6 +158,7 @@ impl EvidencePlatform {
             Self::Nvidia => "nvidia",
             Self::SimSnp => "sim-snp",
             Self::SimGpu => "sim-gpu",
+            Self::Sample => "sample",
         }
     }
 
@@ -212,6 +217,8 @@ pub struct Verifier<'a> {
     pub sim_root: Option<&'a Cert>,
     /// Certificate signatures already verified (evidence chains of known hardware).
     pub cache: Option<&'a LinkCache>,
+    /// Accept the unsigned sample attester's evidence (where simulation is allowed).
+    pub accept_sample: bool,
 }
 
 impl<'a> Verifier<'a> {
@@ -224,6 +231,7 @@ impl<'a> Verifier<'a> {
             allow_trailing_data: false,
             sim_root: None,
             cache: None,
+            accept_sample: false,
         }
     }
 
@@ -327,6 +335,9 @@ impl<'a> Verifier<'a> {
                     bytes, vcek, root, at, self.cache,
                 )?)))
             }
+            EvidencePlatform::Sample => Ok(VerifiedEvidence::Sample(Box::new(
+                crate::sample::verify(bytes, self.accept_sample)?,
+            ))),
             EvidencePlatform::SimGpu => {
                 let root = self.sim_root("simulated GPU")?;
                 let cert = e.certs.first().ok_or_else(|| EvidenceError::Certificate {
@@ -362,6 +373,8 @@ pub enum VerifiedEvidence {
     SimSnp(Box<Verified<snp::SnpEvidence>>),
     /// A simulated GPU report.
     SimGpu(Box<Verified<sim::SimGpuEvidence>>),
+    /// The sample attester's evidence.
+    Sample(Box<Verified<crate::sample::SampleEvidence>>),
 }
 
 impl VerifiedEvidence {
@@ -378,6 +391,7 @@ impl VerifiedEvidence {
                 .collect(),
             VerifiedEvidence::SimSnp(v) => vec![attester::sim_snp(&name(0), v)],
             VerifiedEvidence::SimGpu(v) => vec![attester::sim_gpu(&name(0), v)],
+            VerifiedEvidence::Sample(v) => vec![attester::sample(&name(0), v)],
         }
     }
 

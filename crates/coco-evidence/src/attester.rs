@@ -113,6 +113,13 @@ pub fn sim_snp(name: &str, v: &Verified<SnpEvidence>) -> Attester {
     Attester::simulated(name, Claims::Snp(Box::new(snp_claims(v))), view)
 }
 
+/// The sample attester (always simulated).
+pub fn sample(name: &str, v: &Verified<crate::sample::SampleEvidence>) -> Attester {
+    let c = &v.claims;
+    let view = serde_json::json!({"svn": c.svn, "report_data": hex::encode(c.report_data)});
+    Attester::simulated(name, Claims::Sample(c.clone()), view)
+}
+
 /// A simulated GPU attester.
 pub fn sim_gpu(name: &str, v: &Verified<crate::sim::SimGpuEvidence>) -> Attester {
     Attester::simulated(name, Claims::Gpu(v.claims.clone()), v.view.clone())

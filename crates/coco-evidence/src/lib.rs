@@ -28,6 +28,7 @@ pub mod attester;
 pub mod crypto;
 pub mod error;
 pub mod nvidia;
+pub mod sample;
 pub mod sim;
 pub mod snp;
 pub mod tdx;

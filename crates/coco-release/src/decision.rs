@@ -223,6 +223,9 @@ impl Decider {
         v.cache = Some(&self.chains);
         v.sim_root = self.sim_root.as_ref();
         v.allow_trailing_data = self.allow_trailing_data;
+        // The unsigned sample attester only where simulated evidence is allowed at all (its
+        // attester is simulated, so appraisal marks it too).
+        v.accept_sample = self.policy.allow_simulated;
         // Missing revocation data is a verification error unless the policy waives
         // revocation for this platform; a CRL that is given is always checked.
         let platform = match platform {
@@ -230,6 +233,7 @@ impl Decider {
             EvidencePlatform::Nvidia | EvidencePlatform::SimGpu => {
                 coco_core::claims::Platform::Nvidia
             }
+            EvidencePlatform::Sample => coco_core::claims::Platform::Sample,
             _ => coco_core::claims::Platform::Snp,
         };
         v.accept_missing_revocation = self.accept_missing_revocation

@@ -297,7 +297,7 @@ impl TeeKeyPair {
         })
     }
 
-    /// The public JWK `{"alg":"ECDH-ES+A256KW","crv","kty":"EC","x","y"}` (the members of the
+    /// The public JWK `{"kty":"EC","crv","alg":"ECDH-ES+A256KW","x","y"}` (the members of the
     /// `kbs-types` EC key; the binding hashes its canonical form, so order does not matter).
     pub fn public_jwk(&self) -> Value {
         let n = self.curve.coordinate_len();
@@ -397,8 +397,9 @@ mod tests {
         for curve in [Curve::P256, Curve::P384, Curve::P521] {
             let pair = TeeKeyPair::generate(curve).unwrap();
             let jwk = pair.public_jwk();
-            let order: Vec<&String> = jwk.as_object().unwrap().keys().collect();
-            assert_eq!(order, ["alg", "crv", "kty", "x", "y"]);
+            let mut members: Vec<&String> = jwk.as_object().unwrap().keys().collect();
+            members.sort();
+            assert_eq!(members, ["alg", "crv", "kty", "x", "y"]);
             let jwe = encrypt(&TeeKey::from_jwk(&jwk).unwrap(), b"secret").unwrap();
             assert_eq!(&pair.decrypt(&jwe).unwrap()[..], b"secret");
             for field in ["protected", "encrypted_key", "iv", "ciphertext", "tag"] {

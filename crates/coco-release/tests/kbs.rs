@@ -125,7 +125,7 @@ fn attestation(
     json!({
         "runtime-data": {"nonce": nonce, "tee-pubkey": key},
         "tee-evidence": {
-            "primary_evidence": client::primary_evidence(&cpu).unwrap(),
+            "primary_evidence": client::primary_evidence(&cpu, 48).unwrap(),
             "additional_evidence": additional,
         },
     })
@@ -548,4 +548,104 @@ fn init_data_must_match_the_host_data_and_becomes_claims() {
         panic!("{e}")
     };
     assert_eq!(findings[0].claim, "cpu0.init_data");
+}
+
+/// A service whose reference values bound the sample attester's svn, with `policy`.
+fn sample_service(kit: &Kit, policy: coco_core::policy::Policy) -> KeyReleaseService {
+    use coco_core::corim::{Corim, DecodeOptions, build};
+    let refs = build::build("id = \"rehearsal\"\n[sample]\nsvn_min = 1\n").unwrap();
+    let refs = coco_core::appraise::ReferenceValues::from_corims(&[Corim::decode(
+        &refs,
+        &DecodeOptions::default(),
+    )
+    .unwrap()])
+    .unwrap();
+    let keys = MemoryKeyStore::default();
+    keys.put(RESOURCE, &kit.dek);
+    KeyReleaseService::new(
+        Box::new(keys),
+        coco_core::keys::SigningKey::generate_p384().unwrap(),
+        coco_release::ServiceConfig {
+            references: refs,
+            policy,
+            sim_root: None,
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(Audit(kit.audit.clone())))
+}
+
+/// The CoCo guest clients' sample attester: a rehearsal without TEE hardware, accepted only
+/// where simulation is allowed, bound like any evidence, bounded by `[sample] svn_min`, and
+/// simulated in the EAR.
+#[test]
+fn the_sample_attester_rehearses_a_deployment_only_where_simulation_is_allowed() {
+    use coco_release::kbs::client::SampleAttester;
+    let kit = Kit::new();
+    let server = Server::start(
+        Arc::new(sample_service(&kit, simkit::policy())),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let c = KbsClient::new(&server.url(), &ClientTls::default()).unwrap();
+    let got = c
+        .get_resource(&SampleAttester { svn: 1 }, "sample", RESOURCE)
+        .unwrap();
+    assert_eq!(&got.resource[..], kit.dek.as_bytes());
+    let payload: Value =
+        serde_json::from_slice(&B64U.decode(got.token.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(payload["submods"]["cpu0"]["ear_status"], "warning");
+    assert_eq!(payload["submods"]["cpu0"]["coco_simulated"], true);
+    // Below the reference svn: denied by policy.
+    let e = c
+        .get_resource(&SampleAttester { svn: 0 }, "sample", RESOURCE)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::Refused { kind, .. } if kind == "PolicyDeny"),
+        "{e}"
+    );
+    // Not bound to the session: refused at attest.
+    let s = sample_service(&kit, simkit::policy());
+    let (nonce, token) = {
+        let (c, t) = s
+            .kbs_auth(
+                br#"{"version":"0.4.0","tee":"sample","extra-params":""}"#,
+                now(),
+                None,
+            )
+            .unwrap();
+        (c.nonce, t)
+    };
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    let body = json!({
+        "runtime-data": {"nonce": nonce, "tee-pubkey": jwk},
+        "tee-evidence": {"primary_evidence": {"svn": "1", "report_data": "AAAA"}, "additional_evidence": ""},
+    });
+    let e = attest(&s, &token, body.to_string().as_bytes()).unwrap_err();
+    assert_eq!(kind(&e), ("AttestationError", 401));
+    // A policy without simulation never accepts it, whatever it says.
+    let strict = sample_service(
+        &kit,
+        coco_core::policy::Policy {
+            require_revocation_check: coco_core::policy::Revocation::NONE,
+            ..Default::default()
+        },
+    );
+    let server = Server::start(
+        Arc::new(strict),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let c = KbsClient::new(&server.url(), &ClientTls::default()).unwrap();
+    let e = c
+        .get_resource(&SampleAttester { svn: 1 }, "sample", RESOURCE)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::Refused { kind, .. } if kind == "AttestationError"),
+        "{e}"
+    );
 }

@@ -22,6 +22,9 @@
 //! vmpl_max = 0
 //! reported_tcb_min = { bootloader = 3, tee = 0, snp = 8, microcode = 115 }
 //!
+//! [sample]                                      # the CoCo sample attester (rehearsals, no TEE)
+//! svn_min = 1
+//!
 //! [[nvidia]]
 //! chip = "GH100"
 //! driver_version = ["535.104.05"]
@@ -171,6 +174,34 @@ fn u64_raw_or_masked(v: &Toml, what: &str) -> Result<Value> {
         }
         other => Ok(raw_mval(u64_of(other, what)?.to_le_bytes().to_vec(), None)),
     }
+}
+
+/// `[sample]`: the Confidential Containers sample attester (rehearsals without a TEE):
+/// `svn_min`.
+fn sample(t: &toml::Table, id: &str) -> Result<Value> {
+    let env = env_value(&profile::sample_environment());
+    let mut triples = Vec::new();
+    for (key, v) in t {
+        let what = format!("sample.{key}");
+        match key.as_str() {
+            "svn_min" => {
+                let m = imap(vec![(
+                    1,
+                    Value::Tag(553, Box::new(int(u64_of(v, &what)?.into()))),
+                )]);
+                triples.push(triple(&env, Value::Text(profile::SAMPLE_SVN.into()), m));
+            }
+            _ => {
+                return Err(err(format!(
+                    "{what}: unknown sample reference value (svn_min)"
+                )));
+            }
+        }
+    }
+    if triples.is_empty() {
+        return Err(err("[sample] needs svn_min"));
+    }
+    Ok(comid(format!("{id}/sample"), triples))
 }
 
 fn tdx(t: &toml::Table, id: &str) -> Result<Value> {
@@ -384,6 +415,10 @@ pub fn build(text: &str) -> Result<Vec<u8>> {
                 v.as_table().ok_or_else(|| err("[snp] is a table"))?,
                 &id,
             )?),
+            "sample" => tags.push(sample(
+                v.as_table().ok_or_else(|| err("[sample] is a table"))?,
+                &id,
+            )?),
             "nvidia" => {
                 let arr = v
                     .as_array()
@@ -400,7 +435,9 @@ pub fn build(text: &str) -> Result<Vec<u8>> {
         }
     }
     if tags.is_empty() {
-        return Err(err("no [tdx], [snp] or [[nvidia]] reference values"));
+        return Err(err(
+            "no [tdx], [snp], [[nvidia]] or [sample] reference values",
+        ));
     }
     let mut corim = vec![
         (0, Value::Text(id)),

@@ -30,7 +30,7 @@ pub const SESSION_COOKIE: &str = "kbs-session-id";
 pub const ATTESTED_SESSION_SECS: u64 = 300;
 
 /// The TEEs whose evidence this service appraises.
-const TEES: &[&str] = &["snp", "tdx"];
+const TEES: &[&str] = &["snp", "tdx", "sample"];
 
 /// The longest segment of a resource path.
 const MAX_SEGMENT: usize = 128;
@@ -242,7 +242,7 @@ impl KeyReleaseService {
             }));
         }
         let init_data = match &att.init_data {
-            Some(w) => Some(check_init_data(w, &outcome)?),
+            Some(w) => check_init_data(w, &outcome)?,
             None => None,
         };
         if !self
@@ -355,11 +355,11 @@ impl KeyReleaseService {
 
 /// Parses the attestation's init-data and checks its digest against the CPU evidence's
 /// configuration field (TDX MRCONFIGID, SNP HOST_DATA); a mismatch is an attestation failure
-/// naming `cpu0.init_data`.
+/// naming `cpu0.init_data`. `None` for the sample attester, which has no such field.
 fn check_init_data(
     w: &super::wire::InitDataWire,
     outcome: &crate::decision::Outcome,
-) -> Result<InitData, KbsError> {
+) -> Result<Option<InitData>, KbsError> {
     if w.format != "toml" {
         return Err(KbsError::Request(format!(
             "init-data format {:?}: toml",
@@ -377,6 +377,9 @@ fn check_init_data(
         Claims::Tdx(c) => (&c.mr_config_id, d.field_value(Field::TdxMrConfigId)),
         Claims::Snp(c) => (&c.host_data, d.field_value(Field::SnpHostData)),
         Claims::Gpu(_) => return Err(KbsError::Request("no CPU evidence".into())),
+        // The sample attester has no configuration field: the init-data stays unverified and
+        // is not exposed as claims (as Trustee's sample verifier, which skips it).
+        Claims::Sample(_) => return Ok(None),
     };
     if !bool::from(found.ct_eq(&expected)) {
         return Err(KbsError::Attestation(ReleaseError::Appraisal {
@@ -389,7 +392,7 @@ fn check_init_data(
             )],
         }));
     }
-    Ok(d)
+    Ok(Some(d))
 }
 
 #[cfg(test)]

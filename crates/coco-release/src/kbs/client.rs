@@ -48,13 +48,48 @@ pub fn detect_tee() -> Result<&'static str> {
     }
 }
 
+/// The Confidential Containers guest clients' sample attester (no TEE): evidence
+/// `{"svn", "report_data"}`, as their attestation agent sends without hardware. For rehearsals
+/// against a KBS whose policy accepts it (Trustee's sample verifier; coco with simulation
+/// allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleAttester {
+    /// The security version number to state (the guest client states 1).
+    pub svn: u64,
+}
+
+impl Attester for SampleAttester {
+    fn gpu_evidence(&self, _nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
+        Ok(Vec::new())
+    }
+
+    fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {
+        let e = json!({"svn": self.svn.to_string(), "report_data": B64.encode(report_data)});
+        Ok(CpuEvidence {
+            platform: "sample".into(),
+            evidence: B64.encode(e.to_string()),
+            certs: None,
+            collateral: None,
+            crl: None,
+        })
+    }
+}
+
 /// The KBS `primary_evidence` of coco CPU evidence: SNP as the `sev` crate's JSON with the
-/// certificates as `cert_chain` (`VCEK`/`VLEK` first, then `ASK`/`ASVK`), TDX as `{"quote"}`.
-pub fn primary_evidence(cpu: &CpuEvidence) -> Result<Value> {
+/// certificates as `cert_chain` (`VCEK`/`VLEK` first, then `ASK`/`ASVK`), TDX as `{"quote"}`,
+/// the sample attester's `{"svn", "report_data"}` with the report data cut to `digest_len`
+/// bytes (the binding hash's length, unpadded, as the guest client sends it).
+pub fn primary_evidence(cpu: &CpuEvidence, digest_len: usize) -> Result<Value> {
     let raw = B64
         .decode(&cpu.evidence)
         .map_err(|_| ReleaseError::Request("cpu evidence is not base64".into()))?;
     match cpu.platform.as_str() {
+        "sample" => {
+            let s = coco_evidence::sample::parse(&raw)
+                .map_err(|e| ReleaseError::from_evidence(0, "sample", e))?;
+            let rd = &s.claims.report_data[..digest_len.min(64)];
+            Ok(json!({"svn": s.claims.svn.to_string(), "report_data": B64.encode(rd)}))
+        }
         "tdx" => Ok(json!({"quote": cpu.evidence})),
         "snp" | "sim-snp" => {
             let head = raw
@@ -246,7 +281,7 @@ impl KbsClient {
                 tee_pubkey: jwk,
             },
             tee_evidence: CompositeEvidence {
-                primary_evidence: primary_evidence(&cpu)?,
+                primary_evidence: primary_evidence(&cpu, hash.digest(b"").len())?,
                 additional_evidence: additional,
             },
         };

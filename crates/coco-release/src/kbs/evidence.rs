@@ -55,6 +55,7 @@ struct TdxEvidence {
 
 /// The CPU evidence of `tee`. SNP: the report rebuilt from its sev JSON, the VCEK/VLEK and
 /// ASK/ASVK of `cert_chain` (a sent ARK is ignored: the pinned one is used). TDX: the quote.
+/// Sample: `{"svn", "report_data"}` (accepted only where the policy allows simulation).
 /// Evidence whose endorsement key the simulated root issued is the simulated platform's.
 pub fn cpu(tee: &str, primary: &Value, sim_root: Option<&Cert>) -> Result<Evidence, KbsError> {
     match tee {
@@ -100,6 +101,10 @@ pub fn cpu(tee: &str, primary: &Value, sim_root: Option<&Cert>) -> Result<Eviden
                 EvidencePlatform::Tdx,
                 b64(&e.quote, "tdx quote")?,
             ))
+        }
+        "sample" => {
+            let bytes = serde_json::to_vec(primary).map_err(|e| bad("sample", e))?;
+            Ok(Evidence::new(EvidencePlatform::Sample, bytes))
         }
         other => Err(KbsError::Tee(other.to_string())),
     }
