@@ -147,6 +147,11 @@ pub struct ServeArgs {
     /// front of the service (a load balancer or a mesh sidecar on a trusted network).
     #[arg(long, conflicts_with = "tls_cert")]
     plain_http: bool,
+    /// TDX collateral the service holds (the layout of `coco evidence verify --collateral`):
+    /// every TDX quote is verified against it, never against collateral a client sends; KBS
+    /// clients (which send none) need it for TDX.
+    #[arg(long, value_name = "DIR")]
+    tdx_collateral: Option<PathBuf>,
     /// Accept a simulated TEE certified by this root (PEM). Never without it; the policy must
     /// allow simulation too.
     #[arg(long)]
@@ -190,6 +195,12 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
         }
         _ => None,
     };
+    let tdx_collateral = a
+        .tdx_collateral
+        .as_deref()
+        .map(coco_evidence::tdx::RawCollateral::from_dir)
+        .transpose()
+        .map_err(|e| err(format!("--tdx-collateral: {e}")))?;
     let store = a.store.open()?;
     // Idempotent for the same key, so a restart with the same command line works; never a
     // silent replacement of another key.
@@ -235,6 +246,10 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
     .with_audit(Box::new(std::io::stdout()));
     let service = match issuer {
         Some(i) => service.with_challenges(i, Box::new(MemoryReplayStore::default())),
+        None => service,
+    };
+    let service = match tdx_collateral {
+        Some(c) => service.with_tdx_collateral(c),
         None => service,
     };
     let limits = Limits {

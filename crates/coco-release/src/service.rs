@@ -104,6 +104,9 @@ pub struct KeyReleaseService {
     audit: Mutex<Box<dyn Write + Send>>,
     audit_ok: std::sync::atomic::AtomicBool,
     pub(crate) observer: std::sync::OnceLock<std::sync::Arc<dyn Observer>>,
+    /// TDX collateral the service holds: when set, every TDX quote is verified against it and
+    /// never against collateral a client sent (which could be an older, still valid one).
+    pub(crate) tdx_collateral: Option<tdx::RawCollateral>,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -136,7 +139,21 @@ impl KeyReleaseService {
             audit: Mutex::new(Box::new(std::io::stderr())),
             audit_ok: std::sync::atomic::AtomicBool::new(true),
             observer: std::sync::OnceLock::new(),
+            tdx_collateral: None,
         })
+    }
+
+    /// Verifies every TDX quote against `collateral` (e.g. fetched from Intel PCS by the
+    /// operator), ignoring collateral a client sends; the KBS protocol, whose clients send
+    /// none, needs it for TDX.
+    pub fn with_tdx_collateral(mut self, collateral: tdx::RawCollateral) -> Self {
+        self.tdx_collateral = Some(collateral);
+        self
+    }
+
+    /// The service's TDX collateral, if it holds some.
+    pub fn tdx_collateral(&self) -> Option<&tdx::RawCollateral> {
+        self.tdx_collateral.as_ref()
     }
 
     /// Uses `issuer` (e.g. with a secret shared by replicas) and `replay` (shared storage).
@@ -320,7 +337,11 @@ impl KeyReleaseService {
             return Err(ReleaseError::Challenge(crate::error::ChallengeError::Replayed).into());
         }
 
-        let mut evidence = vec![cpu_evidence(&bundle.cpu)?];
+        let mut cpu = cpu_evidence(&bundle.cpu)?;
+        if cpu.platform == EvidencePlatform::Tdx && self.tdx_collateral.is_some() {
+            cpu.collateral = self.tdx_collateral.clone();
+        }
+        let mut evidence = vec![cpu];
         for (i, g) in bundle.gpus.iter().enumerate() {
             evidence.push(gpu_evidence(g, i)?);
         }

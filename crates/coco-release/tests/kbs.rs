@@ -649,3 +649,147 @@ fn the_sample_attester_rehearses_a_deployment_only_where_simulation_is_allowed()
         "{e}"
     );
 }
+
+/// A service over `refs` (REFS.toml) with revocation waived (the vectors carry no CRLs), at a
+/// time inside the real evidence's validity.
+fn real_service(refs: &str) -> KeyReleaseService {
+    use coco_core::corim::{Corim, DecodeOptions, build};
+    let refs = build::build(refs).unwrap();
+    let refs = coco_core::appraise::ReferenceValues::from_corims(&[Corim::decode(
+        &refs,
+        &DecodeOptions::default(),
+    )
+    .unwrap()])
+    .unwrap();
+    KeyReleaseService::new(
+        Box::new(MemoryKeyStore::default()),
+        coco_core::keys::SigningKey::generate_p384().unwrap(),
+        coco_release::ServiceConfig {
+            references: refs,
+            policy: coco_core::policy::Policy {
+                require_revocation_check: coco_core::policy::Revocation::NONE,
+                ..Default::default()
+            },
+            sim_root: None,
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(std::io::sink()))
+}
+
+/// Attests `primary` (tee `tee`) at `at` and returns the error: real evidence answers its own
+/// session's nonce, never this one's, so the furthest it can get is a verified report whose
+/// binding is wrong.
+fn attest_real(s: &KeyReleaseService, tee: &str, primary: Value, at: SystemTime) -> KbsError {
+    let req = json!({"version": "0.4.0", "tee": tee, "extra-params": ""});
+    let (c, token) = s.kbs_auth(req.to_string().as_bytes(), at, None).unwrap();
+    let jwk = TeeKeyPair::generate(Curve::P256).unwrap().public_jwk();
+    let body = json!({
+        "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
+        "tee-evidence": {"primary_evidence": primary, "additional_evidence": ""},
+    });
+    s.kbs_attest(
+        Some(&token),
+        body.to_string().as_bytes(),
+        at,
+        None,
+        &Cancel::default(),
+    )
+    .unwrap_err()
+}
+
+fn at(rfc3339: &str) -> SystemTime {
+    coco_evidence::time::parse_rfc3339(rfc3339).unwrap()
+}
+
+/// The real SNP evidence a Trustee client sent (`vectors/kbs/trustee-snp-e2e`), through the
+/// KBS endpoint: the JSON report is rebuilt and verifies (VCEK from its cert_chain, the Genoa ASK
+/// added as a client whose host provisions it sends it), and only its binding to this session
+/// fails, naming the report data it carries.
+#[test]
+fn real_trustee_snp_evidence_verifies_through_the_kbs_endpoint() {
+    let v = coco_core::vectors::dir();
+    let mut ev: Value = serde_json::from_slice(
+        &std::fs::read(v.join("kbs/trustee-snp-e2e/evidence.json")).unwrap(),
+    )
+    .unwrap();
+    let s = real_service(
+        "id = \"genoa\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d0cf4ae62a36d75c837974dd50b315506e73e\"]\n",
+    );
+    let when = at("2025-06-01T00:00:00Z");
+    // Without the ASK the chain cannot be built: a verification error, before any binding.
+    let e = attest_real(&s, "snp", ev.clone(), when);
+    assert!(
+        matches!(
+            &e,
+            KbsError::Attestation(ReleaseError::Evidence { index: 0, .. })
+        ),
+        "{e}"
+    );
+    let ask = coco_evidence::x509::load_certs(&v.join("roots/amd/ask-genoa.pem")).unwrap();
+    ev["cert_chain"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"cert_type": "ASK", "data": ask[0].der()}));
+    let e = attest_real(&s, "snp", ev.clone(), when);
+    let KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].claim, "cpu0.report_data");
+    assert_eq!(
+        findings[0].found,
+        "7e7320889600c7ac133aea7b896c51f41026002982292a7369559796999c1bf929eef3ff23c46e858f0b1982f9a92b17c51b578d958cde6b0c92978f150cf9b0"
+    );
+    // One changed value of the JSON report and it no longer verifies.
+    ev["attestation_report"]["guest_svn"] = 1.into();
+    let e = attest_real(&s, "snp", ev, when);
+    assert!(
+        matches!(
+            &e,
+            KbsError::Attestation(ReleaseError::Evidence { index: 0, .. })
+        ),
+        "{e}"
+    );
+}
+
+/// A real TDX quote through the KBS endpoint: verified against the collateral the service
+/// holds (KBS clients send none); without it, a typed refusal naming the setting.
+#[test]
+fn real_tdx_quote_verifies_through_the_kbs_endpoint_with_the_services_collateral() {
+    use base64::engine::general_purpose::STANDARD as B64;
+    let sample = coco_core::vectors::dir().join("tdx/v4-dcap-qvl-uptodate");
+    let quote = B64.encode(std::fs::read(sample.join("quote.bin")).unwrap());
+    let q = coco_evidence::tdx::Quote::parse(&std::fs::read(sample.join("quote.bin")).unwrap())
+        .unwrap();
+    let refs = format!(
+        "id = \"td\"\n[tdx]\nmrtd = [\"{}\"]\n",
+        hex::encode(q.body.mr_td)
+    );
+    let when = at("2025-07-01T00:00:00Z");
+    let e = attest_real(&real_service(&refs), "tdx", json!({"quote": quote}), when);
+    assert!(
+        matches!(
+            &e,
+            KbsError::Attestation(ReleaseError::Usage {
+                option: "tdx-collateral",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    let raw = coco_evidence::tdx::RawCollateral::from_dir(&sample.join("collateral")).unwrap();
+    let s = real_service(&refs).with_tdx_collateral(raw);
+    let e = attest_real(
+        &s,
+        "tdx",
+        json!({"quote": quote, "cc_eventlog": null}),
+        when,
+    );
+    let KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) = &e else {
+        panic!("{e}")
+    };
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(claims, ["cpu0.report_data"], "{findings:?}");
+}

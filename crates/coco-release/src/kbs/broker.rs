@@ -208,11 +208,19 @@ impl KeyReleaseService {
         let report_data = binding::report_data(hash, &rd.nonce, &rd.tee_pubkey, additional)?;
         let gpu_nonce = binding::gpu_nonce(hash, &rd.nonce, &rd.tee_pubkey)?;
         let sim_root = self.decider.sim_root();
-        let mut pieces = vec![evidence::cpu(
-            &session.tee,
-            &att.tee_evidence.primary_evidence,
-            sim_root,
-        )?];
+        let mut cpu = evidence::cpu(&session.tee, &att.tee_evidence.primary_evidence, sim_root)?;
+        if cpu.platform == coco_evidence::api::EvidencePlatform::Tdx {
+            // KBS clients send no collateral: the service's own, or nothing to verify with.
+            cpu.collateral = Some(self.tdx_collateral.clone().ok_or_else(|| {
+                KbsError::Attestation(ReleaseError::Usage {
+                    option: "tdx-collateral",
+                    reason: "TDX evidence needs collateral the service holds (coco serve \
+                             --tdx-collateral DIR); KBS clients send none"
+                        .into(),
+                })
+            })?);
+        }
+        let mut pieces = vec![cpu];
         pieces.extend(evidence::gpus(additional, sim_root)?);
         let mut outcome = self
             .decider
