@@ -620,7 +620,7 @@ impl SimulatedTee {
 /// "message"}}` with the service's kind (`ear` for an EAR that did not verify). The GIL is
 /// released.
 #[pyfunction]
-#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None, ear_keys=Vec::new(), at=None, ca=None, allow_plain_http=false))]
+#[pyo3(signature = (url, key_id, kem="p384", configfs=None, collateral=None, gpus=false, crl=None, tee=None, ear_keys=Vec::new(), at=None, ca=None, allow_plain_http=false, protocol="coco", sample=false))]
 #[allow(clippy::too_many_arguments)]
 fn fetch_key_raw<'py>(
     py: Python<'py>,
@@ -636,6 +636,8 @@ fn fetch_key_raw<'py>(
     at: Option<&str>,
     ca: Option<Vec<u8>>,
     allow_plain_http: bool,
+    protocol: &str,
+    sample: bool,
 ) -> PyResult<(bool, Bound<'py, PyBytes>, String)> {
     use coco_release::tsm::{DEFAULT_ROOT, TsmAttester};
     use coco_release::wire::TdxCollateral;
@@ -667,6 +669,27 @@ fn fetch_key_raw<'py>(
             ca_pem: ca,
             allow_plain_http,
         };
+        if protocol == "kbs" {
+            // The Confidential Containers Key Broker protocol: `key_id` is the resource path.
+            use coco_release::kbs::client::{KbsClient, SampleAttester, detect_tee};
+            let sample_attester = SampleAttester { svn: 1 };
+            let (attester, tee_name): (&dyn Attester, &str) = if sample {
+                (&sample_attester, "sample")
+            } else if tee.is_some() {
+                (attester, "snp")
+            } else {
+                (attester, detect_tee().map_err(|e| e.to_json())?)
+            };
+            let client = KbsClient::new(url, &tls).map_err(|e| e.to_json())?;
+            let got = client
+                .get_resource(attester, tee_name, key_id)
+                .map_err(|e| e.to_json())?;
+            let dek = coco_seal::Dek::from_slice(&got.resource).map_err(|_| {
+                serde_json::json!({"kind": "key", "message": format!(
+                    "resource {key_id:?} is {} bytes, not a 32-byte data key", got.resource.len())})
+            })?;
+            return Ok((dek, got.token, serde_json::Value::Null));
+        }
         let client = coco_release::http::Client::with_tls(url, &tls).map_err(|e| e.to_json())?;
         // The key stays in zeroizing memory until its EAR verified (key, expiry, this
         // challenge, status).

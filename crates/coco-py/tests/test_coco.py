@@ -405,7 +405,8 @@ def service(tmp_path_factory):
     run("keygen", "--vendor", "--out", "ear.pem")
     run("keygen", "--vendor", "--out", "other.pem")
     proc = subprocess.Popen(
-        [coco_bin(), "serve", "--keys", "store", "--add-key", "model-1=dek", "--reference", "refs.cbor",
+        [coco_bin(), "serve", "--keys", "store", "--add-key", "model-1=dek",
+         "--add-key", "default/model/dek=dek", "--reference", "refs.cbor",
          "--policy", "policy.toml", "--ear-key", "ear.pem", "--sim-root", "sim-root.pem",
          "--listen", "127.0.0.1:0"],
         cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -434,6 +435,25 @@ def test_fetch_key_releases_to_an_attested_simulated_tee(service, tmp_path):
     np.testing.assert_array_equal(cst.load_file(tmp_path / "w.coco", r.key)["w"], np.arange(10, dtype=np.float32))
     # Without ear_keys the EAR is returned unverified.
     assert coco.fetch_key(service["url"], "model-1", tee=service["tee"]).ear_claims is None
+
+
+def test_fetch_key_over_the_kbs_protocol(service):
+    d = service["dir"]
+    dek = (d / "dek").read_bytes()
+    r = coco.fetch_key(service["url"], "default/model/dek", protocol="kbs", tee=service["tee"])
+    assert r.key == dek and r.key_id == "default/model/dek" and r.ear.count(".") == 2
+    # A resource the service does not hold, and the sample attester where the reference values
+    # have no [sample] section: typed refusals with the KBS problem type as the kind.
+    with pytest.raises(coco.ReleaseError) as e:
+        coco.fetch_key(service["url"], "default/model/none", protocol="kbs", tee=service["tee"])
+    assert e.value.kind == "ResourceNotFound" and e.value.result["error"]["http_status"] == 404
+    with pytest.raises(coco.CocoError) as e:
+        coco.fetch_key(service["url"], "default/model/dek", protocol="kbs", sample=True)
+    assert e.value.kind == "PolicyDeny", e.value.result
+    with pytest.raises(ValueError):
+        coco.fetch_key(service["url"], "default/model/dek", protocol="kbs", ear_keys=[b"x"])
+    with pytest.raises(ValueError):
+        coco.fetch_key(service["url"], "model-1", sample=True)
 
 
 def test_fetch_key_refusals_and_failures(service):

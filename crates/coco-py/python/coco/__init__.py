@@ -241,6 +241,20 @@ _EVIDENCE_KINDS = frozenset(
 _RELEASE_KINDS = frozenset({"collect", "transport", "key", "request", "wrap", "storage", "binding"})
 
 
+# The problem types of a Key Broker Service (protocol="kbs"), by their last segment.
+_KBS_KINDS: dict[str, type[CocoError]] = {
+    "PolicyDeny": AppraisalError,
+    "AttestationError": VerificationError,
+    "TokenNotFound": ChallengeError,
+    "InvalidSession": ChallengeError,
+    "ResourceNotFound": ReleaseError,
+    "InvalidRequestPath": ReleaseError,
+    "SerdeError": ReleaseError,
+    "Unavailable": ReleaseError,
+    "Timeout": ReleaseError,
+}
+
+
 def _error(result: dict[str, Any], message: str | None = None) -> CocoError:
     """The exception for an error object (``{"error": {"kind", "message", ...}}``): the one
     mapping from the stable error kinds to exception classes."""
@@ -258,6 +272,8 @@ def _error(result: dict[str, Any], message: str | None = None) -> CocoError:
         cls = EarError
     elif kind in _EVIDENCE_KINDS:
         cls = EvidenceError
+    elif kind in _KBS_KINDS:
+        cls = _KBS_KINDS[kind]
     elif kind in _RELEASE_KINDS:
         cls = ReleaseError
     else:
@@ -374,8 +390,18 @@ def fetch_key(
     tee: SimulatedTee | None = None,
     ca: bytes | StrPath | None = None,
     allow_plain_http: bool = False,
+    protocol: str = "coco",
+    sample: bool = False,
 ) -> ReleasedKey:
     """Asks the key-release service at ``url`` for ``key_id``, as ``coco fetch-key`` does.
+
+    ``protocol="kbs"`` speaks the Confidential Containers Key Broker protocol instead (a
+    Trustee KBS, or ``coco serve``'s ``/kbs/v0``), as ``coco fetch-key --kbs URL --resource R``:
+    ``key_id`` is then the resource path ``<repository>/<type>/<tag>``, the evidence is bound to
+    the KBS session and a fresh P-256 TEE key, and the resource comes back as a JWE opened with
+    that key. ``sample=True`` sends the CoCo guest client's sample attester evidence (no TEE:
+    rehearsals against a KBS that accepts it). ``kem``, ``ear_keys``, ``collateral`` and ``crl``
+    are for coco's own protocol; the KBS token is returned in ``ear``, unverified.
 
     ``url`` is ``https://...`` (the service's certificate checked against the system's roots,
     or only against ``ca``: PEM bytes or a path), or ``http://`` to a loopback host; plain
@@ -398,6 +424,12 @@ def fetch_key(
     own evidence could not be collected; ``transport``, ``key``, ``request``, ``wrap``,
     ``storage``). The GIL is released while waiting.
     """
+    if protocol not in ("coco", "kbs"):
+        raise ValueError(f"protocol {protocol!r}: 'coco' or 'kbs'")
+    if protocol == "kbs" and (ear_keys or collateral is not None or crl is not None):
+        raise ValueError("ear_keys, collateral and crl are for protocol='coco'")
+    if sample and protocol != "kbs":
+        raise ValueError("sample=True is for protocol='kbs'")
     if isinstance(crl, (str, os.PathLike)):
         with open(crl, "rb") as f:
             crl = f.read()
@@ -417,6 +449,8 @@ def fetch_key(
         at,
         bytes(ca) if ca is not None else None,
         allow_plain_http,
+        protocol,
+        sample,
     )
     result = json.loads(text)
     if not ok:

@@ -192,17 +192,26 @@ impl KbsClient {
             .read_json()
             .unwrap_or(Value::Null);
         match v.get("type").and_then(Value::as_str) {
-            Some(t) => ReleaseError::Refused {
-                kind: t.rsplit('/').next().unwrap_or(t).to_string(),
-                message: format!(
+            Some(t) => {
+                let kind = t.rsplit('/').next().unwrap_or(t).to_string();
+                let message = format!(
                     "{} (HTTP {status} from {}{path})",
                     v["detail"].as_str().unwrap_or(""),
                     self.base
-                ),
-                detail: Box::new(
-                    json!({"http_status": status, "type": t, "url": format!("{}{path}", self.base)}),
-                ),
-            },
+                );
+                let detail = json!({
+                    "kind": kind,
+                    "message": message,
+                    "http_status": status,
+                    "type": t,
+                    "url": format!("{}{path}", self.base),
+                });
+                ReleaseError::Refused {
+                    kind,
+                    message,
+                    detail: Box::new(detail),
+                }
+            }
             None => self.transport(path, format!("HTTP status {status}")),
         }
     }
