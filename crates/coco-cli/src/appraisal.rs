@@ -31,10 +31,19 @@ fn now_or(at: &Option<String>) -> Result<u64, Box<dyn std::error::Error>> {
     }
 }
 
+/// The public keys of `--key` files (JWK, SPKI PEM or DER), each error naming the flag and file.
 fn keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>, Box<dyn std::error::Error>> {
     paths
         .iter()
-        .map(|p| PublicKey::parse(&read(p)?).map_err(|e| err(format!("{}: {e}", p.display()))))
+        .map(|p| {
+            PublicKey::parse(&crate::read_file(p, Some("--key"))?).map_err(|e| {
+                err(format!(
+                    "--key {}: {e} (a public key: JWK, SPKI PEM or DER, e.g. the .pub of \
+                     `coco keygen --vendor`)",
+                    p.display()
+                ))
+            })
+        })
         .collect()
 }
 
@@ -344,8 +353,9 @@ pub struct AppraiseArgs {
     #[arg(long = "evidence", required = true)]
     evidence: Vec<String>,
     /// Certificates for SNP evidence, or for one raw NVIDIA report (PEM bundle or directory).
-    #[arg(long)]
-    certs: Option<PathBuf>,
+    /// Repeatable.
+    #[arg(long, value_name = "PATH")]
+    certs: Vec<PathBuf>,
     /// The nonce the GPU reports must answer (hex, 32 bytes).
     #[arg(long)]
     nonce: Option<String>,

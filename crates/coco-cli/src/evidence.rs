@@ -105,9 +105,9 @@ pub struct VerifyArgs {
     /// The evidence file.
     file: PathBuf,
     /// Certificates: a PEM bundle or DER file, or a directory of PEM/DER files (any order).
-    /// Vendor roots are pinned in coco and never taken from here.
-    #[arg(long)]
-    certs: Option<PathBuf>,
+    /// Vendor roots are pinned in coco and never taken from here. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    certs: Vec<PathBuf>,
     /// TDX collateral directory: tcb_info.json, qe_identity.json, tcb_signing_chain.pem,
     /// pck_crl.der, root_ca_crl.der. Without it a TDX quote's TCB status is not evaluated
     /// (`tcb_status: null`) and --no-revocation-check is required.

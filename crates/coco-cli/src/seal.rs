@@ -305,7 +305,11 @@ pub fn inspect(input: &Path, json_out: bool) -> CmdResult {
         }
         return Ok(());
     }
-    let file = std::fs::File::open(input)?;
+    let file = std::fs::File::open(input).map_err(|source| crate::FileError {
+        path: input.to_path_buf(),
+        flag: None,
+        source,
+    })?;
     let v = coco_seal::inspect(&file)?.to_json();
     if json_out {
         outln!("{}", serde_json::to_string(&v)?);

@@ -20,8 +20,9 @@ use crate::{attester, nvidia, sim, snp, tdx, x509};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    /// A PEM bundle or DER file, or a directory of PEM/DER files.
-    pub certs: Option<PathBuf>,
+    /// PEM bundles or DER files, or directories of PEM/DER files (in JSON one path or a list).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub certs: Vec<PathBuf>,
     /// A collateral directory (TDX).
     pub collateral: Option<PathBuf>,
     /// AMD's CRL for the product (SNP; DER or PEM).
@@ -37,6 +38,23 @@ pub struct Options {
     /// the signature data). Zero padding is always accepted.
     #[serde(default)]
     pub allow_trailing_data: bool,
+}
+
+/// A path or a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(p)) => vec![p],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 impl Options {
@@ -65,10 +83,12 @@ impl Options {
     /// collateral directory), read from the files.
     pub fn evidence(&self, platform: &str, bytes: Vec<u8>) -> Result<Evidence> {
         let platform = EvidencePlatform::from_name(platform)?;
-        let certs = match &self.certs {
-            Some(p) if platform != EvidencePlatform::Tdx => x509::load_certs(p)?,
-            _ => Vec::new(),
-        };
+        let mut certs = Vec::new();
+        if platform != EvidencePlatform::Tdx {
+            for p in &self.certs {
+                certs.extend(x509::load_certs(p)?);
+            }
+        }
         let crl = match &self.crl {
             Some(p) if platform.is_snp() => {
                 let raw = std::fs::read(p).map_err(|e| {

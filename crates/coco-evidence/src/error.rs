@@ -53,15 +53,18 @@ pub enum EvidenceError {
     /// A certificate chain does not lead to a pinned vendor root.
     #[error("certificate chain: {0}")]
     Chain(ChainError),
-    /// A certificate is not valid at the verification time.
+    /// A certificate, CRL or signed collateral document is not valid at the verification time.
     #[error(
-        "certificate {cert} is not valid at {}: valid {} .. {}",
+        "{cert} is not valid at {}: valid {} .. {} (evidence produced in that window is checked \
+         at its time with --at, e.g. --at {})",
         coco_core::time::format_rfc3339(*at),
         coco_core::time::format_rfc3339(*not_before),
-        coco_core::time::format_rfc3339(*not_after)
+        coco_core::time::format_rfc3339(*not_after),
+        coco_core::time::format_rfc3339(not_before.saturating_add(not_after.saturating_sub(*not_before).min(86_400)))
     )]
     Expired {
-        /// Which certificate.
+        /// What is out of its validity: `certificate ROLE (CN)`, a CRL (`ROLE (issuer)`), or the
+        /// signed collateral document.
         cert: String,
         /// The verification time (seconds since the Unix epoch, UTC).
         at: u64,

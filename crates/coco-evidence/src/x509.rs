@@ -127,7 +127,7 @@ impl Cert {
         let (not_before, not_after) = self.validity();
         if at < not_before || at > not_after {
             return Err(EvidenceError::Expired {
-                cert: format!("{role} ({})", self.subject_cn()),
+                cert: format!("certificate {role} ({})", self.subject_cn()),
                 at,
                 not_before,
                 not_after,

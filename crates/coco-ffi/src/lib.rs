@@ -747,6 +747,26 @@ pub unsafe extern "C" fn coco_evidence_verify_json(
     }))
 }
 
+/// `certs` of the options: one path or a list of paths.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(untagged)]
+enum CertPaths {
+    #[default]
+    None,
+    One(std::path::PathBuf),
+    Many(Vec<std::path::PathBuf>),
+}
+
+impl CertPaths {
+    fn into_vec(self) -> Vec<std::path::PathBuf> {
+        match self {
+            CertPaths::None => Vec::new(),
+            CertPaths::One(p) => vec![p],
+            CertPaths::Many(v) => v,
+        }
+    }
+}
+
 /// The options of [`coco_appraise_json`]: those of `coco_evidence_verify_json` plus the
 /// reference values, their signers, the policy and an EAR signing key (all paths).
 #[derive(serde::Deserialize)]
@@ -758,7 +778,8 @@ struct AppraiseOptions {
     corim_keys: Vec<std::path::PathBuf>,
     policy: Option<std::path::PathBuf>,
     sign_key: Option<std::path::PathBuf>,
-    certs: Option<std::path::PathBuf>,
+    #[serde(default)]
+    certs: CertPaths,
     collateral: Option<std::path::PathBuf>,
     crl: Option<std::path::PathBuf>,
     nonce: Option<String>,
@@ -857,7 +878,7 @@ pub unsafe extern "C" fn coco_appraise_json(
         let policy = o.policy.as_deref().map(text).transpose()?;
         let sign_key = o.sign_key.as_deref().map(text).transpose()?;
         let opts = coco_evidence::api::Options {
-            certs: o.certs,
+            certs: o.certs.into_vec(),
             collateral: o.collateral,
             crl: o.crl,
             nonce: o.nonce,

@@ -348,15 +348,29 @@ fn bad_key(path: &Path, reason: impl ToString) -> ManifestError {
     }
 }
 
+/// Reads a PEM key file: an unreadable file is [`SealError::File`], one that is not text (a
+/// 32-byte data key given where a PEM key belongs) is [`ManifestError::BadKey`] saying so.
+fn read_pem(path: &Path, what: &str) -> Result<Zeroizing<String>> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| crate::SealError::file(path, e))?);
+    match std::str::from_utf8(&bytes) {
+        Ok(s) if s.contains("-----BEGIN") => Ok(Zeroizing::new(s.to_string())),
+        _ => Err(bad_key(
+            path,
+            format!("not a PEM file; expected {what} (`coco keygen --vendor` writes one)"),
+        )
+        .into()),
+    }
+}
+
 /// Loads a vendor signing key from a PKCS#8 PEM file.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey> {
-    let pem = Zeroizing::new(std::fs::read_to_string(path)?);
+    let pem = read_pem(path, "the vendor's PKCS#8 signing key")?;
     Ok(SigningKey::from_pkcs8_pem(&pem).map_err(|e| bad_key(path, e))?)
 }
 
 /// Loads a vendor verifying key from an SPKI PEM file (`-----BEGIN PUBLIC KEY-----`).
 pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey> {
-    let pem = std::fs::read_to_string(path)?;
+    let pem = read_pem(path, "the vendor's public key (the .pub file)")?;
     Ok(VerifyingKey::from_public_key_pem(&pem).map_err(|e| bad_key(path, e))?)
 }
 

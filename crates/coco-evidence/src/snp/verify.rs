@@ -190,7 +190,9 @@ pub fn verify_cached(
         .ok_or_else(|| EvidenceError::Certificate {
             cert: role.into(),
             reason: format!(
-                "the report is signed by a {role}, and no certificate with CN {vek_cn} was given"
+                "the report is signed by a {role}, and no certificate with CN {vek_cn} was given \
+                 (give the {role} and its ASK with --certs; AMD's KDS serves them by chip id and \
+                 reported TCB)"
             ),
         })?;
     let issuer_cn = vek.issuer_cn();
