@@ -164,7 +164,7 @@ fn compare_trees(a: &Path, b: &Path) -> Result<usize, Box<dyn std::error::Error>
 /// Marks a directory as the demo's (so that a rerun may clear what the demo wrote).
 const MARKER: &str = ".coco-demo";
 /// Everything the demo writes into `--dir`.
-const OUTPUTS: [&str; 7] = [
+const OUTPUTS: [&str; 14] = [
     "model",
     "model.sealed",
     "model.unsealed",
@@ -172,7 +172,64 @@ const OUTPUTS: [&str; 7] = [
     "model.tampered.out",
     "release-keys",
     "release-audit.jsonl",
+    "refs.toml",
+    "refs.signed",
+    "policy.toml",
+    "vendor.pem.pub",
+    "ear-key.jwk",
+    "rerun.sh",
+    "rerun",
 ];
+
+/// The demo's policy (written to `--dir` as policy.toml and used as written).
+const POLICY_TOML: &str = "\
+# The demo's appraisal policy (docs/POLICY.md): the strict defaults, except what a simulated
+# TEE cannot give. Never allow simulation where real keys are released.
+id = \"coco-demo\"
+allow_simulated = true             # the demo's CVM and GPU are simulated
+require_revocation_check = false   # the simulated TEE has no revocation lists
+
+[composition]
+gpus = 1                           # one CVM with exactly one GPU
+";
+
+/// The demo's steps as coco commands (written to `--dir` as rerun.sh).
+fn rerun_sh() -> String {
+    format!(
+        r#"#!/bin/sh
+# The steps of `coco demo` with the coco command line, in a fresh directory rerun/ beside this
+# kit (refs.toml and policy.toml are the demo's). Run it from this directory: sh rerun.sh
+set -e
+coco=${{COCO:-coco}}
+rm -rf rerun && mkdir rerun && cd rerun
+trap 'kill $pid 2>/dev/null || true' EXIT
+
+# [1/6] vendor: the model (the demo's sample model)
+cp -R ../model model
+# [2/6] vendor: a data key, a signing key, the sealed model with its signed manifest
+$coco keygen --out dek
+$coco keygen --vendor --out vendor.pem
+$coco seal --key dek --model-id coco-demo/model@1 --key-id {key_id} --sign-key vendor.pem model model.sealed
+# [3/6] vendor: signed reference values; operator: the key-release service (simulated TEE)
+$coco corim build ../refs.toml --out refs.cbor
+$coco corim sign refs.cbor --key vendor.pem --signer "coco demo vendor" --out refs.signed
+$coco sim init sim
+$coco keygen --vendor --out ear.pem
+$coco serve --keys release-keys --add-key {key_id}=dek --reference refs.signed     --corim-key vendor.pem.pub --policy ../policy.toml --ear-key ear.pem --sim-root sim/root.pem     --listen 127.0.0.1:0 > release-audit.jsonl 2> serve.log &
+pid=$!
+until grep -q 'serving key release on' serve.log; do sleep 0.1; done
+url=$(sed -n 's/.*serving key release on \([^ ]*\).*/\1/p' serve.log)
+# [4/6] workload: the simulated CVM and GPU attest; the key is released, its EAR checked
+$coco fetch-key --url "$url" --key-id {key_id} --sim sim --measurement {measurement} --gpus 1     --ear-key ear.pem.pub --out released.key
+# [5/6] workload: the vendor signature checked, the model unsealed with the released key
+$coco unseal --key released.key --vendor-key vendor.pem.pub model.sealed model.unsealed
+diff -r model model.unsealed
+echo "rerun: OK"
+"#,
+        key_id = KEY_ID,
+        measurement = hex::encode(vm().measurement),
+    )
+}
 
 /// A rerun on the same `--dir` starts over: the demo's own outputs of a previous run are
 /// removed (only those, and only where the demo's marker is); a directory holding them without
@@ -303,18 +360,7 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     let keys = FileKeyStore::open(&root.join("release-keys"))?;
     keys.put(KEY_ID, &dek)?;
     let sim = SimRoot::generate()?;
-    let policy = Policy {
-        id: "coco-demo".into(),
-        allow_simulated: true,
-        // The simulated TEE has no revocation lists to check.
-        require_revocation_check: coco_core::policy::Revocation::NONE,
-        // One CVM with exactly one GPU (the reference values describe its model).
-        composition: coco_core::policy::Composition {
-            gpus: Some(1),
-            ..Default::default()
-        },
-        ..Policy::default()
-    };
+    let policy = Policy::from_toml(POLICY_TOML)?;
     let audit = fs::File::create(root.join("release-audit.jsonl"))?;
     let service = KeyReleaseService::new(
         Box::new(keys),
@@ -328,6 +374,19 @@ pub fn run(a: &DemoArgs) -> CmdResult {
     )?
     .with_audit(Box::new(audit));
     let service_pk = service.ear_public_key();
+    if a.dir.is_some() {
+        // The kit: what the demo used, to read and to rerun step by step.
+        fs::write(root.join("refs.toml"), refs_toml())?;
+        fs::write(root.join("refs.signed"), &signed)?;
+        fs::write(root.join("policy.toml"), POLICY_TOML)?;
+        fs::write(
+            root.join("vendor.pem.pub"),
+            coco_seal::manifest::verifying_key_to_pem(vendor.verifying_key()),
+        )?;
+        // The service's EAR key (JWK), to check its EARs: `coco ear verify --key`.
+        fs::write(root.join("ear-key.jwk"), service_pk.to_jwk().to_string())?;
+        fs::write(root.join("rerun.sh"), rerun_sh())?;
+    }
     let server = Server::start(
         std::sync::Arc::new(service),
         "127.0.0.1:0".parse()?,
@@ -363,6 +422,11 @@ pub fn run(a: &DemoArgs) -> CmdResult {
         ear.overall().name(),
         ear.submods.keys().cloned().collect::<Vec<_>>().join(", ")
     ));
+    say.line(
+        "      (warning, not affirming: the TEE is simulated, so its memory is not opaque to the \
+         host; real TDX/SNP and GPU evidence that matches the reference values is affirming, \
+         and a policy never allows simulation where real keys are released)",
+    );
 
     say.line("[5/6] workload: checking the vendor signature and unsealing with the released key");
     let t = Instant::now();

@@ -266,11 +266,34 @@ fn demo_runs() {
         8,
         "one release and seven refusals: {audit}"
     );
+    // The kit: what the demo used, and its steps as coco commands, which run as written.
+    let w = t.path().join("w");
+    for f in [
+        "refs.toml",
+        "refs.signed",
+        "policy.toml",
+        "vendor.pem.pub",
+        "ear-key.jwk",
+    ] {
+        assert!(w.join(f).is_file(), "{f}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("the TEE is simulated"), "{stdout}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_coco"));
+    let rerun = std::process::Command::new("sh")
+        .arg("rerun.sh")
+        .current_dir(&w)
+        .env("COCO", bin)
+        .output()
+        .unwrap();
+    ok(&rerun);
+    assert!(String::from_utf8_lossy(&rerun.stdout).contains("rerun: OK"));
     // A rerun on the same directory starts over.
     ok(&coco(
         &["demo", "--shards", "2", "--shard-mib", "1", "--dir", "w"],
         t.path(),
     ));
+    assert!(!w.join("rerun").exists());
     // The sample model is a valid sharded checkpoint: every tensor name once, and the index
     // maps each to the shard that holds it.
     let model = t.path().join("w/model");
