@@ -1,8 +1,8 @@
 //! The documentation runs: every `coco` command line of README.md is checked against the real
 //! argument parser (`COCO_PARSE_ONLY`), the blocks marked `<!-- docs-test: run -->` run
-//! verbatim, in order, in one directory (with a model, a model directory, `refs.toml` and
-//! `initdata.toml` prepared as a vendor would have them), and every TOML example of
-//! docs/PROFILE.md builds into a CoRIM.
+//! verbatim, in order, in one directory beside the shared vectors (with a model, a model
+//! directory, `refs.toml`, `initdata.toml` and an SNP report with its certificates prepared as
+//! their user would have them), and every TOML example of docs/PROFILE.md builds into a CoRIM.
 
 mod common;
 
@@ -137,9 +137,17 @@ fn every_readme_command_parses_and_the_marked_blocks_run() {
     }
     assert!(parsed >= 30, "{parsed} command lines parsed");
 
-    // The marked blocks, verbatim, in order, with `coco` on the PATH.
+    // The marked blocks, verbatim, in order, with `coco` on the PATH, in a directory beside
+    // `shared/vectors` as a checkout of this repository is.
     let t = tempfile::tempdir().unwrap();
-    let d = t.path();
+    let d = &t.path().join("work");
+    std::fs::create_dir_all(t.path().join("shared")).unwrap();
+    std::os::unix::fs::symlink(coco_core::vectors::dir(), t.path().join("shared/vectors")).unwrap();
+    std::fs::create_dir(d).unwrap();
+    // An SNP report and a directory of its certificates, as the first example names them.
+    let snp = coco_core::vectors::dir().join("snp/milan-v2-virtee-sev");
+    std::os::unix::fs::symlink(snp.join("report.bin"), d.join("report.bin")).unwrap();
+    std::os::unix::fs::symlink(&snp, d.join("certs")).unwrap();
     let safetensors = |tensors: &[(&str, usize)]| -> Vec<u8> {
         let mut header = serde_json::Map::new();
         let mut off = 0;
@@ -221,7 +229,7 @@ fn every_readme_command_parses_and_the_marked_blocks_run() {
         }
         ran += 1;
     }
-    assert_eq!(ran, 6, "marked blocks run");
+    assert_eq!(ran, 7, "marked blocks run");
 }
 
 #[test]
