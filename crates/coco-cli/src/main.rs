@@ -18,6 +18,7 @@ macro_rules! outln {
 }
 
 mod appraisal;
+mod collateral;
 mod demo;
 mod evidence;
 mod progress;
@@ -87,6 +88,9 @@ enum Command {
     /// Confidential Containers init-data (the TOML a pod hands its guest).
     #[command(subcommand)]
     Initdata(InitdataCommand),
+    /// Fetch the collateral evidence needs from the vendor's service, verified.
+    #[command(subcommand)]
+    Collateral(collateral::CollateralCommand),
 }
 
 /// `coco initdata ...`.
@@ -135,6 +139,7 @@ fn wants_json(c: &Command) -> bool {
         Command::Corim(appraisal::CorimCommand::Inspect(a)) => a.json,
         Command::Appraise(a) => a.json,
         Command::Ear(EarCommand::Verify(a)) => a.json,
+        Command::Collateral(collateral::CollateralCommand::Fetch(a)) => a.json,
         _ => false,
     }
 }
@@ -147,7 +152,9 @@ fn error_object(e: &(dyn std::error::Error + 'static)) -> serde_json::Value {
     if let Some(r) = e.downcast_ref::<coco_release::ReleaseError>() {
         return r.to_json();
     }
-    let kind = if let Some(x) = e.downcast_ref::<coco_evidence::EvidenceError>() {
+    let kind = if let Some(x) = e.downcast_ref::<coco_release::collateral::pcs::FetchError>() {
+        x.kind()
+    } else if let Some(x) = e.downcast_ref::<coco_evidence::EvidenceError>() {
         x.kind()
     } else if let Some(x) = e.downcast_ref::<coco_core::CoreError>() {
         x.kind()
@@ -201,6 +208,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Sim(c) => sim::run(&c),
         Command::Initdata(c) => initdata(&c),
+        Command::Collateral(c) => collateral::run(&c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

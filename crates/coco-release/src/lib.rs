@@ -46,6 +46,7 @@
 
 pub mod binding;
 pub mod challenge;
+pub mod collateral;
 pub mod decision;
 pub mod error;
 pub mod http;

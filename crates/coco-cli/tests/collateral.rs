@@ -1,0 +1,341 @@
+//! `coco collateral fetch --platform tdx` against a PCS on loopback that answers with Intel's
+//! real, signed PCS v4 responses (`vectors/pcs`, recorded with their issuer-chain headers): the
+//! collateral of a real quote is fetched, verified and written, and `coco evidence verify
+//! --collateral` then evaluates the quote's TCB with it. A 429 with Retry-After is waited out
+//! once; a 404, a missing header, a changed body and an expired window are typed failures
+//! that write nothing.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use serde_json::Value;
+
+/// One canned answer: status, headers, body.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// A loopback HTTP server answering `path?query` from `routes` (a route's answers are used in
+/// turn, the last one repeating); anything else is a 404. Returns its base URL.
+fn serve(routes: HashMap<String, Vec<Answer>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let routes = Arc::new(Mutex::new(routes));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                    break;
+                }
+            }
+            let answer = {
+                let mut r = routes.lock().unwrap();
+                match r.get_mut(&target) {
+                    Some(list) if list.len() > 1 => list.remove(0),
+                    Some(list) => list[0].clone(),
+                    None => Answer {
+                        status: 404,
+                        headers: vec![],
+                        body: b"not found".to_vec(),
+                    },
+                }
+            };
+            let mut head = format!(
+                "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                answer.status,
+                answer.body.len()
+            );
+            for (k, v) in &answer.headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&answer.body);
+        }
+    });
+    base
+}
+
+/// URL-encoding as PCS sends its issuer-chain headers.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn recorded(name: &str) -> Value {
+    let p = coco_core::vectors::dir().join("pcs").join(name);
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn ok_answer(header: &str, chain: &str, body: Vec<u8>) -> Answer {
+    Answer {
+        status: 200,
+        headers: vec![(header.into(), url_encode(chain))],
+        body,
+    }
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// The routes of a PCS holding the recorded responses for FMSPC 00806F050000, and the root
+/// CA CRL at `/root.crl`.
+fn pcs_routes() -> HashMap<String, Vec<Answer>> {
+    let tcb = recorded("tdx_tcb_info.json");
+    let qe = recorded("tdx_qe_identity.json");
+    let platform = recorded("pck_crl_platform.json");
+    let processor = recorded("pck_crl_processor_der.json");
+    let root = std::fs::read(
+        coco_core::vectors::dir().join("tdx/v4-dcap-qvl-uptodate/collateral/root_ca_crl.der"),
+    )
+    .unwrap();
+    use base64::Engine;
+    let mut r = HashMap::new();
+    r.insert(
+        "/tdx/certification/v4/tcb?fmspc=00806F050000".to_string(),
+        vec![ok_answer(
+            "TCB-Info-Issuer-Chain",
+            tcb["issuer_chain"].as_str().unwrap(),
+            tcb["tcb_info_json"].as_str().unwrap().as_bytes().to_vec(),
+        )],
+    );
+    r.insert(
+        "/tdx/certification/v4/qe/identity".to_string(),
+        vec![ok_answer(
+            "SGX-Enclave-Identity-Issuer-Chain",
+            qe["issuer_chain"].as_str().unwrap(),
+            qe["enclave_identity_json"]
+                .as_str()
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        )],
+    );
+    r.insert(
+        "/sgx/certification/v4/pckcrl?ca=platform&encoding=der".to_string(),
+        vec![ok_answer(
+            "SGX-PCK-CRL-Issuer-Chain",
+            platform["issuer_chain"].as_str().unwrap(),
+            pem_to_der(platform["crl_data"].as_str().unwrap()),
+        )],
+    );
+    r.insert(
+        "/sgx/certification/v4/pckcrl?ca=processor&encoding=der".to_string(),
+        vec![ok_answer(
+            "SGX-PCK-CRL-Issuer-Chain",
+            processor["issuer_chain"].as_str().unwrap(),
+            base64::engine::general_purpose::STANDARD
+                .decode(processor["crl_data_base64"].as_str().unwrap())
+                .unwrap(),
+        )],
+    );
+    r.insert(
+        "/root.crl".to_string(),
+        vec![Answer {
+            status: 200,
+            headers: vec![],
+            body: root,
+        }],
+    );
+    r
+}
+
+const AT: &str = "2025-06-01T00:00:00Z";
+
+fn fetch(d: &std::path::Path, base: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    let quote = coco_core::vectors::dir()
+        .join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin")
+        .display()
+        .to_string();
+    let root = format!("{base}/root.crl");
+    let args = [
+        &[
+            "collateral",
+            "fetch",
+            "--platform",
+            "tdx",
+            &quote,
+            "--pcs",
+            base,
+            "--root-ca-crl",
+            &root,
+            "--out",
+            out,
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    coco_env(&args, d, &[])
+}
+
+#[test]
+fn fetches_verifies_and_writes_the_collateral_of_a_real_quote() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let mut routes = pcs_routes();
+    // The first TCB Info request is told to come back in a second.
+    let tcb_path = "/tdx/certification/v4/tcb?fmspc=00806F050000".to_string();
+    let good = routes[&tcb_path][0].clone();
+    routes.insert(
+        tcb_path,
+        vec![
+            Answer {
+                status: 429,
+                headers: vec![("Retry-After".into(), "1".into())],
+                body: vec![],
+            },
+            good,
+        ],
+    );
+    let base = serve(routes);
+    let started = std::time::Instant::now();
+    let out = fetch(d, &base, "collateral", &["--at", AT]);
+    ok(&out);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After waited out"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fmspc"], "00806f050000");
+    for f in [
+        "tcb_info.json",
+        "qe_identity.json",
+        "tcb_signing_chain.pem",
+        "pck_crl.der",
+        "root_ca_crl.der",
+    ] {
+        assert!(d.join("collateral").join(f).is_file(), "{f}");
+    }
+    // The body is kept byte for byte (its signature covers it).
+    assert_eq!(
+        std::fs::read_to_string(d.join("collateral/tcb_info.json")).unwrap(),
+        recorded("tdx_tcb_info.json")["tcb_info_json"]
+            .as_str()
+            .unwrap()
+    );
+    // The quote verifies with what was fetched: TCB status evaluated, CRLs checked.
+    let quote = coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin");
+    let out = coco_env(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "tdx",
+            quote.to_str().unwrap(),
+            "--collateral",
+            "collateral",
+            "--at",
+            AT,
+            "--json",
+        ],
+        d,
+        &[],
+    );
+    ok(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert!(v["claims"]["tcb_status"].is_string(), "{v}");
+    assert_eq!(v["claims"]["revocation_checked"], true, "{v}");
+    // A second fetch into the same directory needs --force.
+    let again = fetch(d, &base, "collateral", &["--at", AT]);
+    assert_eq!(again.status.code(), Some(1));
+    ok(&fetch(d, &base, "collateral", &["--at", AT, "--force"]));
+}
+
+fn failure(out: &std::process::Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["error"].clone()
+}
+
+#[test]
+fn refusals_are_typed_and_write_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let tcb_path = "/tdx/certification/v4/tcb?fmspc=00806F050000".to_string();
+    // Unknown to this PCS: 404, naming the URL.
+    let mut routes = pcs_routes();
+    routes.remove(&tcb_path);
+    let e = failure(&fetch(d, &serve(routes), "a", &["--at", AT]));
+    assert_eq!(e["kind"], "status", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("fmspc=00806F050000"),
+        "{e}"
+    );
+    // A long Retry-After is not waited out.
+    let mut routes = pcs_routes();
+    routes.insert(
+        tcb_path.clone(),
+        vec![Answer {
+            status: 429,
+            headers: vec![("Retry-After".into(), "3600".into())],
+            body: vec![],
+        }],
+    );
+    let e = failure(&fetch(d, &serve(routes), "b", &["--at", AT]));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry after 3600 s"),
+        "{e}"
+    );
+    // No issuer chain.
+    let mut routes = pcs_routes();
+    routes.get_mut(&tcb_path).unwrap()[0].headers.clear();
+    let e = failure(&fetch(d, &serve(routes), "c", &["--at", AT]));
+    assert_eq!(e["kind"], "header", "{e}");
+    // One changed byte in the signed TCB Info.
+    let mut routes = pcs_routes();
+    let body = &mut routes.get_mut(&tcb_path).unwrap()[0].body;
+    let text =
+        String::from_utf8(body.clone())
+            .unwrap()
+            .replacen("\"UpToDate\"", "\"OutOfDate\"", 1);
+    *body = text.into_bytes();
+    let e = failure(&fetch(d, &serve(routes), "e", &["--at", AT]));
+    assert_eq!(e["kind"], "verify", "{e}");
+    // Valid collateral, but not now: expired, with the window.
+    let e = failure(&fetch(d, &serve(pcs_routes()), "f", &[]));
+    assert_eq!(e["kind"], "verify", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("--at"), "{e}");
+    for dir in ["a", "b", "c", "e", "f"] {
+        assert!(!d.join(dir).exists(), "{dir}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Collateral that fetches itself: the documents a verifier needs beside the evidence, fetched
+//! from the vendors' services (or a caching service speaking their API), **verified before they
+//! are returned** — nothing fetched is trusted.
+//!
+//! - [`pcs`]: Intel TDX collateral from Intel's PCS API v4 or a PCCS (TCB Info for the quote's
+//!   FMSPC, QE Identity, the PCK CRL of the quote's PCK CA, the Root CA CRL), in the layout of
+//!   `coco evidence verify --collateral`.
+
+pub mod pcs;

@@ -1,0 +1,278 @@
+//! Intel TDX collateral from the Provisioning Certification Service (PCS API v4, or a PCCS that
+//! serves the same paths): the TCB Info of the quote's FMSPC, the TD QE Identity, the CRL of the
+//! quote's PCK CA, and the Root CA CRL (from the root certificate's distribution point, or a
+//! PCCS's `rootcacrl`). Bodies are kept byte for byte (their signatures cover the exact JSON);
+//! issuer chains come URL-encoded in response headers. 404 and 410 are typed refusals; a 429
+//! with `Retry-After` is retried once when the wait is short. The result is verified
+//! ([`coco_evidence::tdx::verify_collateral`]) and must name the quote's FMSPC before it is
+//! returned.
+
+use std::time::{Duration, SystemTime};
+
+use coco_evidence::EvidenceError;
+use coco_evidence::tdx::abi::Quote;
+use coco_evidence::tdx::pck::PckExtensions;
+use coco_evidence::tdx::{RawCollateral, VerifyOptions};
+use coco_evidence::x509::parse_certs;
+
+use crate::tls::ClientTls;
+
+/// Intel's PCS.
+pub const INTEL_PCS: &str = "https://api.trustedservices.intel.com";
+/// The Intel SGX Root CA's CRL distribution point.
+pub const INTEL_ROOT_CA_CRL: &str =
+    "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
+/// The largest response read (a TCB Info document is tens of KiB; a PCK CRL can be larger).
+const MAX_BODY: u64 = 8 << 20;
+/// The longest `Retry-After` honoured by waiting (longer ones are returned as the error).
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+
+/// Which PCK CA issued a quote's PCK certificate (the CRL to fetch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PckCa {
+    /// Intel SGX PCK Platform CA.
+    Platform,
+    /// Intel SGX PCK Processor CA.
+    Processor,
+}
+
+impl PckCa {
+    /// `platform` or `processor` (the PCS `ca` parameter).
+    pub fn name(self) -> &'static str {
+        match self {
+            PckCa::Platform => "platform",
+            PckCa::Processor => "processor",
+        }
+    }
+}
+
+/// What fetching collateral for a quote needs from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuoteIds {
+    /// The FMSPC of the quote's PCK certificate.
+    pub fmspc: [u8; 6],
+    /// The CA that issued the PCK certificate.
+    pub ca: PckCa,
+}
+
+/// Why collateral could not be fetched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The quote does not say what to fetch (no PCK chain, no SGX extension, unknown CA).
+    #[error("quote: {0}")]
+    Quote(#[source] EvidenceError),
+    /// The service answered with an error status (404: nothing for this FMSPC or CA; 410: gone;
+    /// 429: too many requests, with the wait it asked for).
+    #[error("{url}: HTTP {status}{}", retry_after.map(|s| format!(" (retry after {s} s)")).unwrap_or_default())]
+    Status {
+        /// The URL asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// `Retry-After`, seconds, when given.
+        retry_after: Option<u64>,
+    },
+    /// A header the response must carry is missing or unreadable.
+    #[error("{url}: no usable {header} header")]
+    Header {
+        /// The URL asked.
+        url: String,
+        /// The header.
+        header: &'static str,
+    },
+    /// The request failed (connection, TLS, body over the size limit).
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The URL asked.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The fetched collateral does not verify (signature, chain, window) or is not the
+    /// quote's.
+    #[error("the fetched collateral does not verify: {0}")]
+    Verify(#[source] EvidenceError),
+    /// The client could not be set up (URL, TLS).
+    #[error("{0}")]
+    Client(#[from] crate::tls::TlsError),
+}
+
+impl FetchError {
+    /// The stable kind: `quote`, `status`, `header`, `transport`, `verify`, `tls`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Quote(_) => "quote",
+            FetchError::Status { .. } => "status",
+            FetchError::Header { .. } => "header",
+            FetchError::Transport { .. } => "transport",
+            FetchError::Verify(_) => "verify",
+            FetchError::Client(_) => "tls",
+        }
+    }
+}
+
+/// The FMSPC and PCK CA of a quote (from the PCK certificate it carries).
+pub fn quote_ids(quote: &[u8]) -> Result<QuoteIds, FetchError> {
+    let q = Quote::parse_allowing_trailing_data(quote).map_err(FetchError::Quote)?;
+    let certs = parse_certs(&q.pck_chain).map_err(FetchError::Quote)?;
+    let leaf = certs.first().ok_or_else(|| {
+        FetchError::Quote(EvidenceError::Certificate {
+            cert: "PCK".into(),
+            reason: "the quote carries no PCK certificate chain (certification data type 5)".into(),
+        })
+    })?;
+    let ext = PckExtensions::from_cert(leaf).map_err(FetchError::Quote)?;
+    let issuer = leaf.issuer_cn();
+    let ca = if issuer.contains("Platform") {
+        PckCa::Platform
+    } else if issuer.contains("Processor") {
+        PckCa::Processor
+    } else {
+        return Err(FetchError::Quote(EvidenceError::Certificate {
+            cert: "PCK".into(),
+            reason: format!("issued by {issuer:?}, neither the PCK Platform nor the Processor CA"),
+        }));
+    };
+    Ok(QuoteIds {
+        fmspc: ext.fmspc,
+        ca,
+    })
+}
+
+/// A client of a PCS (or PCCS).
+#[derive(Debug, Clone)]
+pub struct Pcs {
+    base: String,
+    root_ca_crl: String,
+    agent: ureq::Agent,
+}
+
+/// A response: its body and the one header asked for.
+struct Fetched {
+    body: Vec<u8>,
+    header: Option<String>,
+}
+
+impl Pcs {
+    /// A client of the PCS API at `base` (e.g. [`INTEL_PCS`], or a PCCS's
+    /// `https://pccs.internal:8081`), taking the Root CA CRL from `root_ca_crl` (e.g.
+    /// [`INTEL_ROOT_CA_CRL`], or a PCCS's `.../sgx/certification/v4/rootcacrl`), with these TLS
+    /// settings (plain HTTP only to loopback unless allowed).
+    pub fn new(base: &str, root_ca_crl: &str, tls: &ClientTls) -> Result<Self, FetchError> {
+        crate::tls::check_url(root_ca_crl, tls)?;
+        let agent = crate::http::agent(base, tls).map_err(|e| match e {
+            crate::ReleaseError::Tls(t) => FetchError::Client(t),
+            other => FetchError::Transport {
+                url: base.into(),
+                reason: other.to_string(),
+            },
+        })?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            root_ca_crl: root_ca_crl.to_string(),
+            agent,
+        })
+    }
+
+    fn get(&self, url: &str, header: &'static str) -> Result<Fetched, FetchError> {
+        let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
+            url: url.into(),
+            reason: e.to_string(),
+        };
+        let mut waited = false;
+        loop {
+            let mut r = self.agent.get(url).call().map_err(|e| transport(&e))?;
+            let status = r.status().as_u16();
+            if status == 200 {
+                let header = r
+                    .headers()
+                    .get(header)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| {
+                        percent_encoding::percent_decode_str(v)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    });
+                let body = r
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY)
+                    .read_to_vec()
+                    .map_err(|e| transport(&e))?;
+                return Ok(Fetched { body, header });
+            }
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match retry_after {
+                Some(s) if status == 429 && !waited && Duration::from_secs(s) <= MAX_RETRY_WAIT => {
+                    waited = true;
+                    std::thread::sleep(Duration::from_secs(s));
+                }
+                _ => {
+                    return Err(FetchError::Status {
+                        url: url.into(),
+                        status,
+                        retry_after,
+                    });
+                }
+            }
+        }
+    }
+
+    fn chain(&self, f: &Fetched, url: &str, header: &'static str) -> Result<Vec<u8>, FetchError> {
+        match &f.header {
+            Some(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {
+                Ok(pem.clone().into_bytes())
+            }
+            _ => Err(FetchError::Header {
+                url: url.into(),
+                header,
+            }),
+        }
+    }
+
+    /// Fetches the TDX collateral of a quote with `ids` and verifies it at `at`: the result
+    /// has a valid signature chain to Intel's pinned root, is inside its validity window, and
+    /// its TCB Info is for the quote's FMSPC.
+    pub fn tdx(&self, ids: &QuoteIds, at: SystemTime) -> Result<RawCollateral, FetchError> {
+        let fmspc = hex::encode_upper(ids.fmspc);
+        let tcb_url = format!("{}/tdx/certification/v4/tcb?fmspc={fmspc}", self.base);
+        let tcb = self.get(&tcb_url, "TCB-Info-Issuer-Chain")?;
+        let tcb_signing_chain = self.chain(&tcb, &tcb_url, "TCB-Info-Issuer-Chain")?;
+        let qe_url = format!("{}/tdx/certification/v4/qe/identity", self.base);
+        let qe = self.get(&qe_url, "SGX-Enclave-Identity-Issuer-Chain")?;
+        let crl_url = format!(
+            "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+            self.base,
+            ids.ca.name()
+        );
+        let pck_crl = self.get(&crl_url, "SGX-PCK-CRL-Issuer-Chain")?.body;
+        let root = self.get(&self.root_ca_crl, "content-type")?.body;
+        // A PCCS serves the Root CA CRL as hex text; the distribution point as DER.
+        let root_ca_crl = match hex::decode(String::from_utf8_lossy(&root).trim()) {
+            Ok(der) if root.first() != Some(&0x30) => der,
+            _ => root,
+        };
+        let raw = RawCollateral {
+            tcb_info: tcb.body,
+            qe_identity: qe.body,
+            tcb_signing_chain,
+            pck_crl: Some(pck_crl),
+            root_ca_crl: Some(root_ca_crl),
+        };
+        let verified = coco_evidence::tdx::verify_collateral(&raw, &VerifyOptions::at(at))
+            .map_err(FetchError::Verify)?;
+        if verified.fmspc != ids.fmspc {
+            return Err(FetchError::Verify(EvidenceError::Mismatch {
+                what: "TCB Info FMSPC vs. the quote's PCK certificate".into(),
+                evidence: hex::encode(ids.fmspc),
+                endorsement: hex::encode(verified.fmspc),
+            }));
+        }
+        Ok(raw)
+    }
+}
