@@ -86,7 +86,8 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
             .transpose()?,
         allow_plain_http: a.plain_http,
     };
-    let raw = Pcs::new(&a.pcs, &a.root_ca_crl, &tls)?.tdx(&ids, at)?;
+    let fetched = Pcs::new(&a.pcs, &a.root_ca_crl, &tls)?.tdx(&ids, at)?;
+    let raw = &fetched.raw;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
     let bodies: [&[u8]; 5] = [
         &raw.tcb_info,
@@ -103,7 +104,9 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
         outln!(
             "{}",
             serde_json::json!({"platform": "tdx", "fmspc": fmspc, "pck_ca": ids.ca.name(),
-                               "out": a.out, "files": FILES})
+                               "out": a.out, "files": FILES,
+                               "tcb_evaluation_data_number": fetched.tcb_evaluation_data_number,
+                               "valid_until": coco_core::time::format_rfc3339(fetched.valid_until)})
         );
     } else {
         eprintln!(

@@ -150,8 +150,19 @@ pub struct ServeArgs {
     /// TDX collateral the service holds (the layout of `coco evidence verify --collateral`):
     /// every TDX quote is verified against it, never against collateral a client sends; KBS
     /// clients (which send none) need it for TDX.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "collateral_cache")]
     tdx_collateral: Option<PathBuf>,
+    /// Fetch TDX collateral per platform from the PCS (--pcs) as quotes arrive, verify it,
+    /// keep it in DIR and refresh it before it expires; every TDX quote is verified against
+    /// it (never against collateral a client sends, never past its validity).
+    #[arg(long, value_name = "DIR")]
+    collateral_cache: Option<PathBuf>,
+    /// With --collateral-cache: Intel's PCS API v4, or a PCCS.
+    #[arg(long, value_name = "URL", default_value = coco_release::collateral::pcs::INTEL_PCS)]
+    pcs: String,
+    /// With --collateral-cache: where the Root CA CRL comes from.
+    #[arg(long, value_name = "URL", default_value = coco_release::collateral::pcs::INTEL_ROOT_CA_CRL)]
+    root_ca_crl: String,
     /// Accept a simulated TEE certified by this root (PEM). Never without it; the policy must
     /// allow simulation too.
     #[arg(long)]
@@ -250,6 +261,21 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
     };
     let service = match tdx_collateral {
         Some(c) => service.with_tdx_collateral(c),
+        None => service,
+    };
+    let service = match &a.collateral_cache {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("--collateral-cache {}: {e}", dir.display())))?;
+            let pcs = coco_release::collateral::pcs::Pcs::new(
+                &a.pcs,
+                &a.root_ca_crl,
+                &ClientTls::default(),
+            )?;
+            service.with_tdx_collateral_cache(Arc::new(
+                coco_release::collateral::cache::TdxCache::new(pcs, Some(dir.clone())),
+            ))
+        }
         None => service,
     };
     let limits = Limits {

@@ -26,9 +26,18 @@ struct Answer {
 /// A loopback HTTP server answering `path?query` from `routes` (a route's answers are used in
 /// turn, the last one repeating); anything else is a 404. Returns its base URL.
 fn serve(routes: HashMap<String, Vec<Answer>>) -> String {
+    serve_counting(routes).0
+}
+
+/// [`serve`], also counting the requests per target.
+fn serve_counting(
+    routes: HashMap<String, Vec<Answer>>,
+) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let routes = Arc::new(Mutex::new(routes));
+    let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let counted = hits.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -38,6 +47,7 @@ fn serve(routes: HashMap<String, Vec<Answer>>) -> String {
                 continue;
             }
             let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            *counted.lock().unwrap().entry(target.clone()).or_default() += 1;
             loop {
                 let mut h = String::new();
                 if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
@@ -69,7 +79,7 @@ fn serve(routes: HashMap<String, Vec<Answer>>) -> String {
             let _ = stream.write_all(&answer.body);
         }
     });
-    base
+    (base, hits)
 }
 
 /// URL-encoding as PCS sends its issuer-chain headers.
@@ -338,4 +348,115 @@ fn refusals_are_typed_and_write_nothing() {
     for dir in ["a", "b", "c", "e", "f"] {
         assert!(!d.join(dir).exists(), "{dir}");
     }
+}
+
+/// `coco serve --collateral-cache`: the service fetches the collateral of a quote's platform
+/// itself (never the client's), once, keeps it on disk, serves decisions from it while the PCS
+/// is down as long as it is valid, and never past its validity.
+#[test]
+fn the_service_decides_with_its_own_cached_collateral() {
+    use coco_release::collateral::cache::TdxCache;
+    use coco_release::collateral::pcs::Pcs;
+    use coco_release::decision::Cancel;
+    use coco_release::kbs::KbsError;
+    use coco_release::tls::ClientTls;
+    use coco_release::{KeyReleaseService, ReleaseError, ServiceConfig};
+    use std::time::SystemTime;
+
+    let t = tempfile::tempdir().unwrap();
+    let cache_dir = t.path().join("cache");
+    let quote_bytes = std::fs::read(
+        coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin"),
+    )
+    .unwrap();
+    let q = coco_evidence::tdx::Quote::parse(&quote_bytes).unwrap();
+    let refs = coco_core::corim::build::build(&format!(
+        "id = \"td\"\n[tdx]\nmrtd = [\"{}\"]\n",
+        hex::encode(q.body.mr_td)
+    ))
+    .unwrap();
+    let service =
+        |base: &str| {
+            let refs = coco_core::appraise::ReferenceValues::from_corims(&[
+                coco_core::corim::Corim::decode(&refs, &Default::default()).unwrap(),
+            ])
+            .unwrap();
+            let pcs = Pcs::new(base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
+            KeyReleaseService::new(
+                Box::new(coco_release::keystore::MemoryKeyStore::default()),
+                coco_core::keys::SigningKey::generate_p384().unwrap(),
+                ServiceConfig {
+                    references: refs,
+                    policy: coco_core::policy::Policy::default(),
+                    sim_root: None,
+                    challenge_ttl_secs: 60,
+                },
+            )
+            .unwrap()
+            .with_audit(Box::new(std::io::sink()))
+            .with_tdx_collateral_cache(Arc::new(TdxCache::new(pcs, Some(cache_dir.clone()))))
+        };
+    let attest = |s: &KeyReleaseService, at: &str| -> KbsError {
+        use base64::Engine;
+        let at: SystemTime = coco_evidence::time::parse_rfc3339(at).unwrap();
+        let req = br#"{"version":"0.4.0","tee":"tdx","extra-params":""}"#;
+        let (c, token) = s.kbs_auth(req, at, None).unwrap();
+        let jwk = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256)
+            .unwrap()
+            .public_jwk();
+        let body = serde_json::json!({
+            "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
+            "tee-evidence": {
+                "primary_evidence": {"quote": base64::engine::general_purpose::STANDARD.encode(&quote_bytes)},
+                "additional_evidence": "",
+            },
+        });
+        s.kbs_attest(
+            Some(&token),
+            body.to_string().as_bytes(),
+            at,
+            None,
+            &Cancel::default(),
+        )
+        .unwrap_err()
+    };
+    // Verified with the fetched collateral (TCB evaluated, CRLs checked): the quote answers its
+    // own session, never this one, so the binding is the one finding.
+    let verified = |e: &KbsError| match e {
+        KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) => {
+            findings.iter().map(|f| f.claim.clone()).collect::<Vec<_>>() == ["cpu0.report_data"]
+        }
+        _ => false,
+    };
+    let (base, hits) = serve_counting(pcs_routes());
+    let s = service(&base);
+    let e = attest(&s, AT);
+    assert!(verified(&e), "{e}");
+    let e = attest(&s, "2025-06-02T00:00:00Z");
+    assert!(verified(&e), "{e}");
+    let tcb = "/tdx/certification/v4/tcb?fmspc=00806F050000";
+    assert_eq!(hits.lock().unwrap()[tcb], 1, "fetched once, then cached");
+    assert!(
+        cache_dir
+            .join("tdx/00806F050000-platform/tcb_info.json")
+            .is_file()
+            || cache_dir
+                .join("tdx/00806F050000-processor/tcb_info.json")
+                .is_file()
+    );
+    // A restarted service with the PCS gone: the cache on disk, still valid, decides.
+    let down = serve(HashMap::new());
+    let s = service(&down);
+    let e = attest(&s, "2025-06-03T00:00:00Z");
+    assert!(verified(&e), "{e}");
+    // Due for refresh and the PCS down: still used while valid...
+    let e = attest(&s, "2025-06-26T00:00:00Z");
+    assert!(verified(&e), "{e}");
+    // ...and never after: the service cannot decide (503), nothing is released.
+    let e = attest(&s, "2025-07-01T00:00:00Z");
+    assert!(
+        matches!(&e, KbsError::Unavailable(ReleaseError::Storage(_))),
+        "{e}"
+    );
+    assert_eq!(e.status(), 503);
 }

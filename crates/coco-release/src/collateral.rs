@@ -5,5 +5,8 @@
 //! - [`pcs`]: Intel TDX collateral from Intel's PCS API v4 or a PCCS (TCB Info for the quote's
 //!   FMSPC, QE Identity, the PCK CRL of the quote's PCK CA, the Root CA CRL), in the layout of
 //!   `coco evidence verify --collateral`.
+//! - [`cache`]: verified TDX collateral by platform, refreshed before it expires, never used
+//!   past its validity; what `coco serve --collateral-cache DIR` decides with.
 
+pub mod cache;
 pub mod pcs;

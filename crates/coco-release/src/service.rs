@@ -107,6 +107,8 @@ pub struct KeyReleaseService {
     /// TDX collateral the service holds: when set, every TDX quote is verified against it and
     /// never against collateral a client sent (which could be an older, still valid one).
     pub(crate) tdx_collateral: Option<tdx::RawCollateral>,
+    /// Collateral fetched per platform and refreshed (takes precedence over the static one).
+    tdx_cache: Option<std::sync::Arc<crate::collateral::cache::TdxCache>>,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -140,7 +142,48 @@ impl KeyReleaseService {
             audit_ok: std::sync::atomic::AtomicBool::new(true),
             observer: std::sync::OnceLock::new(),
             tdx_collateral: None,
+            tdx_cache: None,
         })
+    }
+
+    /// Verifies every TDX quote against collateral from `cache` (fetched from the PCS for the
+    /// quote's platform, refreshed before it expires, never used past its validity), ignoring
+    /// collateral a client sends.
+    pub fn with_tdx_collateral_cache(
+        mut self,
+        cache: std::sync::Arc<crate::collateral::cache::TdxCache>,
+    ) -> Self {
+        self.tdx_cache = Some(cache);
+        self
+    }
+
+    /// The collateral the service verifies TDX `quote` against at `now`: from its cache, else
+    /// its static collateral; `None` when it holds neither (coco's protocol then uses the
+    /// client's). A PCS that cannot be reached, with nothing valid cached, is
+    /// [`ReleaseError::Storage`] (503: the service cannot decide now).
+    pub(crate) fn service_tdx_collateral(
+        &self,
+        quote: &[u8],
+        now: SystemTime,
+    ) -> Result<Option<tdx::RawCollateral>> {
+        use crate::collateral::pcs::{FetchError, quote_ids};
+        match &self.tdx_cache {
+            Some(cache) => {
+                let ids = quote_ids(quote).map_err(|e| match e {
+                    FetchError::Quote(source) => ReleaseError::Evidence {
+                        index: 0,
+                        platform: "tdx".into(),
+                        source: Box::new(source),
+                    },
+                    other => ReleaseError::Storage(other.to_string()),
+                })?;
+                cache
+                    .get(&ids, now)
+                    .map(Some)
+                    .map_err(|e| ReleaseError::Storage(format!("TDX collateral: {e}")))
+            }
+            None => Ok(self.tdx_collateral.clone()),
+        }
     }
 
     /// Verifies every TDX quote against `collateral` (e.g. fetched from Intel PCS by the
@@ -338,8 +381,10 @@ impl KeyReleaseService {
         }
 
         let mut cpu = cpu_evidence(&bundle.cpu)?;
-        if cpu.platform == EvidencePlatform::Tdx && self.tdx_collateral.is_some() {
-            cpu.collateral = self.tdx_collateral.clone();
+        if cpu.platform == EvidencePlatform::Tdx
+            && let Some(c) = self.service_tdx_collateral(&cpu.bytes, now)?
+        {
+            cpu.collateral = Some(c);
         }
         let mut evidence = vec![cpu];
         for (i, g) in bundle.gpus.iter().enumerate() {

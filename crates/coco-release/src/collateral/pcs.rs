@@ -28,7 +28,7 @@ const MAX_BODY: u64 = 8 << 20;
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// Which PCK CA issued a quote's PCK certificate (the CRL to fetch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PckCa {
     /// Intel SGX PCK Platform CA.
     Platform,
@@ -238,7 +238,7 @@ impl Pcs {
     /// Fetches the TDX collateral of a quote with `ids` and verifies it at `at`: the result
     /// has a valid signature chain to Intel's pinned root, is inside its validity window, and
     /// its TCB Info is for the quote's FMSPC.
-    pub fn tdx(&self, ids: &QuoteIds, at: SystemTime) -> Result<RawCollateral, FetchError> {
+    pub fn tdx(&self, ids: &QuoteIds, at: SystemTime) -> Result<TdxCollateral, FetchError> {
         let fmspc = hex::encode_upper(ids.fmspc);
         let tcb_url = format!("{}/tdx/certification/v4/tcb?fmspc={fmspc}", self.base);
         let tcb = self.get(&tcb_url, "TCB-Info-Issuer-Chain")?;
@@ -264,15 +264,52 @@ impl Pcs {
             pck_crl: Some(pck_crl),
             root_ca_crl: Some(root_ca_crl),
         };
-        let verified = coco_evidence::tdx::verify_collateral(&raw, &VerifyOptions::at(at))
+        TdxCollateral::verified(raw, ids, at)
+    }
+}
+
+/// TDX collateral that verified for a quote's FMSPC, with the time it stays valid until.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TdxCollateral {
+    /// The documents, byte for byte.
+    pub raw: RawCollateral,
+    /// The earliest `nextUpdate` of TCB Info, QE Identity and both CRLs (Unix seconds): past
+    /// it the collateral is not used.
+    pub valid_until: u64,
+    /// TCB Info's `tcbEvaluationDataNumber`.
+    pub tcb_evaluation_data_number: u32,
+}
+
+impl TdxCollateral {
+    /// Verifies `raw` at `at` (chain to Intel's pinned root, signatures, windows) and that its
+    /// TCB Info is for `ids`' FMSPC.
+    pub fn verified(
+        raw: RawCollateral,
+        ids: &QuoteIds,
+        at: SystemTime,
+    ) -> Result<Self, FetchError> {
+        let v = coco_evidence::tdx::verify_collateral(&raw, &VerifyOptions::at(at))
             .map_err(FetchError::Verify)?;
-        if verified.fmspc != ids.fmspc {
+        if v.fmspc != ids.fmspc {
             return Err(FetchError::Verify(EvidenceError::Mismatch {
                 what: "TCB Info FMSPC vs. the quote's PCK certificate".into(),
                 evidence: hex::encode(ids.fmspc),
-                endorsement: hex::encode(verified.fmspc),
+                endorsement: hex::encode(v.fmspc),
             }));
         }
-        Ok(raw)
+        let crls = [&v.pck_crl, &v.root_ca_crl]
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.window().1);
+        let valid_until = [v.tcb_info_window.1, v.qe_identity_window.1]
+            .into_iter()
+            .chain(crls)
+            .min()
+            .unwrap_or(0);
+        Ok(Self {
+            raw,
+            valid_until,
+            tcb_evaluation_data_number: v.tcb_info.tcb_evaluation_data_number,
+        })
     }
 }

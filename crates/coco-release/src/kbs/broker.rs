@@ -211,11 +211,15 @@ impl KeyReleaseService {
         let mut cpu = evidence::cpu(&session.tee, &att.tee_evidence.primary_evidence, sim_root)?;
         if cpu.platform == coco_evidence::api::EvidencePlatform::Tdx {
             // KBS clients send no collateral: the service's own, or nothing to verify with.
-            cpu.collateral = Some(self.tdx_collateral.clone().ok_or_else(|| {
+            let held = self
+                .service_tdx_collateral(&cpu.bytes, now)
+                .map_err(KbsError::from_decision)?;
+            cpu.collateral = Some(held.ok_or_else(|| {
                 KbsError::Attestation(ReleaseError::Usage {
                     option: "tdx-collateral",
                     reason: "TDX evidence needs collateral the service holds (coco serve \
-                             --tdx-collateral DIR); KBS clients send none"
+                             --collateral-cache DIR, or --tdx-collateral DIR); KBS clients send \
+                             none"
                         .into(),
                 })
             })?);
