@@ -460,3 +460,90 @@ fn the_service_decides_with_its_own_cached_collateral() {
     );
     assert_eq!(e.status(), 503);
 }
+
+/// coco as a caching service for DCAP clients nobody here wrote: PyPI `dcap-qvl` (installed by
+/// .ci/run) fetches a real quote's collateral from the service's PCCS-compatible endpoints
+/// (served from its cache, filled from the loopback PCS) and verifies the quote with it.
+#[test]
+fn dcap_qvl_fetches_collateral_from_the_services_pccs_endpoints() {
+    use coco_release::collateral::cache::TdxCache;
+    use coco_release::collateral::pcs::Pcs;
+    use coco_release::http::{Limits, Server};
+    use coco_release::tls::ClientTls;
+    use coco_release::{KeyReleaseService, ServiceConfig};
+
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let base = serve(pcs_routes());
+    let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
+    let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
+    let refs = coco_core::corim::build::build("id = \"any\"\n[sample]\nsvn_min = 1\n").unwrap();
+    let service = KeyReleaseService::new(
+        Box::new(coco_release::keystore::MemoryKeyStore::default()),
+        coco_core::keys::SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: coco_core::appraise::ReferenceValues::from_corims(&[
+                coco_core::corim::Corim::decode(&refs, &Default::default()).unwrap(),
+            ])
+            .unwrap(),
+            policy: coco_core::policy::Policy::default(),
+            sim_root: None,
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(std::io::sink()))
+    .with_tdx_collateral_cache(Arc::new(cache));
+    let server = Server::start(
+        Arc::new(service),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let quote = coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin");
+    let when = coco_core::time::unix(at).to_string();
+    let script = r#"
+import asyncio, json, sys
+import dcap_qvl
+url, quote_path, now = sys.argv[1], sys.argv[2], int(sys.argv[3])
+quote = open(quote_path, "rb").read()
+async def fetch():
+    return await dcap_qvl.get_collateral(url, quote)
+collateral = asyncio.run(fetch())
+report = dcap_qvl.verify(quote, collateral, now)
+print(json.dumps({"status": report.status, "advisory_ids": list(report.advisory_ids)}))
+"#;
+    let py = std::process::Command::new("python3")
+        .args(["-c", script, &server.url(), quote.to_str().unwrap(), &when])
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "dcap-qvl (installed by .ci/run): {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let v: Value = serde_json::from_slice(&py.stdout).unwrap();
+    // The same status coco's own verification gives with the same collateral.
+    let t = tempfile::tempdir().unwrap();
+    ok(&fetch(t.path(), &base, "c", &["--at", AT]));
+    let ours = coco_env(
+        &[
+            "evidence",
+            "verify",
+            "--platform",
+            "tdx",
+            quote.to_str().unwrap(),
+            "--collateral",
+            "c",
+            "--at",
+            AT,
+            "--json",
+        ],
+        t.path(),
+        &[],
+    );
+    let ours: Value = serde_json::from_slice(&ours.stdout).unwrap();
+    assert_eq!(
+        v["status"], ours["claims"]["tcb_status"],
+        "dcap-qvl {v} vs coco {ours}"
+    );
+}

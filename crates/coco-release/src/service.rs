@@ -157,6 +157,14 @@ impl KeyReleaseService {
         self
     }
 
+    /// The TDX collateral cache, when the service has one (its PCCS-compatible endpoints
+    /// serve from it).
+    pub fn tdx_collateral_cache(
+        &self,
+    ) -> Option<&std::sync::Arc<crate::collateral::cache::TdxCache>> {
+        self.tdx_cache.as_ref()
+    }
+
     /// The collateral the service verifies TDX `quote` against at `now`: from its cache, else
     /// its static collateral; `None` when it holds neither (coco's protocol then uses the
     /// client's). A PCS that cannot be reached, with nothing valid cached, is

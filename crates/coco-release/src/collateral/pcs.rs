@@ -235,6 +235,59 @@ impl Pcs {
         }
     }
 
+    /// Fetches the CRL of the PCK CA `ca` (DER) with its issuer chain (PEM), verified at
+    /// `at`: signed by the chain's PCK CA, which the pinned Intel root issued, and inside its
+    /// window.
+    pub fn pck_crl(
+        &self,
+        ca: PckCa,
+        at: SystemTime,
+    ) -> Result<(Vec<u8>, Vec<u8>, u64), FetchError> {
+        let url = format!(
+            "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
+            self.base,
+            ca.name()
+        );
+        let f = self.get(&url, "SGX-PCK-CRL-Issuer-Chain")?;
+        let chain = self.chain(&f, &url, "SGX-PCK-CRL-Issuer-Chain")?;
+        let crl = coco_evidence::x509::Crl::from_der(&f.body).map_err(FetchError::Verify)?;
+        let certs = parse_certs(&chain).map_err(FetchError::Verify)?;
+        let issuer = certs
+            .iter()
+            .find(|c| c.subject_cn() == crl.issuer_cn())
+            .ok_or_else(|| {
+                FetchError::Verify(EvidenceError::Certificate {
+                    cert: "PCK CA".into(),
+                    reason: format!("the PCK CRL issuer chain has no {:?}", crl.issuer_cn()),
+                })
+            })?;
+        crl.verify_signed_by(issuer).map_err(FetchError::Verify)?;
+        issuer
+            .verify_signed_by(coco_evidence::tdx::roots::intel_root())
+            .map_err(FetchError::Verify)?;
+        crl.check_window(at, "PCK CRL")
+            .map_err(FetchError::Verify)?;
+        let until = crl.window().1.unwrap_or(u64::MAX);
+        Ok((f.body, chain, until))
+    }
+
+    /// Fetches the Root CA CRL (DER), verified at `at`: signed by the pinned Intel root and
+    /// inside its window.
+    pub fn root_ca_crl(&self, at: SystemTime) -> Result<(Vec<u8>, u64), FetchError> {
+        let body = self.get(&self.root_ca_crl, "content-type")?.body;
+        let der = match hex::decode(String::from_utf8_lossy(&body).trim()) {
+            Ok(der) if body.first() != Some(&0x30) => der,
+            _ => body,
+        };
+        let crl = coco_evidence::x509::Crl::from_der(&der).map_err(FetchError::Verify)?;
+        crl.verify_signed_by(coco_evidence::tdx::roots::intel_root())
+            .map_err(FetchError::Verify)?;
+        crl.check_window(at, "Root CA CRL")
+            .map_err(FetchError::Verify)?;
+        let until = crl.window().1.unwrap_or(u64::MAX);
+        Ok((der, until))
+    }
+
     /// Fetches the TDX collateral of a quote with `ids` and verifies it at `at`: the result
     /// has a valid signature chain to Intel's pinned root, is inside its validity window, and
     /// its TCB Info is for the quote's FMSPC.
@@ -250,7 +303,9 @@ impl Pcs {
             self.base,
             ids.ca.name()
         );
-        let pck_crl = self.get(&crl_url, "SGX-PCK-CRL-Issuer-Chain")?.body;
+        let crl = self.get(&crl_url, "SGX-PCK-CRL-Issuer-Chain")?;
+        let pck_crl_issuer_chain = self.chain(&crl, &crl_url, "SGX-PCK-CRL-Issuer-Chain")?;
+        let pck_crl = crl.body;
         let root = self.get(&self.root_ca_crl, "content-type")?.body;
         // A PCCS serves the Root CA CRL as hex text; the distribution point as DER.
         let root_ca_crl = match hex::decode(String::from_utf8_lossy(&root).trim()) {
@@ -264,7 +319,7 @@ impl Pcs {
             pck_crl: Some(pck_crl),
             root_ca_crl: Some(root_ca_crl),
         };
-        TdxCollateral::verified(raw, ids, at)
+        TdxCollateral::verified(raw, pck_crl_issuer_chain, ids, at)
     }
 }
 
@@ -278,18 +333,42 @@ pub struct TdxCollateral {
     pub valid_until: u64,
     /// TCB Info's `tcbEvaluationDataNumber`.
     pub tcb_evaluation_data_number: u32,
+    /// The PCK CRL's issuer chain (PEM: the PCK CA, the root), verified: a PCCS serves it
+    /// beside the CRL.
+    pub pck_crl_issuer_chain: Vec<u8>,
+    /// The PCK CA whose CRL this is.
+    pub ca: PckCa,
+    /// The FMSPC of the TCB Info.
+    pub fmspc: [u8; 6],
 }
 
 impl TdxCollateral {
-    /// Verifies `raw` at `at` (chain to Intel's pinned root, signatures, windows) and that its
-    /// TCB Info is for `ids`' FMSPC.
+    /// Verifies `raw` at `at` (chain to Intel's pinned root, signatures, windows), that its
+    /// TCB Info is for `ids`' FMSPC, and that `pck_crl_issuer_chain` holds the PCK CA that
+    /// signed the PCK CRL, issued by the pinned root.
     pub fn verified(
         raw: RawCollateral,
+        pck_crl_issuer_chain: Vec<u8>,
         ids: &QuoteIds,
         at: SystemTime,
     ) -> Result<Self, FetchError> {
         let v = coco_evidence::tdx::verify_collateral(&raw, &VerifyOptions::at(at))
             .map_err(FetchError::Verify)?;
+        let root = coco_evidence::tdx::roots::intel_root();
+        if let Some(crl) = &v.pck_crl {
+            let chain = parse_certs(&pck_crl_issuer_chain).map_err(FetchError::Verify)?;
+            let ca = chain
+                .iter()
+                .find(|c| c.subject_cn() == crl.issuer_cn())
+                .ok_or_else(|| {
+                    FetchError::Verify(EvidenceError::Certificate {
+                        cert: "PCK CA".into(),
+                        reason: format!("the PCK CRL issuer chain has no {:?}", crl.issuer_cn()),
+                    })
+                })?;
+            crl.verify_signed_by(ca).map_err(FetchError::Verify)?;
+            ca.verify_signed_by(root).map_err(FetchError::Verify)?;
+        }
         if v.fmspc != ids.fmspc {
             return Err(FetchError::Verify(EvidenceError::Mismatch {
                 what: "TCB Info FMSPC vs. the quote's PCK certificate".into(),
@@ -310,6 +389,9 @@ impl TdxCollateral {
             raw,
             valid_until,
             tcb_evaluation_data_number: v.tcb_info.tcb_evaluation_data_number,
+            pck_crl_issuer_chain,
+            ca: ids.ca,
+            fmspc: ids.fmspc,
         })
     }
 }

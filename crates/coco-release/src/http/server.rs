@@ -61,6 +61,7 @@ impl Default for Limits {
 }
 
 mod kbs;
+mod pccs;
 
 #[derive(Clone)]
 struct App {
@@ -237,6 +238,7 @@ fn router_with(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(kbs::routes())
+        .merge(pccs::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(app.clone(), deadline))
