@@ -193,6 +193,8 @@ pub struct TdxClaims {
     pub tcb_status: Option<TcbStatus>,
     /// The advisories of the matched TCB levels.
     pub advisory_ids: Vec<String>,
+    /// TCB Info's `tcbEvaluationDataNumber` of the collateral evaluated; `None` without.
+    pub tcb_evaluation_data_number: Option<u32>,
     /// Whether the PCK and root CA CRLs were checked.
     pub revocation_checked: bool,
 }

@@ -6,6 +6,7 @@
 //! tcb_status = ["UpToDate"]                       # Intel's names; only UpToDate by default
 //! out_of_date_until = "2026-03-01T00:00:00Z"      # OutOfDate accepted (as a warning) until then
 //! allowed_advisories = ["INTEL-SA-00837"]         # when set, every advisory must be listed
+//! min_tcb_evaluation_data_number = 17             # TDX collateral at least this recent
 //! require_binding = true                          # report_data / GPU nonce = DESIGN §1 binding
 //! require_revocation_check = true                 # or per platform, see below
 //! require_reference_values = true
@@ -151,6 +152,9 @@ pub struct Policy {
     pub out_of_date_until: Option<String>,
     /// When set, every advisory ID reported must be in this list.
     pub allowed_advisories: Option<Vec<String>>,
+    /// When set, TDX collateral must be at least this recent: TCB Info's
+    /// `tcbEvaluationDataNumber` (Intel raises it at each TCB recovery) must be at least this.
+    pub min_tcb_evaluation_data_number: Option<u32>,
     /// Require report_data (and GPU nonces) to equal the key-release binding. Only offline
     /// appraisal may turn it off; the key-release service refuses such a policy.
     pub require_binding: bool,
@@ -181,6 +185,7 @@ impl Default for Policy {
             tcb_status: vec![TcbStatus::UpToDate],
             out_of_date_until: None,
             allowed_advisories: None,
+            min_tcb_evaluation_data_number: None,
             require_binding: true,
             require_revocation_check: Revocation::ALL,
             require_reference_values: true,

@@ -50,6 +50,16 @@ pub fn tdx(c: &TdxClaims, policy: &Policy, now: u64) -> Validation {
             }
         }
     }
+    if let Some(min) = policy.min_tcb_evaluation_data_number
+        && c.tcb_evaluation_data_number.is_none_or(|n| n < min)
+    {
+        v.findings.push(Finding::new(
+            "tcb_evaluation_data_number",
+            json!(format!(">= {min}")),
+            json!(c.tcb_evaluation_data_number),
+            "hardware",
+        ));
+    }
     if let Some(allowed) = &policy.allowed_advisories {
         let extra: Vec<&String> = c
             .advisory_ids
@@ -182,6 +192,7 @@ mod tests {
             debug: false,
             tcb_status: Some(s),
             advisory_ids: vec![],
+            tcb_evaluation_data_number: Some(17),
             revocation_checked: true,
         };
         let lax = Policy {
@@ -195,5 +206,37 @@ mod tests {
         assert!(tdx(&claims(TcbStatus::Revoked), &lax, 0).findings.len() == 1);
         let ok = tdx(&claims(TcbStatus::OutOfDate), &lax, 0);
         assert!(ok.findings.is_empty() && ok.hardware_warning);
+    }
+
+    /// Collateral older than the policy's evaluation data number, or none, is a finding.
+    #[test]
+    fn collateral_below_the_minimum_evaluation_data_number_is_refused() {
+        let mut c = TdxClaims {
+            mr_td: [0; 48],
+            rtmr: [[0; 48]; 4],
+            mr_seam: [0; 48],
+            mr_signer_seam: [0; 48],
+            mr_config_id: [0; 48],
+            mr_owner: [0; 48],
+            mr_owner_config: [0; 48],
+            td_attributes: [0; 8],
+            xfam: [0; 8],
+            report_data: [0; 64],
+            debug: false,
+            tcb_status: Some(TcbStatus::UpToDate),
+            advisory_ids: vec![],
+            tcb_evaluation_data_number: Some(17),
+            revocation_checked: true,
+        };
+        let p = Policy::from_toml("min_tcb_evaluation_data_number = 18").unwrap();
+        let claims = |v: &Validation| -> Vec<String> {
+            v.findings.iter().map(|f| f.claim.clone()).collect()
+        };
+        assert_eq!(claims(&tdx(&c, &p, 0)), ["tcb_evaluation_data_number"]);
+        c.tcb_evaluation_data_number = Some(18);
+        assert!(tdx(&c, &p, 0).findings.is_empty());
+        c.tcb_evaluation_data_number = None;
+        assert_eq!(claims(&tdx(&c, &p, 0)).len(), 1);
+        assert!(tdx(&c, &Policy::default(), 0).findings.is_empty());
     }
 }

@@ -71,6 +71,7 @@ pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
             .as_ref()
             .map(|t| t.advisory_ids.clone())
             .unwrap_or_default(),
+        tcb_evaluation_data_number: v.tcb.as_ref().map(|t| t.tcb_evaluation_data_number),
         revocation_checked: v.revocation_checked,
     };
     Attester::verified(

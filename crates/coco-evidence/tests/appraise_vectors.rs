@@ -625,3 +625,24 @@ fn revocation_is_required_per_platform() {
     let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
     assert_eq!(claims, ["gpu0.revocation_checked", "composition.cpu0"]);
 }
+
+/// A policy's minimum TCB evaluation data number against real collateral (number 17): met at
+/// 17, a finding naming the claim at 18.
+#[test]
+fn minimum_tcb_evaluation_data_number_policy() {
+    let a = tdx_attester(&vectors().join("tdx/v4-trustee-module-tdx03-outofdate"));
+    let r = refs(&toml("tdx", &tdx_refs(a.view())));
+    let policy = |min: u32| Policy {
+        require_revocation_check: coco_core::policy::Revocation::NONE,
+        out_of_date_until: Some("2025-08-01T00:00:00Z".into()),
+        min_tcb_evaluation_data_number: Some(min),
+        ..Policy::default()
+    };
+    let (_, findings) = appraise(std::slice::from_ref(&a), &r, &policy(17), &ctx());
+    assert!(findings.is_empty(), "{findings:?}");
+    let (ear, findings) = appraise(std::slice::from_ref(&a), &r, &policy(18), &ctx());
+    assert_eq!(ear.overall(), Status::Contraindicated);
+    let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(claims, ["cpu0.tcb_evaluation_data_number"]);
+    assert_eq!(findings[0].found, 17);
+}
