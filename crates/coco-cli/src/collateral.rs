@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
+use coco_release::collateral::kds::{AMD_KDS, Kds};
 use coco_release::collateral::pcs::{self, INTEL_PCS, INTEL_ROOT_CA_CRL, Pcs};
 use coco_release::tls::ClientTls;
 
@@ -15,18 +16,27 @@ use crate::CmdResult;
 pub enum CollateralCommand {
     /// Fetch the collateral of a TDX quote from Intel's PCS (or a PCCS), verify it (signatures
     /// to Intel's pinned root, validity, the quote's FMSPC) and write tcb_info.json,
-    /// qe_identity.json, tcb_signing_chain.pem, pck_crl.der and root_ca_crl.der into --out.
+    /// qe_identity.json, tcb_signing_chain.pem, pck_crl.der and root_ca_crl.der into --out;
+    /// or of an SNP report from AMD's KDS (VCEK, ASK + ARK, CRL), verified with the report,
+    /// written as vcek.der, cert_chain.pem (read with --certs DIR) and amd.crl (--crl).
     Fetch(FetchArgs),
 }
 
 /// `coco collateral fetch`.
 #[derive(Args)]
 pub struct FetchArgs {
-    /// The platform of the evidence: tdx.
-    #[arg(long, value_parser = ["tdx"])]
+    /// The platform of the evidence: tdx or snp.
+    #[arg(long, value_parser = ["tdx", "snp"])]
     platform: String,
-    /// The evidence (a TDX quote): its PCK certificate names the FMSPC and the PCK CA.
+    /// The evidence: a TDX quote (its PCK certificate names the FMSPC and the PCK CA) or an SNP
+    /// report (its chip id and reported TCB name the VCEK).
     evidence: PathBuf,
+    /// SNP: AMD's KDS base URL.
+    #[arg(long, value_name = "URL", default_value = AMD_KDS)]
+    kds: String,
+    /// SNP: the product of a version 2 report (milan, genoa, turin; later reports name it).
+    #[arg(long, value_parser = ["milan", "genoa", "turin"])]
+    product: Option<String>,
     /// The directory to write (created; existing collateral files are kept unless --force).
     #[arg(long)]
     out: PathBuf,
@@ -71,10 +81,18 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
         Some(t) => coco_evidence::time::parse_rfc3339(t)?,
         None => SystemTime::now(),
     };
+    let files: &[&str] = if a.platform == "snp" {
+        &SNP_FILES
+    } else {
+        &FILES
+    };
     if !a.force
-        && let Some(f) = FILES.iter().map(|f| a.out.join(f)).find(|p| p.exists())
+        && let Some(f) = files.iter().map(|f| a.out.join(f)).find(|p| p.exists())
     {
         return Err(format!("--out: {} exists (--force replaces it)", f.display()).into());
+    }
+    if a.platform == "snp" {
+        return snp(a, at);
     }
     let quote = crate::read_file(&a.evidence, None)?;
     let ids = pcs::quote_ids(&quote)?;
@@ -112,6 +130,57 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
         eprintln!(
             "coco: TDX collateral for FMSPC {fmspc} (PCK {} CA) verified and written to {}",
             ids.ca.name(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The files written for SNP: the VCEK, ASK + ARK, and the CRL (not a certificate file, so
+/// that `--certs DIR` reads the first two).
+const SNP_FILES: [&str; 3] = ["vcek.der", "cert_chain.pem", "amd.crl"];
+
+/// `coco collateral fetch --platform snp`.
+fn snp(a: &FetchArgs, at: SystemTime) -> CmdResult {
+    let report = crate::read_file(&a.evidence, None)?;
+    let product = a.product.as_deref().and_then(|p| {
+        let mut name = p.to_string();
+        name[..1].make_ascii_uppercase();
+        coco_evidence::snp::Product::from_name(&name)
+    });
+    let tls = ClientTls {
+        ca_pem: a
+            .ca
+            .as_deref()
+            .map(|p| crate::read_file(p, Some("--ca")))
+            .transpose()?,
+        allow_plain_http: a.plain_http,
+    };
+    let head = report
+        .get(..coco_evidence::snp::abi::REPORT_LEN)
+        .unwrap_or(&report);
+    let got = Kds::new(&a.kds, &tls)?.snp(head, product, at)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+    if let Some(v) = &got.vcek {
+        write(&a.out.join("vcek.der"), v)?;
+    }
+    write(&a.out.join("cert_chain.pem"), &got.cert_chain)?;
+    write(&a.out.join("amd.crl"), &got.crl)?;
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({"platform": "snp", "product": got.product.name().to_lowercase(), "out": a.out,
+                               "vcek": got.vcek.is_some(), "files": SNP_FILES})
+        );
+    } else {
+        eprintln!(
+            "coco: SNP collateral ({}{}, ASK + ARK, CRL) verified with the report and written to {}",
+            got.product.name(),
+            if got.vcek.is_some() {
+                " VCEK"
+            } else {
+                "; the VLEK comes from the cloud provider"
+            },
             a.out.display()
         );
     }
