@@ -154,12 +154,16 @@ pub struct ServeArgs {
     tdx_collateral: Option<PathBuf>,
     /// Fetch TDX collateral per platform from the PCS (--pcs) as quotes arrive, verify it,
     /// keep it in DIR and refresh it before it expires; every TDX quote is verified against
-    /// it (never against collateral a client sends, never past its validity).
+    /// it (never against collateral a client sends, never past its validity). SNP evidence sent
+    /// without its VCEK, ASK or CRL is completed from AMD's KDS (--kds).
     #[arg(long, value_name = "DIR")]
     collateral_cache: Option<PathBuf>,
     /// With --collateral-cache: Intel's PCS API v4, or a PCCS.
     #[arg(long, value_name = "URL", default_value = coco_release::collateral::pcs::INTEL_PCS)]
     pcs: String,
+    /// With --collateral-cache: AMD's KDS, for SNP evidence sent without its VCEK, ASK or CRL.
+    #[arg(long, value_name = "URL", default_value = coco_release::collateral::kds::AMD_KDS)]
+    kds: String,
     /// With --collateral-cache: where the Root CA CRL comes from.
     #[arg(long, value_name = "URL", default_value = coco_release::collateral::pcs::INTEL_ROOT_CA_CRL)]
     root_ca_crl: String,
@@ -272,9 +276,14 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
                 &a.root_ca_crl,
                 &ClientTls::default(),
             )?;
-            service.with_tdx_collateral_cache(Arc::new(
-                coco_release::collateral::cache::TdxCache::new(pcs, Some(dir.clone())),
-            ))
+            let kds = coco_release::collateral::kds::Kds::new(&a.kds, &ClientTls::default())?;
+            service
+                .with_tdx_collateral_cache(Arc::new(
+                    coco_release::collateral::cache::TdxCache::new(pcs, Some(dir.clone())),
+                ))
+                .with_snp_endorsements(Arc::new(
+                    coco_release::collateral::kds::SnpEndorsements::new(kds),
+                ))
         }
         None => service,
     };

@@ -652,3 +652,128 @@ fn fetches_the_vcek_chain_and_crl_of_a_real_snp_report_from_kds() {
         "{e}"
     );
 }
+
+/// A CoCo guest's real SNP evidence (Trustee's) arriving at the KBS endpoint with only its
+/// VCEK, or with no certificates at all: the service completes it from a loopback KDS (AMD's
+/// Genoa ASK + ARK and real Genoa CRL; the VCEK by chip id and TCB) and it verifies with
+/// revocation checked, under the default policy: the one finding left is the binding (the
+/// evidence answers its own session).
+#[test]
+fn the_service_completes_snp_evidence_from_kds() {
+    use coco_release::collateral::kds::{Kds, SnpEndorsements};
+    use coco_release::decision::Cancel;
+    use coco_release::kbs::KbsError;
+    use coco_release::tls::ClientTls;
+    use coco_release::{KeyReleaseService, ReleaseError, ServiceConfig};
+
+    let v = coco_core::vectors::dir();
+    let evidence: Value = serde_json::from_slice(
+        &std::fs::read(v.join("kbs/trustee-snp-e2e/evidence.json")).unwrap(),
+    )
+    .unwrap();
+    let report = &evidence["attestation_report"];
+    let hex_of = |a: &Value| -> String {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| format!("{:02x}", x.as_u64().unwrap()))
+            .collect()
+    };
+    let tcb = &report["reported_tcb"];
+    let vcek_path = format!(
+        "/vcek/v1/Genoa/{}?blSPL={:02}&teeSPL={:02}&snpSPL={:02}&ucodeSPL={:02}",
+        hex_of(&report["chip_id"]),
+        tcb["bootloader"].as_u64().unwrap(),
+        tcb["tee"].as_u64().unwrap(),
+        tcb["snp"].as_u64().unwrap(),
+        tcb["microcode"].as_u64().unwrap()
+    );
+    let file = |p: std::path::PathBuf| Answer {
+        status: 200,
+        headers: vec![],
+        body: std::fs::read(p).unwrap(),
+    };
+    let mut routes = HashMap::new();
+    routes.insert(
+        vcek_path,
+        vec![file(v.join("kbs/trustee-snp-e2e/vcek.der"))],
+    );
+    routes.insert(
+        "/vcek/v1/Genoa/cert_chain".to_string(),
+        vec![file(v.join("roots/amd/ask-genoa.pem"))],
+    );
+    routes.insert(
+        "/vcek/v1/Genoa/crl".to_string(),
+        vec![file(v.join("revocation/amd/kds-genoa-crl-2024-10-23.der"))],
+    );
+    let (base, hits) = serve_counting(routes);
+    let refs = coco_core::corim::build::build(
+        "id = \"genoa\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d0cf4ae62a36d75c837974dd50b315506e73e\"]\n",
+    )
+    .unwrap();
+    let s = KeyReleaseService::new(
+        Box::new(coco_release::keystore::MemoryKeyStore::default()),
+        coco_core::keys::SigningKey::generate_p384().unwrap(),
+        ServiceConfig {
+            references: coco_core::appraise::ReferenceValues::from_corims(&[
+                coco_core::corim::Corim::decode(&refs, &Default::default()).unwrap(),
+            ])
+            .unwrap(),
+            policy: coco_core::policy::Policy::default(),
+            sim_root: None,
+            challenge_ttl_secs: 60,
+        },
+    )
+    .unwrap()
+    .with_audit(Box::new(std::io::sink()))
+    .with_snp_endorsements(Arc::new(SnpEndorsements::new(
+        Kds::new(&base, &ClientTls::default()).unwrap(),
+    )));
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let attest = |primary: &Value| -> KbsError {
+        let (c, token) = s
+            .kbs_auth(
+                br#"{"version":"0.4.0","tee":"snp","extra-params":""}"#,
+                at,
+                None,
+            )
+            .unwrap();
+        let jwk = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256)
+            .unwrap()
+            .public_jwk();
+        let body = serde_json::json!({
+            "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
+            "tee-evidence": {"primary_evidence": primary, "additional_evidence": ""},
+        });
+        s.kbs_attest(
+            Some(&token),
+            body.to_string().as_bytes(),
+            at,
+            None,
+            &Cancel::default(),
+        )
+        .unwrap_err()
+    };
+    let only_binding = |e: &KbsError| match e {
+        KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) => {
+            findings
+                .iter()
+                .map(|f| f.claim.as_str())
+                .collect::<Vec<_>>()
+                == ["cpu0.report_data"]
+        }
+        _ => false,
+    };
+    let e = attest(&evidence);
+    assert!(only_binding(&e), "{e}");
+    let mut bare = evidence.clone();
+    bare["cert_chain"] = Value::Null;
+    let e = attest(&bare);
+    assert!(only_binding(&e), "{e}");
+    let h = hits.lock().unwrap();
+    assert_eq!(
+        h["/vcek/v1/Genoa/cert_chain"], 1,
+        "the chain is fetched once: {h:?}"
+    );
+    assert_eq!(h.keys().filter(|k| k.contains("SPL")).count(), 1, "{h:?}");
+}

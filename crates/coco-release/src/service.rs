@@ -109,6 +109,8 @@ pub struct KeyReleaseService {
     pub(crate) tdx_collateral: Option<tdx::RawCollateral>,
     /// Collateral fetched per platform and refreshed (takes precedence over the static one).
     tdx_cache: Option<std::sync::Arc<crate::collateral::cache::TdxCache>>,
+    /// SNP endorsements fetched from KDS for evidence sent without them.
+    snp_endorsements: Option<std::sync::Arc<crate::collateral::kds::SnpEndorsements>>,
 }
 
 impl std::fmt::Debug for KeyReleaseService {
@@ -143,6 +145,44 @@ impl KeyReleaseService {
             observer: std::sync::OnceLock::new(),
             tdx_collateral: None,
             tdx_cache: None,
+            snp_endorsements: None,
+        })
+    }
+
+    /// Completes SNP evidence sent without its VCEK, ASK or CRL from AMD's KDS (the evidence is
+    /// verified against the pinned ARK as always; with the CRL, revocation is checked).
+    pub fn with_snp_endorsements(
+        mut self,
+        e: std::sync::Arc<crate::collateral::kds::SnpEndorsements>,
+    ) -> Self {
+        self.snp_endorsements = Some(e);
+        self
+    }
+
+    /// Completes SNP `evidence` from KDS when the service fetches endorsements (a no-op
+    /// otherwise). KDS knowing nothing of the chip is the evidence's failure; KDS unreachable is
+    /// [`ReleaseError::Storage`] (the service cannot decide now).
+    pub(crate) fn complete_snp(&self, evidence: &mut Evidence, now: SystemTime) -> Result<()> {
+        use crate::collateral::pcs::FetchError;
+        let Some(e) = &self.snp_endorsements else {
+            return Ok(());
+        };
+        if evidence.platform != EvidencePlatform::Snp {
+            return Ok(());
+        }
+        e.complete(evidence, now).map_err(|err| match err {
+            FetchError::Status {
+                status: 404 | 410, ..
+            }
+            | FetchError::Verify(_) => ReleaseError::Evidence {
+                index: 0,
+                platform: "snp".into(),
+                source: Box::new(coco_evidence::EvidenceError::Certificate {
+                    cert: "VCEK".into(),
+                    reason: format!("not obtainable from AMD KDS: {err}"),
+                }),
+            },
+            other => ReleaseError::Storage(format!("SNP endorsements: {other}")),
         })
     }
 
@@ -389,6 +429,7 @@ impl KeyReleaseService {
         }
 
         let mut cpu = cpu_evidence(&bundle.cpu)?;
+        self.complete_snp(&mut cpu, now)?;
         if cpu.platform == EvidencePlatform::Tdx
             && let Some(c) = self.service_tdx_collateral(&cpu.bytes, now)?
         {

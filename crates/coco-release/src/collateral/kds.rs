@@ -174,3 +174,129 @@ impl Kds {
         })
     }
 }
+
+/// What a service fetches from KDS for SNP evidence that arrives without its endorsements:
+/// the VCEK by chip and TCB, the product's ASK + ARK, and its CRL (so that revocation is
+/// checked). Bounded, in memory. Nothing fetched is trusted: the evidence is verified against
+/// the pinned ARK as always, and the CRL must be signed by it and current.
+#[derive(Debug)]
+pub struct SnpEndorsements {
+    kds: Kds,
+    chains: std::sync::Mutex<std::collections::HashMap<&'static str, Vec<Cert>>>,
+    vceks: std::sync::Mutex<std::collections::HashMap<String, Cert>>,
+    crls: std::sync::Mutex<std::collections::HashMap<&'static str, (Crl, u64)>>,
+}
+
+/// The cache slot of a product's chain or CRL of `kind` (`vcek` or `vlek`).
+fn slot(product: Product, kind: &str) -> &'static str {
+    match (product, kind == "vcek") {
+        (Product::Milan, true) => "Milan/vcek",
+        (Product::Genoa, true) => "Genoa/vcek",
+        (Product::Turin, true) => "Turin/vcek",
+        (Product::Milan, false) => "Milan/vlek",
+        (Product::Genoa, false) => "Genoa/vlek",
+        (Product::Turin, false) => "Turin/vlek",
+    }
+}
+
+/// The most VCEKs remembered (one per chip and TCB).
+pub const MAX_VCEKS: usize = 4096;
+
+impl SnpEndorsements {
+    /// Endorsements fetched from `kds`.
+    pub fn new(kds: Kds) -> Self {
+        Self {
+            kds,
+            chains: Default::default(),
+            vceks: Default::default(),
+            crls: Default::default(),
+        }
+    }
+
+    fn chain(&self, product: Product, kind: &str) -> Result<Vec<Cert>, FetchError> {
+        let key = slot(product, kind);
+        let mut chains = self.chains.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = chains.get(key) {
+            return Ok(c.clone());
+        }
+        let url = format!("{}/{kind}/v1/{}/cert_chain", self.kds.base, product.name());
+        let certs = parse_certs(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+        chains.insert(key, certs.clone());
+        Ok(certs)
+    }
+
+    fn crl(&self, product: Product, kind: &str, at: u64) -> Result<Crl, FetchError> {
+        let key = slot(product, kind);
+        let mut crls = self.crls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, until)) = crls.get(key)
+            && at.saturating_add(super::cache::REFRESH_MARGIN.as_secs()) < *until
+        {
+            return Ok(c.clone());
+        }
+        let url = format!("{}/{kind}/v1/{}/crl", self.kds.base, product.name());
+        let crl = Crl::from_der(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+        let until = crl.window().1.unwrap_or(u64::MAX);
+        crls.insert(key, (crl.clone(), until));
+        Ok(crl)
+    }
+
+    /// Completes SNP `evidence` (a raw report) at `at`: the VCEK when no VCEK/VLEK was sent
+    /// (VCEK-signed reports), the ASK + ARK when the sent ones do not include the issuer, and
+    /// the CRL when none was sent. Evidence that is not a parseable raw report is left as it
+    /// is (the verifier says what is wrong with it).
+    pub fn complete(
+        &self,
+        evidence: &mut coco_evidence::api::Evidence,
+        at: SystemTime,
+    ) -> Result<(), FetchError> {
+        let Ok(r) = Report::parse(
+            evidence
+                .bytes
+                .get(..coco_evidence::snp::abi::REPORT_LEN)
+                .unwrap_or(&evidence.bytes),
+        ) else {
+            return Ok(());
+        };
+        let Some(product) = r.cpuid_product() else {
+            return Ok(());
+        };
+        let (kind, vek_cn) = match r.signing_key {
+            SigningKey::Vcek => ("vcek", "SEV-VCEK"),
+            SigningKey::Vlek => ("vlek", "SEV-VLEK"),
+        };
+        let has_vek = evidence.certs.iter().any(|c| c.subject_cn() == vek_cn);
+        if !has_vek && r.signing_key == SigningKey::Vcek && !r.mask_chip_key {
+            let url = self.kds.vcek_url(&r, product);
+            let vcek = {
+                let mut vceks = self.vceks.lock().unwrap_or_else(|e| e.into_inner());
+                match vceks.get(&url) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = Cert::from_der(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+                        if vceks.len() >= MAX_VCEKS {
+                            vceks.clear();
+                        }
+                        vceks.insert(url, c.clone());
+                        c
+                    }
+                }
+            };
+            evidence.certs.insert(0, vcek);
+        }
+        let issuer = evidence
+            .certs
+            .iter()
+            .find(|c| c.subject_cn() == vek_cn)
+            .map(Cert::issuer_cn);
+        let has_issuer = issuer
+            .as_ref()
+            .is_some_and(|i| evidence.certs.iter().any(|c| &c.subject_cn() == i));
+        if !has_issuer {
+            evidence.certs.extend(self.chain(product, kind)?);
+        }
+        if evidence.crl.is_none() {
+            evidence.crl = Some(self.crl(product, kind, coco_core::time::unix(at))?);
+        }
+        Ok(())
+    }
+}

@@ -209,6 +209,8 @@ impl KeyReleaseService {
         let gpu_nonce = binding::gpu_nonce(hash, &rd.nonce, &rd.tee_pubkey)?;
         let sim_root = self.decider.sim_root();
         let mut cpu = evidence::cpu(&session.tee, &att.tee_evidence.primary_evidence, sim_root)?;
+        self.complete_snp(&mut cpu, now)
+            .map_err(KbsError::from_decision)?;
         if cpu.platform == coco_evidence::api::EvidencePlatform::Tdx {
             // KBS clients send no collateral: the service's own, or nothing to verify with.
             let held = self
