@@ -34,6 +34,13 @@ run)
     "$py" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"; print("torch", torch.__version__)'
     "$py" -m pytest -q crates/coco-py/tests -k "torch or staged" -p no:cacheprovider
     "$py" scripts/bench_gpu.py --sizes "${SIZES:-1,4}" --repeat "${REPEAT:-5}" --dir "${BENCH_DIR:-/dev/shm}"
+    # The vLLM plugin, where the machine has vLLM: greedy outputs of the plain and the sealed
+    # tiny model must be identical.
+    if "$py" -c 'import vllm' 2>/dev/null; then
+        "$py" scripts/vllm_check.py "${BENCH_DIR:-/dev/shm}/coco-vllm-check"
+    else
+        echo "vllm: not installed on this machine; plugin check skipped"
+    fi
     ;;
 *)
     echo "usage: $0 prepare|run" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the coco wheel (abi3), installs it into a fresh venv with numpy and pytest, and runs
+# Builds the coco wheel (abi3), installs it into a fresh venv with numpy, pytest and
+# safetensors (the reference the weight iterator is compared with), and runs
 # crates/coco-py/tests (whose key-release tests run `coco serve` from target/debug).
 #
 # The wheel is built with the dev profile (dependencies optimised: Cargo.toml's
@@ -15,7 +16,7 @@ venv=target/py-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --upgrade "maturin>=1.5,<2" numpy pytest
+"$venv/bin/python" -m pip install --quiet --upgrade "maturin>=1.5,<2" numpy pytest safetensors
 rm -rf target/wheels
 "$venv/bin/maturin" build --quiet --profile dev -m crates/coco-py/Cargo.toml --out target/wheels
 # The `coco` binary as the workspace build has it (a no-op after test.sh's tests, see

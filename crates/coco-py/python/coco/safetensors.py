@@ -24,7 +24,7 @@ try:  # optional: real bfloat16 / float8 dtypes
 except ImportError:  # pragma: no cover - depends on the environment
     _ml = None
 
-__all__ = ["load_file", "load_file_torch", "save_file", "DTYPES"]
+__all__ = ["load_file", "load_file_torch", "save_file", "iter_tensors", "DTYPES"]
 
 _MAX_HEADER = 100 * 1024 * 1024
 
@@ -275,10 +275,20 @@ def load_file_torch(
     copy. Every tensor is complete and authenticated when this returns; on any failure
     nothing is returned.
     """
+    reader = _coco.open_reader(os.fspath(path), key)
+    return _torch_from_reader(reader, device, threads, staging_bytes, staging_buffers)
+
+
+def _torch_from_reader(
+    reader: SealedReader,
+    device: str = "cpu",
+    threads: int = 0,
+    staging_bytes: int = 64 << 20,
+    staging_buffers: int = 2,
+) -> dict[str, Any]:
     import torch
 
     dev = torch.device(device)
-    reader = _coco.open_reader(os.fspath(path), key)
     base, data_len, tensors = _layout(reader)
     dtypes = _torch_dtypes(torch)
     for t in tensors:
@@ -329,3 +339,51 @@ def save_file(
     raw += b" " * (-len(raw) % 8)
     blob = b"".join([struct.pack("<Q", len(raw)), raw, *parts])
     _coco.seal_bytes(blob, os.fspath(path), key, chunk_size)
+
+
+def iter_tensors(
+    path: str | os.PathLike[str],
+    key: bytes,
+    device: str | None = None,
+    names: Any = None,
+    vendor_key: str | os.PathLike[str] | None = None,
+    threads: int = 0,
+) -> Any:
+    """Yields ``(name, tensor)`` from a sealed safetensors file or a sealed model directory:
+    the one entry point for any inference engine's weight loading.
+
+    The order is the one ``safetensors.safe_open(f).keys()`` gives (names sorted within each
+    file), the files of a directory in sorted order (as vLLM and TensorRT-LLM iterate
+    checkpoint shards); the dtypes are those of :func:`load_file`. A directory's manifest is
+    checked first (every shard listed, none extra, renamed or swapped; its signature with
+    ``vendor_key``). ``names`` (any container) keeps only those tensors; a shard holding none of
+    them is not decrypted. ``device`` ``None`` yields numpy arrays; ``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``… yields torch tensors there (see :func:`load_file_torch`).
+
+    Nothing unauthenticated is ever yielded: opening a directory authenticates every shard
+    against the manifest, so a tampered shard raises ``TamperedError`` before the first tensor;
+    a single file is decrypted and authenticated whole before its first tensor.
+    """
+    wanted = None if names is None else set(names)
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        vk = os.fspath(vendor_key) if vendor_key is not None else None
+        _, shards = _coco.open_model_dir(p, key, vk)
+        readers = sorted(
+            ((name, reader) for name, reader in shards if name.endswith(".safetensors")),
+            key=lambda x: x[0],
+        )
+    else:
+        readers = [(os.path.basename(p), _coco.open_reader(p, key))]
+    for _, reader in readers:
+        if wanted is not None:
+            header, _base = _header(reader)
+            if not wanted.intersection(k for k in header if k != "__metadata__"):
+                continue
+        if device is None:
+            tensors = _load_reader(reader, threads)
+        else:
+            tensors = _torch_from_reader(reader, device, threads)
+        for name in sorted(tensors):
+            if wanted is None or name in wanted:
+                yield name, tensors[name]

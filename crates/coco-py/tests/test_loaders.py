@@ -1,0 +1,155 @@
+"""The weight iterator every engine integration uses (``coco.safetensors.iter_tensors``),
+compared with the ``safetensors`` package itself on the same checkpoint, plain and sealed; the
+vLLM and TensorRT-LLM integrations' registration and configuration, without either engine
+installed."""
+
+import importlib.metadata
+import json
+import os
+
+import numpy as np
+import pytest
+import safetensors
+import safetensors.numpy
+
+import coco
+import coco.loaders
+import coco.safetensors as cst
+
+# Every dtype numpy and the safetensors spec share, with odd shapes (and a scalar).
+DTYPES = [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.float16, np.uint32, np.int32,
+          np.float32, np.uint64, np.int64, np.float64]
+
+
+def checkpoint(tmp_path):
+    """A sharded checkpoint (two shards and an index, as Hugging Face writes it), plain and
+    sealed, and its key."""
+    rng = np.random.default_rng(7)
+    plain = tmp_path / "model"
+    plain.mkdir()
+    shards = {"model-00001-of-00002.safetensors": {}, "model-00002-of-00002.safetensors": {}}
+    for i, dt in enumerate(DTYPES):
+        shape = [(3, 5), (7,), (), (2, 3, 4)][i % 4]
+        if dt is np.bool_:
+            a = rng.integers(0, 2, size=shape).astype(dt)
+        elif np.issubdtype(dt, np.floating):
+            a = rng.standard_normal(size=shape).astype(dt)
+        else:
+            a = rng.integers(0, 100, size=shape).astype(dt)
+        name = f"layers.{i}.{np.dtype(dt).name}"
+        shards[list(shards)[i % 2]][name] = a
+    # The second shard spans several 64 KiB chunks.
+    shards["model-00002-of-00002.safetensors"]["lm_head.weight"] = rng.standard_normal(
+        size=(300, 256)
+    ).astype(np.float32)
+    index = {"weight_map": {}}
+    for f, tensors in shards.items():
+        safetensors.numpy.save_file(tensors, str(plain / f))
+        index["weight_map"].update({n: f for n in tensors})
+    (plain / "model.safetensors.index.json").write_text(json.dumps(index))
+    (plain / "config.json").write_text('{"model_type": "llama"}')
+    key = coco.generate_key()
+    coco.seal_dir(plain, tmp_path / "model.sealed", key, "test/model@1", chunk_size=64 * 1024)
+    return plain, tmp_path / "model.sealed", key
+
+
+def reference(plain):
+    """(name, array) as safetensors reads them: files sorted, safe_open's key order."""
+    out = []
+    for f in sorted(p for p in os.listdir(plain) if p.endswith(".safetensors")):
+        with safetensors.safe_open(str(plain / f), framework="np") as st:
+            out.extend((k, st.get_tensor(k)) for k in st.keys())
+    return out
+
+
+def test_iter_tensors_is_safetensors_byte_for_byte(tmp_path):
+    plain, sealed, key = checkpoint(tmp_path)
+    want = reference(plain)
+    got = list(cst.iter_tensors(sealed, key))
+    assert [n for n, _ in got] == [n for n, _ in want]
+    for (n, a), (_, b) in zip(got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape, n
+        assert a.tobytes() == b.tobytes(), n
+    # One sealed file gives the same as that file through safetensors.
+    f = "model-00001-of-00002.safetensors"
+    one = list(cst.iter_tensors(sealed / (f + ".coco"), key))
+    with safetensors.safe_open(str(plain / f), framework="np") as st:
+        assert [n for n, _ in one] == list(st.keys())
+        for n, a in one:
+            assert a.tobytes() == st.get_tensor(n).tobytes()
+    # A subset: only those, and a shard holding none of them is not needed.
+    names = {want[0][0], want[-1][0]}
+    assert [n for n, _ in cst.iter_tensors(sealed, key, names=names)] == [
+        n for n, _ in want if n in names
+    ]
+
+
+def test_a_tampered_shard_stops_before_any_of_its_tensors(tmp_path):
+    plain, sealed, key = checkpoint(tmp_path)
+    second = sealed / "model-00002-of-00002.safetensors.coco"
+    data = bytearray(second.read_bytes())
+    assert len(data) > 4 * 64 * 1024
+    data[-20] ^= 1  # in the last chunk
+    second.write_bytes(bytes(data))
+    seen = []
+    with pytest.raises(coco.TamperedError):
+        for name, _ in cst.iter_tensors(sealed, key):
+            seen.append(name)
+    # Opening the directory authenticates every shard against the manifest: nothing at all.
+    assert seen == []
+    # A single tampered file: nothing of it either.
+    with pytest.raises(coco.TamperedError):
+        next(cst.iter_tensors(second, key))
+    # And the manifest check: a missing shard fails before any tensor.
+    second.unlink()
+    with pytest.raises(coco.CocoError):
+        next(cst.iter_tensors(sealed, key))
+
+
+def test_the_vllm_plugin_is_registered_and_its_config_validated(tmp_path, monkeypatch):
+    eps = importlib.metadata.entry_points(group="vllm.general_plugins")
+    ep = [e for e in eps if e.name == "coco"]
+    assert ep and ep[0].value == "coco.vllm:register"
+    assert callable(ep[0].load())
+    parse = coco.loaders.LoaderConfig.parse
+    assert parse({"key_file": "/run/coco/dek", "vendor_key": "v.pub", "threads": 4}).threads == 4
+    c = parse({"url": "https://kr:8443", "key_id": "default/model/dek", "protocol": "kbs", "ear_keys": ["e.pub"]})
+    assert c.protocol == "kbs" and c.ear_keys == ("e.pub",)
+    for bad in [
+        {},
+        {"key_file": "a", "key_env": "B"},
+        {"key_fle": "a"},
+        {"url": "https://kr"},
+        {"key_file": "a", "protocol": "kbs"},
+        {"url": "https://kr", "key_id": "k", "protocol": "ftp"},
+        {"key_file": "a", "threads": -1},
+        {"key_file": 7},
+        {"url": "https://kr", "key_id": "k", "ear_keys": "e.pub"},
+    ]:
+        with pytest.raises(ValueError):
+            parse(bad)
+    # The key sources.
+    key = coco.generate_key()
+    (tmp_path / "dek").write_bytes(key)
+    assert parse({"key_file": str(tmp_path / "dek")}).key() == key
+    monkeypatch.setenv("COCO_TEST_KEY", key.hex())
+    assert parse({"key_env": "COCO_TEST_KEY"}).key() == key
+    monkeypatch.setenv("COCO_TEST_KEY", "abcd")
+    with pytest.raises(ValueError):
+        parse({"key_env": "COCO_TEST_KEY"}).key()
+    # Without vLLM installed, registering says what is missing.
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="vLLM"):
+            ep[0].load()()
+
+
+def test_the_tensorrt_llm_loader_needs_tensorrt_llm():
+    import coco.tensorrt_llm as ct
+
+    try:
+        import tensorrt_llm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="TensorRT-LLM"):
+            ct.register()
