@@ -200,6 +200,19 @@ impl ReferenceValues {
         Ok(out)
     }
 
+    /// Reference values from a REFS.toml document (`coco corim build`'s input, see
+    /// docs/PROFILE.md): local configuration, built and read in one step.
+    ///
+    /// ```
+    /// let r = coco_core::appraise::ReferenceValues::from_refs_toml("id = \"r\"\n[sample]\nsvn_min = 1\n").unwrap();
+    /// assert_eq!(r.len(), 1);
+    /// ```
+    pub fn from_refs_toml(text: &str) -> Result<Self> {
+        let cbor = crate::corim::build::build(text)?;
+        let corim = Corim::decode(&cbor, &crate::corim::DecodeOptions::default())?;
+        Self::from_corims(&[corim])
+    }
+
     /// Reads reference values from CoRIM files' bytes: a signed CoRIM must verify under one
     /// of `trusted` at `at` (a signed CoRIM with no trusted key is an error, never read
     /// unverified); an unsigned one is local configuration, its validity window checked at

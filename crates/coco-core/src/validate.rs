@@ -175,10 +175,9 @@ mod tests {
     use super::*;
     use crate::claims::TdxClaims;
 
-    /// A revoked TCB is a finding even under a policy built in code that lists it.
-    #[test]
-    fn a_revoked_tcb_is_never_accepted() {
-        let claims = |s| TdxClaims {
+    /// TDX claims of status `s` (evaluation data number 17), everything else zero.
+    fn claims(s: TcbStatus) -> TdxClaims {
+        TdxClaims {
             mr_td: [0; 48],
             rtmr: [[0; 48]; 4],
             mr_seam: [0; 48],
@@ -194,7 +193,12 @@ mod tests {
             advisory_ids: vec![],
             tcb_evaluation_data_number: Some(17),
             revocation_checked: true,
-        };
+        }
+    }
+
+    /// A revoked TCB is a finding even under a policy built in code that lists it.
+    #[test]
+    fn a_revoked_tcb_is_never_accepted() {
         let lax = Policy {
             tcb_status: vec![
                 TcbStatus::UpToDate,
@@ -211,32 +215,16 @@ mod tests {
     /// Collateral older than the policy's evaluation data number, or none, is a finding.
     #[test]
     fn collateral_below_the_minimum_evaluation_data_number_is_refused() {
-        let mut c = TdxClaims {
-            mr_td: [0; 48],
-            rtmr: [[0; 48]; 4],
-            mr_seam: [0; 48],
-            mr_signer_seam: [0; 48],
-            mr_config_id: [0; 48],
-            mr_owner: [0; 48],
-            mr_owner_config: [0; 48],
-            td_attributes: [0; 8],
-            xfam: [0; 8],
-            report_data: [0; 64],
-            debug: false,
-            tcb_status: Some(TcbStatus::UpToDate),
-            advisory_ids: vec![],
-            tcb_evaluation_data_number: Some(17),
-            revocation_checked: true,
-        };
+        let mut c = claims(TcbStatus::UpToDate);
         let p = Policy::from_toml("min_tcb_evaluation_data_number = 18").unwrap();
-        let claims = |v: &Validation| -> Vec<String> {
+        let named = |v: &Validation| -> Vec<String> {
             v.findings.iter().map(|f| f.claim.clone()).collect()
         };
-        assert_eq!(claims(&tdx(&c, &p, 0)), ["tcb_evaluation_data_number"]);
+        assert_eq!(named(&tdx(&c, &p, 0)), ["tcb_evaluation_data_number"]);
         c.tcb_evaluation_data_number = Some(18);
         assert!(tdx(&c, &p, 0).findings.is_empty());
         c.tcb_evaluation_data_number = None;
-        assert_eq!(claims(&tdx(&c, &p, 0)).len(), 1);
+        assert_eq!(named(&tdx(&c, &p, 0)).len(), 1);
         assert!(tdx(&c, &Policy::default(), 0).findings.is_empty());
     }
 }

@@ -550,23 +550,16 @@ fn init_data_must_match_the_host_data_and_becomes_claims() {
     assert_eq!(findings[0].claim, "cpu0.init_data");
 }
 
-/// A service whose reference values bound the sample attester's svn, with `policy`.
-fn sample_service(kit: &Kit, policy: coco_core::policy::Policy) -> KeyReleaseService {
-    use coco_core::corim::{Corim, DecodeOptions, build};
-    let refs = build::build("id = \"rehearsal\"\n[sample]\nsvn_min = 1\n").unwrap();
-    let refs = coco_core::appraise::ReferenceValues::from_corims(&[Corim::decode(
-        &refs,
-        &DecodeOptions::default(),
-    )
-    .unwrap()])
-    .unwrap();
+/// A service with the reference values of `refs` (REFS.toml) and `policy`, holding the kit's
+/// key.
+fn service_over(kit: &Kit, refs: &str, policy: coco_core::policy::Policy) -> KeyReleaseService {
     let keys = MemoryKeyStore::default();
     keys.put(RESOURCE, &kit.dek);
     KeyReleaseService::new(
         Box::new(keys),
         coco_core::keys::SigningKey::generate_p384().unwrap(),
         coco_release::ServiceConfig {
-            references: refs,
+            references: coco_core::appraise::ReferenceValues::from_refs_toml(refs).unwrap(),
             policy,
             sim_root: None,
             challenge_ttl_secs: 60,
@@ -574,6 +567,11 @@ fn sample_service(kit: &Kit, policy: coco_core::policy::Policy) -> KeyReleaseSer
     )
     .unwrap()
     .with_audit(Box::new(Audit(kit.audit.clone())))
+}
+
+/// A service whose reference values bound the sample attester's svn, with `policy`.
+fn sample_service(kit: &Kit, policy: coco_core::policy::Policy) -> KeyReleaseService {
+    service_over(kit, "id = \"rehearsal\"\n[sample]\nsvn_min = 1\n", policy)
 }
 
 /// The CoCo guest clients' sample attester: a rehearsal without TEE hardware, accepted only
@@ -650,32 +648,13 @@ fn the_sample_attester_rehearses_a_deployment_only_where_simulation_is_allowed()
     );
 }
 
-/// A service over `refs` (REFS.toml) with revocation waived (the vectors carry no CRLs), at a
-/// time inside the real evidence's validity.
+/// A service over `refs` (REFS.toml) with revocation waived (the vectors carry no CRLs).
 fn real_service(refs: &str) -> KeyReleaseService {
-    use coco_core::corim::{Corim, DecodeOptions, build};
-    let refs = build::build(refs).unwrap();
-    let refs = coco_core::appraise::ReferenceValues::from_corims(&[Corim::decode(
-        &refs,
-        &DecodeOptions::default(),
-    )
-    .unwrap()])
-    .unwrap();
-    KeyReleaseService::new(
-        Box::new(MemoryKeyStore::default()),
-        coco_core::keys::SigningKey::generate_p384().unwrap(),
-        coco_release::ServiceConfig {
-            references: refs,
-            policy: coco_core::policy::Policy {
-                require_revocation_check: coco_core::policy::Revocation::NONE,
-                ..Default::default()
-            },
-            sim_root: None,
-            challenge_ttl_secs: 60,
-        },
-    )
-    .unwrap()
-    .with_audit(Box::new(std::io::sink()))
+    let policy = coco_core::policy::Policy {
+        require_revocation_check: coco_core::policy::Revocation::NONE,
+        ..Default::default()
+    };
+    service_over(&Kit::new(), refs, policy)
 }
 
 /// Attests `primary` (tee `tee`) at `at` and returns the error: real evidence answers its own

@@ -18,7 +18,6 @@ use crate::tls::ClientTls;
 
 /// AMD's KDS.
 pub const AMD_KDS: &str = "https://kdsintf.amd.com";
-const MAX_BODY: u64 = 1 << 20;
 
 /// What was fetched for a report, verified with it.
 #[derive(Debug, Clone)]
@@ -37,49 +36,20 @@ pub struct SnpCollateral {
 #[derive(Debug, Clone)]
 pub struct Kds {
     base: String,
-    agent: ureq::Agent,
+    http: super::Fetcher,
 }
 
 impl Kds {
     /// A client of the KDS at `base` (e.g. [`AMD_KDS`]).
     pub fn new(base: &str, tls: &ClientTls) -> Result<Self, FetchError> {
-        let agent = crate::http::agent(base, tls).map_err(|e| match e {
-            crate::ReleaseError::Tls(t) => FetchError::Client(t),
-            other => FetchError::Transport {
-                url: base.into(),
-                reason: other.to_string(),
-            },
-        })?;
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
-            agent,
+            http: super::Fetcher::new(base, tls)?,
         })
     }
 
     fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
-            url: url.into(),
-            reason: e.to_string(),
-        };
-        let mut r = self.agent.get(url).call().map_err(|e| transport(&e))?;
-        let status = r.status().as_u16();
-        if status != 200 {
-            let retry_after = r
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            return Err(FetchError::Status {
-                url: url.into(),
-                status,
-                retry_after,
-            });
-        }
-        r.body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| transport(&e))
+        Ok(self.http.get(url, None)?.body)
     }
 
     /// The VCEK URL of `report` for `product`: the chip's hardware id (all 64 bytes, or the

@@ -7,7 +7,7 @@
 //! ([`coco_evidence::tdx::verify_collateral`]) and must name the quote's FMSPC before it is
 //! returned.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use coco_evidence::EvidenceError;
 use coco_evidence::tdx::abi::Quote;
@@ -15,6 +15,7 @@ use coco_evidence::tdx::pck::PckExtensions;
 use coco_evidence::tdx::{RawCollateral, VerifyOptions};
 use coco_evidence::x509::parse_certs;
 
+use super::{Fetched, Fetcher};
 use crate::tls::ClientTls;
 
 /// Intel's PCS.
@@ -22,11 +23,6 @@ pub const INTEL_PCS: &str = "https://api.trustedservices.intel.com";
 /// The Intel SGX Root CA's CRL distribution point.
 pub const INTEL_ROOT_CA_CRL: &str =
     "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
-/// The largest response read (a TCB Info document is tens of KiB; a PCK CRL can be larger).
-const MAX_BODY: u64 = 8 << 20;
-/// The longest `Retry-After` honoured by waiting (longer ones are returned as the error).
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
-
 /// Which PCK CA issued a quote's PCK certificate (the CRL to fetch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PckCa {
@@ -145,13 +141,7 @@ pub fn quote_ids(quote: &[u8]) -> Result<QuoteIds, FetchError> {
 pub struct Pcs {
     base: String,
     root_ca_crl: String,
-    agent: ureq::Agent,
-}
-
-/// A response: its body and the one header asked for.
-struct Fetched {
-    body: Vec<u8>,
-    header: Option<String>,
+    http: Fetcher,
 }
 
 impl Pcs {
@@ -161,66 +151,15 @@ impl Pcs {
     /// settings (plain HTTP only to loopback unless allowed).
     pub fn new(base: &str, root_ca_crl: &str, tls: &ClientTls) -> Result<Self, FetchError> {
         crate::tls::check_url(root_ca_crl, tls)?;
-        let agent = crate::http::agent(base, tls).map_err(|e| match e {
-            crate::ReleaseError::Tls(t) => FetchError::Client(t),
-            other => FetchError::Transport {
-                url: base.into(),
-                reason: other.to_string(),
-            },
-        })?;
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
             root_ca_crl: root_ca_crl.to_string(),
-            agent,
+            http: Fetcher::new(base, tls)?,
         })
     }
 
     fn get(&self, url: &str, header: &'static str) -> Result<Fetched, FetchError> {
-        let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
-            url: url.into(),
-            reason: e.to_string(),
-        };
-        let mut waited = false;
-        loop {
-            let mut r = self.agent.get(url).call().map_err(|e| transport(&e))?;
-            let status = r.status().as_u16();
-            if status == 200 {
-                let header = r
-                    .headers()
-                    .get(header)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| {
-                        percent_encoding::percent_decode_str(v)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    });
-                let body = r
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_BODY)
-                    .read_to_vec()
-                    .map_err(|e| transport(&e))?;
-                return Ok(Fetched { body, header });
-            }
-            let retry_after = r
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            match retry_after {
-                Some(s) if status == 429 && !waited && Duration::from_secs(s) <= MAX_RETRY_WAIT => {
-                    waited = true;
-                    std::thread::sleep(Duration::from_secs(s));
-                }
-                _ => {
-                    return Err(FetchError::Status {
-                        url: url.into(),
-                        status,
-                        retry_after,
-                    });
-                }
-            }
-        }
+        self.http.get(url, Some(header))
     }
 
     fn chain(&self, f: &Fetched, url: &str, header: &'static str) -> Result<Vec<u8>, FetchError> {
@@ -251,20 +190,7 @@ impl Pcs {
         let f = self.get(&url, "SGX-PCK-CRL-Issuer-Chain")?;
         let chain = self.chain(&f, &url, "SGX-PCK-CRL-Issuer-Chain")?;
         let crl = coco_evidence::x509::Crl::from_der(&f.body).map_err(FetchError::Verify)?;
-        let certs = parse_certs(&chain).map_err(FetchError::Verify)?;
-        let issuer = certs
-            .iter()
-            .find(|c| c.subject_cn() == crl.issuer_cn())
-            .ok_or_else(|| {
-                FetchError::Verify(EvidenceError::Certificate {
-                    cert: "PCK CA".into(),
-                    reason: format!("the PCK CRL issuer chain has no {:?}", crl.issuer_cn()),
-                })
-            })?;
-        crl.verify_signed_by(issuer).map_err(FetchError::Verify)?;
-        issuer
-            .verify_signed_by(coco_evidence::tdx::roots::intel_root())
-            .map_err(FetchError::Verify)?;
+        verify_pck_crl(&crl, &chain)?;
         crl.check_window(at, "PCK CRL")
             .map_err(FetchError::Verify)?;
         let until = crl.window().1.unwrap_or(u64::MAX);
@@ -323,6 +249,25 @@ impl Pcs {
     }
 }
 
+/// Checks that `chain` (PEM) holds the PCK CA that signed `crl`, and that the pinned Intel root
+/// issued that CA.
+fn verify_pck_crl(crl: &coco_evidence::x509::Crl, chain: &[u8]) -> Result<(), FetchError> {
+    let certs = parse_certs(chain).map_err(FetchError::Verify)?;
+    let issuer = certs
+        .iter()
+        .find(|c| c.subject_cn() == crl.issuer_cn())
+        .ok_or_else(|| {
+            FetchError::Verify(EvidenceError::Certificate {
+                cert: "PCK CA".into(),
+                reason: format!("the PCK CRL issuer chain has no {:?}", crl.issuer_cn()),
+            })
+        })?;
+    crl.verify_signed_by(issuer).map_err(FetchError::Verify)?;
+    issuer
+        .verify_signed_by(coco_evidence::tdx::roots::intel_root())
+        .map_err(FetchError::Verify)
+}
+
 /// TDX collateral that verified for a quote's FMSPC, with the time it stays valid until.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TdxCollateral {
@@ -354,20 +299,8 @@ impl TdxCollateral {
     ) -> Result<Self, FetchError> {
         let v = coco_evidence::tdx::verify_collateral(&raw, &VerifyOptions::at(at))
             .map_err(FetchError::Verify)?;
-        let root = coco_evidence::tdx::roots::intel_root();
         if let Some(crl) = &v.pck_crl {
-            let chain = parse_certs(&pck_crl_issuer_chain).map_err(FetchError::Verify)?;
-            let ca = chain
-                .iter()
-                .find(|c| c.subject_cn() == crl.issuer_cn())
-                .ok_or_else(|| {
-                    FetchError::Verify(EvidenceError::Certificate {
-                        cert: "PCK CA".into(),
-                        reason: format!("the PCK CRL issuer chain has no {:?}", crl.issuer_cn()),
-                    })
-                })?;
-            crl.verify_signed_by(ca).map_err(FetchError::Verify)?;
-            ca.verify_signed_by(root).map_err(FetchError::Verify)?;
+            verify_pck_crl(crl, &pck_crl_issuer_chain)?;
         }
         if v.fmspc != ids.fmspc {
             return Err(FetchError::Verify(EvidenceError::Mismatch {
