@@ -25,8 +25,8 @@ pub enum CollateralCommand {
 /// `coco collateral fetch`.
 #[derive(Args)]
 pub struct FetchArgs {
-    /// The platform of the evidence: tdx or snp.
-    #[arg(long, value_parser = ["tdx", "snp"])]
+    /// The platform of the evidence: tdx, snp or nvidia.
+    #[arg(long, value_parser = ["tdx", "snp", "nvidia"])]
     platform: String,
     /// The evidence: a TDX quote (its PCK certificate names the FMSPC and the PCK CA) or an SNP
     /// report (its chip id and reported TCB name the VCEK).
@@ -34,6 +34,12 @@ pub struct FetchArgs {
     /// SNP: AMD's KDS base URL.
     #[arg(long, value_name = "URL", default_value = AMD_KDS)]
     kds: String,
+    /// NVIDIA: the RIM service base URL.
+    #[arg(long, value_name = "URL", default_value = coco_release::collateral::rim::NVIDIA_RIM_SERVICE)]
+    rim_service: String,
+    /// NVIDIA: the chip of a report that does not name it (Hopper: GH100).
+    #[arg(long, default_value = "GH100")]
+    chip: String,
     /// SNP: the product of a version 2 report (milan, genoa, turin; later reports name it).
     #[arg(long, value_parser = ["milan", "genoa", "turin"])]
     product: Option<String>,
@@ -81,10 +87,10 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
         Some(t) => coco_evidence::time::parse_rfc3339(t)?,
         None => SystemTime::now(),
     };
-    let files: &[&str] = if a.platform == "snp" {
-        &SNP_FILES
-    } else {
-        &FILES
+    let files: &[&str] = match a.platform.as_str() {
+        "snp" => &SNP_FILES,
+        "nvidia" => &NVIDIA_FILES,
+        _ => &FILES,
     };
     if !a.force
         && let Some(f) = files.iter().map(|f| a.out.join(f)).find(|p| p.exists())
@@ -93,6 +99,9 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
     }
     if a.platform == "snp" {
         return snp(a, at);
+    }
+    if a.platform == "nvidia" {
+        return nvidia(a, at);
     }
     let quote = crate::read_file(&a.evidence, None)?;
     let ids = pcs::quote_ids(&quote)?;
@@ -181,6 +190,49 @@ fn snp(a: &FetchArgs, at: SystemTime) -> CmdResult {
             } else {
                 "; the VLEK comes from the cloud provider"
             },
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The files written for NVIDIA: the driver and VBIOS RIMs (`coco corim from-rims --driver
+/// --vbios` reads them).
+const NVIDIA_FILES: [&str; 2] = ["driver_rim.xml", "vbios_rim.swidtag"];
+
+/// `coco collateral fetch --platform nvidia`.
+fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
+    use coco_release::collateral::rim::{RimService, rim_ids};
+    let bytes = crate::read_file(&a.evidence, None)?;
+    let report = coco_evidence::nvidia::abi::Report::parse(&bytes)?;
+    let chip = report.opaque.chip_info().unwrap_or_else(|| a.chip.clone());
+    let (driver_id, vbios_id) = rim_ids(&report, &chip)?;
+    let tls = ClientTls {
+        ca_pem: a
+            .ca
+            .as_deref()
+            .map(|p| crate::read_file(p, Some("--ca")))
+            .transpose()?,
+        allow_plain_http: a.plain_http,
+    };
+    let service = RimService::new(&a.rim_service, &tls)?;
+    // Both verified before either is written.
+    let driver = service.get(&driver_id, report.opaque.driver_version().as_deref(), at)?;
+    let vbios = service.get(&vbios_id, report.opaque.vbios_version().as_deref(), at)?;
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+    write(&a.out.join(NVIDIA_FILES[0]), &driver.bytes)?;
+    write(&a.out.join(NVIDIA_FILES[1]), &vbios.bytes)?;
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({"platform": "nvidia", "driver_rim": driver.id, "vbios_rim": vbios.id,
+                               "out": a.out, "files": NVIDIA_FILES})
+        );
+    } else {
+        eprintln!(
+            "coco: RIMs {} and {} verified and written to {}",
+            driver.id,
+            vbios.id,
             a.out.display()
         );
     }

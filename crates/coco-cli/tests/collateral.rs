@@ -761,3 +761,99 @@ fn the_service_completes_snp_evidence_from_kds() {
     );
     assert_eq!(h.keys().filter(|k| k.contains("SPL")).count(), 1, "{h:?}");
 }
+
+/// NVIDIA's RIM service on loopback answering NVIDIA's real signed RIMs in its JSON shape: the
+/// ids come from a real H100 report, the VBIOS RIM verifies (digest, XML signature to the pinned
+/// RIM root, version); a driver RIM of another version, a wrong digest and a wrong id are
+/// refused, and `collateral fetch` writes nothing unless both verify.
+#[test]
+fn rims_by_the_ids_a_real_gpu_report_names() {
+    use base64::Engine;
+    use coco_release::collateral::rim::{RimService, rim_ids};
+    use coco_release::tls::ClientTls;
+
+    let v = coco_core::vectors::dir();
+    let sample = v.join("nvidia/hopper-h100-535.86.09");
+    let report = coco_evidence::nvidia::abi::Report::parse(
+        &std::fs::read(sample.join("attestation_report.bin")).unwrap(),
+    )
+    .unwrap();
+    let (driver_id, vbios_id) = rim_ids(&report, "GH100").unwrap();
+    assert_eq!(driver_id, "NV_GPU_DRIVER_GH100_535.86.09");
+    assert_eq!(vbios_id, "NV_GPU_VBIOS_1010_0200_882_96005E0001");
+    let answer = |id: &str, rim: &[u8], sha: Option<String>| {
+        Answer {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: serde_json::json!({
+            "id": id,
+            "rim": base64::engine::general_purpose::STANDARD.encode(rim),
+            "sha256": sha.unwrap_or_else(|| hex::encode(coco_core::Sha256Digest::of(rim).as_bytes())),
+            "rim_format": "TCG",
+            "last_updated": "2025-03-14T15:09:03.011000",
+        })
+        .to_string()
+        .into_bytes(),
+    }
+    };
+    let vbios =
+        std::fs::read(v.join("nvidia/rims/vbios/1010_0200_882_96005E0001_PROD.swidtag")).unwrap();
+    let other_driver =
+        std::fs::read(v.join("nvidia/rims/driver/NV_GPU_DRIVER_GH100_550.144.03.xml")).unwrap();
+    let mut routes = HashMap::new();
+    routes.insert(
+        format!("/v1/rim/{vbios_id}"),
+        vec![answer(&vbios_id, &vbios, None)],
+    );
+    routes.insert(
+        format!("/v1/rim/{driver_id}"),
+        vec![answer(&driver_id, &other_driver, None)],
+    );
+    routes.insert(
+        "/v1/rim/bad-digest".into(),
+        vec![answer("bad-digest", &vbios, Some("00".repeat(32)))],
+    );
+    routes.insert(
+        "/v1/rim/other-id".into(),
+        vec![answer("not-this", &vbios, None)],
+    );
+    let base = serve(routes);
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let s = RimService::new(&base, &ClientTls::default()).unwrap();
+    let got = s.get(&vbios_id, Some("96.00.5E.00.01"), at).unwrap();
+    assert_eq!(got.bytes, vbios);
+    assert_eq!(got.version, "96.00.5E.00.01");
+    // Its signer's certificate had expired by 2025-10: not used then.
+    let late = coco_evidence::time::parse_rfc3339("2025-10-01T00:00:00Z").unwrap();
+    assert!(s.get(&vbios_id, None, late).is_err());
+    for id in ["bad-digest", "other-id"] {
+        let e = s.get(id, None, at).unwrap_err();
+        assert_eq!(e.kind(), "verify", "{id}: {e}");
+    }
+    let e = s.get(&driver_id, Some("535.86.09"), at).unwrap_err();
+    assert!(e.to_string().contains("550.144.03"), "{e}");
+    // The CLI: the driver RIM is of another version, so nothing is written.
+    let t = tempfile::tempdir().unwrap();
+    let out = coco_env(
+        &[
+            "collateral",
+            "fetch",
+            "--platform",
+            "nvidia",
+            sample.join("attestation_report.bin").to_str().unwrap(),
+            "--rim-service",
+            &base,
+            "--out",
+            "rims",
+            "--at",
+            AT,
+            "--json",
+        ],
+        t.path(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["kind"], "verify", "{e}");
+    assert!(!t.path().join("rims").exists());
+}

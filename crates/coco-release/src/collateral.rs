@@ -7,12 +7,15 @@
 //!   `coco evidence verify --collateral`.
 //! - [`kds`]: AMD SEV-SNP collateral from AMD's KDS (the VCEK for the report's chip and TCB,
 //!   the product's ASK + ARK and CRL), verified with the report.
+//! - [`rim`]: NVIDIA's driver and VBIOS RIMs from the RIM service by the ids a GPU report
+//!   names, verified (digest, XML signature to the pinned RIM root, version).
 //! - [`cache`]: verified TDX collateral by platform, refreshed before it expires, never used
 //!   past its validity; what `coco serve --collateral-cache DIR` decides with.
 
 pub mod cache;
 pub mod kds;
 pub mod pcs;
+pub mod rim;
 
 use std::time::Duration;
 
