@@ -142,8 +142,19 @@ pub fn load_corim(
         } else {
             Some(s.verify(trusted, at)?)
         };
+        // What can be said of the signature: verified under a given key, or why not.
+        let signature = match (&verified, s.corim.dependent_rims.first()) {
+            (Some(_), _) => "verified".to_string(),
+            (None, Some(l)) if trusted.is_empty() => format!(
+                "signer unavailable: referenced only by {} and its thumbprint (give its key with \
+                 --key)",
+                l.href
+            ),
+            _ => "not checked (no --key)".to_string(),
+        };
         let info = json!({
             "signed": true,
+            "signature": signature,
             "signature_verified": verified.is_some(),
             "alg": if s.alg == -7 { "ES256" } else { "ES384" },
             "signer": s.signer.as_ref().map(|x| json!({"name": x.name, "uri": x.uri})),

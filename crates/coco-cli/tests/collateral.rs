@@ -857,3 +857,96 @@ fn rims_by_the_ids_a_real_gpu_report_names() {
     assert_eq!(e["error"]["kind"], "verify", "{e}");
     assert!(!t.path().join("rims").exists());
 }
+
+/// NVIDIA's RIM service CoRIM in its TCG-era wrapping (500(502(18(...))), a bare corim-map, the
+/// signer named only by URL and thumbprint): strict reading refuses it with the way out;
+/// compatibility mode shows its id, tag, environment and measurements, says the signer is
+/// unavailable, and verifies the signature with the signer's key when given.
+#[test]
+fn tcg_era_nvidia_corims_are_read_in_compatibility_mode() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let v = coco_core::vectors::dir().join("nvidia/rim-service");
+    let corim = v.join("NV_NIC_FIRMWARE_CX7_28.39.4082-LTS_MCX713104AC-ADA.corim.cbor");
+    let corim = corim.to_str().unwrap();
+    let strict = coco_env(&["corim", "inspect", corim, "--json"], d, &[]);
+    assert_eq!(strict.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!(e["error"]["kind"], "malformed");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("--legacy"),
+        "{e}"
+    );
+    let out = coco_env(&["corim", "inspect", corim, "--legacy", "--json"], d, &[]);
+    ok(&out);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["id"], "ConnectX-7_28.39.4082");
+    assert!(
+        j["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("signer unavailable"),
+        "{j}"
+    );
+    assert_eq!(j["signature_verified"], false);
+    assert_eq!(
+        j["dependent_rims"][0]["href"],
+        "https://docs.ndis.nvidia.com/certs/corim/nvidia-corim-signer-cx7-id-2.pem"
+    );
+    assert_eq!(j["dependent_rims"][0]["thumbprint"]["alg"], 1);
+    let comid = &j["comids"][0];
+    assert_eq!(comid["tag_id"], "15b3102115b3003300-28.39.4082");
+    let rv = &comid["reference_values"][0];
+    assert_eq!(rv["environment"]["class"]["vendor"], "NVIDIA");
+    let m = rv["measurements"].as_array().unwrap();
+    assert_eq!(m.len(), 5);
+    assert_eq!(m[0]["raw_value"], "00000001");
+    for x in &m[1..] {
+        assert_eq!(x["digests"][0][0], 8, "SHA-512");
+        assert_eq!(x["digests"][0][1].as_str().unwrap().len(), 128);
+    }
+    assert!(
+        m[1]["digests"][0][1]
+            .as_str()
+            .unwrap()
+            .starts_with("f8f6ea6f")
+    );
+    // With the signer's key: verified; with another key: refused.
+    let key = v.join("nvidia-corim-signer-cx7-id-2.pubkey.pem");
+    let out = coco_env(
+        &[
+            "corim",
+            "inspect",
+            corim,
+            "--legacy",
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ],
+        d,
+        &[],
+    );
+    ok(&out);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["signature"], "verified");
+    assert_eq!(j["signature_verified"], true);
+    ok(&coco_env(
+        &["keygen", "--vendor", "--out", "other.pem"],
+        d,
+        &[],
+    ));
+    let out = coco_env(
+        &[
+            "corim",
+            "inspect",
+            corim,
+            "--legacy",
+            "--key",
+            "other.pem.pub",
+            "--json",
+        ],
+        d,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -75,9 +75,15 @@ impl SignedCorim {
                 return Err(bad(
                     "signed-corim",
                     format!(
-                        "expected 18(COSE_Sign1), found {}{}",
+                        "expected 18(COSE_Sign1), found {}{}{}",
                         t.map(|t| format!("tag {t} of ")).unwrap_or_default(),
-                        cbor::kind(other)
+                        cbor::kind(other),
+                        if !opts.legacy && matches!(t, Some(TAG_LEGACY_CORIM | TAG_LEGACY_SIGNED)) {
+                            " (NVIDIA's TCG-era CoRIM wrapping: read it in compatibility mode, \
+                             --legacy)"
+                        } else {
+                            ""
+                        }
                     ),
                 ));
             }

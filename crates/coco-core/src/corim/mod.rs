@@ -939,6 +939,60 @@ pub struct Corim {
     pub entities: Vec<Entity>,
     /// Negative keys of the corim-map.
     pub extensions: Vec<(i64, Value)>,
+    /// 2 dependent-rims: other documents this one names (NVIDIA's CoRIMs name their signer's
+    /// certificate here by URL and thumbprint).
+    pub dependent_rims: Vec<Locator>,
+}
+
+/// A corim-locator-map: where a document is, and its digest when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locator {
+    /// 0 href (the first, when several).
+    pub href: String,
+    /// 1 thumbprint: `(hash algorithm id, digest)` (1 = SHA-256).
+    pub thumbprint: Option<(i64, Vec<u8>)>,
+}
+
+impl Locator {
+    fn decode(v: &Value, path: &str) -> Result<Self> {
+        let m = map(v, path)?;
+        let href = match get(m, 0).map(untag) {
+            Some((_, Value::Text(t))) => t.clone(),
+            Some((_, Value::Array(a))) => match a.first().map(untag) {
+                Some((_, Value::Text(t))) => t.clone(),
+                _ => return Err(CoreError::malformed(path, "href is not a URI")),
+            },
+            _ => return Err(CoreError::malformed(path, "no href (0)")),
+        };
+        let thumbprint = match get(m, 1) {
+            Some(Value::Array(a)) => match a.as_slice() {
+                [Value::Integer(alg), Value::Bytes(d)] => {
+                    Some((i64::try_from(*alg).unwrap_or(-1), d.clone()))
+                }
+                _ => {
+                    return Err(CoreError::malformed(
+                        path,
+                        "thumbprint is not [alg, digest]",
+                    ));
+                }
+            },
+            None => None,
+            Some(_) => {
+                return Err(CoreError::malformed(
+                    path,
+                    "thumbprint is not [alg, digest]",
+                ));
+            }
+        };
+        Ok(Self { href, thumbprint })
+    }
+
+    fn to_json(&self) -> Json {
+        json!({
+            "href": self.href,
+            "thumbprint": self.thumbprint.as_ref().map(|(alg, d)| json!({"alg": alg, "value": hex::encode(d)})),
+        })
+    }
 }
 
 impl Corim {
@@ -1050,6 +1104,14 @@ impl Corim {
                 .transpose()?
                 .unwrap_or_default(),
             extensions: extensions(m),
+            dependent_rims: match get(m, 2) {
+                Some(v) => array(v, "corim-map/dependent-rims")?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| Locator::decode(l, &format!("corim-map/dependent-rims[{i}]")))
+                    .collect::<Result<Vec<_>>>()?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -1061,6 +1123,7 @@ impl Corim {
             "validity": self.validity.map(|v| json!({"not_before": v.not_before, "not_after": v.not_after})),
             "entities": self.entities.iter().map(Entity::to_json).collect::<Vec<_>>(),
             "extensions": self.extensions.iter().map(|(k, v)| json!({"key": k, "value": cbor::to_json(v)})).collect::<Vec<_>>(),
+            "dependent_rims": self.dependent_rims.iter().map(Locator::to_json).collect::<Vec<_>>(),
             "comids": self.comids.iter().map(Comid::to_json).collect::<Vec<_>>(),
         })
     }
