@@ -87,17 +87,33 @@ def test_iter_tensors_is_safetensors_byte_for_byte(tmp_path):
 def test_a_tampered_shard_stops_before_any_of_its_tensors(tmp_path):
     plain, sealed, key = checkpoint(tmp_path)
     second = sealed / "model-00002-of-00002.safetensors.coco"
-    data = bytearray(second.read_bytes())
-    assert len(data) > 4 * 64 * 1024
-    data[-20] ^= 1  # in the last chunk
+    original = second.read_bytes()
+    assert len(original) > 4 * 64 * 1024
+    with safetensors.safe_open(str(plain / "model-00001-of-00002.safetensors"), framework="np") as st:
+        first_names = set(st.keys())
+    # A changed byte in a middle chunk: found when the shard is read, before any of its
+    # tensors (the first shard's may already have come out).
+    data = bytearray(original)
+    data[len(data) // 2] ^= 1
     second.write_bytes(bytes(data))
     seen = []
     with pytest.raises(coco.TamperedError):
         for name, _ in cst.iter_tensors(sealed, key):
             seen.append(name)
-    # Opening the directory authenticates every shard against the manifest: nothing at all.
+    assert set(seen) == first_names, seen
+    # In the final chunk: found when the directory is opened, before any tensor at all.
+    data = bytearray(original)
+    data[-20] ^= 1
+    second.write_bytes(bytes(data))
+    seen = []
+    with pytest.raises(coco.TamperedError):
+        for name, _ in cst.iter_tensors(sealed, key):
+            seen.append(name)
     assert seen == []
-    # A single tampered file: nothing of it either.
+    # A single tampered file: nothing of it.
+    data = bytearray(original)
+    data[len(data) // 2] ^= 1
+    second.write_bytes(bytes(data))
     with pytest.raises(coco.TamperedError):
         next(cst.iter_tensors(second, key))
     # And the manifest check: a missing shard fails before any tensor.

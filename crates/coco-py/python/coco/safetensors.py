@@ -360,9 +360,11 @@ def iter_tensors(
     them is not decrypted. ``device`` ``None`` yields numpy arrays; ``"cpu"``, ``"cuda"``,
     ``"cuda:1"``… yields torch tensors there (see :func:`load_file_torch`).
 
-    Nothing unauthenticated is ever yielded: opening a directory authenticates every shard
-    against the manifest, so a tampered shard raises ``TamperedError`` before the first tensor;
-    a single file is decrypted and authenticated whole before its first tensor.
+    Nothing unauthenticated is ever yielded: opening a directory checks every shard against
+    the manifest (header, size, commitment, final chunk), and each shard is decrypted and
+    authenticated whole before its first tensor, so a tampered shard raises ``TamperedError``
+    before any tensor of it (tensors of earlier shards may have been yielded: a caller that must
+    be all-or-nothing collects first).
     """
     wanted = None if names is None else set(names)
     p = os.fspath(path)
