@@ -772,3 +772,79 @@ fn real_tdx_quote_verifies_through_the_kbs_endpoint_with_the_services_collateral
     let claims: Vec<&str> = findings.iter().map(|f| f.claim.as_str()).collect();
     assert_eq!(claims, ["cpu0.report_data"], "{findings:?}");
 }
+
+/// Passport mode: the attestation token as `Authorization: Bearer` instead of the cookie
+/// releases what the session would, to the TEE key it carries; a forged, foreign, expired or
+/// denying token does not.
+#[test]
+fn the_attestation_token_works_as_a_bearer_credential() {
+    let kit = Kit::new();
+    let s = Arc::new(kit.service());
+    let pair = TeeKeyPair::generate(Curve::P256).unwrap();
+    let jwk = pair.public_jwk();
+    let (nonce, token) = auth(&s);
+    let (ear, _) = attest(
+        &s,
+        &token,
+        &attestation(&kit.cvm(), &nonce, &jwk, &nonce, &jwk),
+    )
+    .unwrap();
+    let jwe = s.kbs_resource_bearer(&ear, RESOURCE, now(), None).unwrap();
+    assert_eq!(&pair.decrypt(&jwe).unwrap()[..], kit.dek.as_bytes());
+    // Over HTTP, without a cookie.
+    let server =
+        Server::start(s.clone(), "127.0.0.1:0".parse().unwrap(), Limits::default()).unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}/kbs/v0/resource/{RESOURCE}", server.url());
+    let mut r = agent
+        .get(&url)
+        .header("authorization", format!("Bearer {ear}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(&pair.decrypt(&body).unwrap()[..], kit.dek.as_bytes());
+    // Forged (a changed signature), foreign (another service's), expired.
+    let mut forged = ear.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        kind(
+            &s.kbs_resource_bearer(&forged, RESOURCE, now(), None)
+                .unwrap_err()
+        ),
+        ("InvalidSession", 401)
+    );
+    let other = kit.service();
+    assert_eq!(
+        kind(
+            &other
+                .kbs_resource_bearer(&ear, RESOURCE, now(), None)
+                .unwrap_err()
+        ),
+        ("InvalidSession", 401)
+    );
+    let later = now() + Duration::from_secs(coco_release::kbs::broker::ATTESTED_SESSION_SECS + 1);
+    assert_eq!(
+        kind(
+            &s.kbs_resource_bearer(&ear, RESOURCE, later, None)
+                .unwrap_err()
+        ),
+        ("InvalidSession", 401)
+    );
+    // The token of a denied appraisal is refused by policy.
+    let mut bad = kit.cvm();
+    bad.vm.measurement = [9; 48];
+    let (nonce, token) = auth(&s);
+    let (denied, _) = attest(&s, &token, &attestation(&bad, &nonce, &jwk, &nonce, &jwk)).unwrap();
+    assert_eq!(
+        kind(
+            &s.kbs_resource_bearer(&denied, RESOURCE, now(), None)
+                .unwrap_err()
+        ),
+        ("PolicyDeny", 403)
+    );
+}

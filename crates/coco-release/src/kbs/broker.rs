@@ -23,6 +23,14 @@ use crate::error::{ChallengeError, ReleaseError};
 use crate::jwe::{self, TeeKey};
 use crate::service::KeyReleaseService;
 
+/// How a resource request proves its session.
+enum Credential<'a> {
+    /// The `kbs-session-id` cookie (or none).
+    Cookie(Option<&'a str>),
+    /// `Authorization: Bearer` with the attestation token.
+    Bearer(&'a str),
+}
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "kbs-session-id";
 
@@ -319,23 +327,79 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
-        let r = self.kbs_resource_inner(token, path, now, peer);
+        let r = self.kbs_resource_inner(Credential::Cookie(token), path, now, peer);
         if let Err(e) = &r {
             self.kbs_refused("key-release", peer, e);
         }
         r
     }
 
+    /// [`Self::kbs_resource`] for a client that presents the attestation token instead of the
+    /// session cookie (`Authorization: Bearer`, the KBS passport mode): the token must be an
+    /// EAR this service signed, unexpired, carrying the TEE key; it releases what the session
+    /// it came from would.
+    pub fn kbs_resource_bearer(
+        &self,
+        jwt: &str,
+        path: &str,
+        now: SystemTime,
+        peer: Option<SocketAddr>,
+    ) -> Result<Value, KbsError> {
+        let r = self.kbs_resource_inner(Credential::Bearer(jwt), path, now, peer);
+        if let Err(e) = &r {
+            self.kbs_refused("key-release", peer, e);
+        }
+        r
+    }
+
+    /// The attested session an EAR token of this service stands for.
+    fn bearer_session(&self, jwt: &str, t: u64) -> Result<Session, KbsError> {
+        let invalid = |_| KbsError::Session(ChallengeError::NotIssuedHere);
+        let ear =
+            coco_core::ear::Ear::from_jwt(jwt, &[self.ear_key.public()], t).map_err(invalid)?;
+        let exp = ear
+            .exp
+            .and_then(|e| u64::try_from(e).ok())
+            .ok_or(KbsError::Session(ChallengeError::Malformed))?;
+        if t > exp {
+            return Err(KbsError::Session(ChallengeError::Expired));
+        }
+        let tee_pubkey = ear
+            .submods
+            .get("cpu0")
+            .and_then(|c| c.extra.get("ear.veraison.annotated-evidence"))
+            .and_then(|a| a.pointer("/runtime_data_claims/tee-pubkey"))
+            .cloned()
+            .ok_or(KbsError::Session(ChallengeError::Malformed))?;
+        let status = ear.overall();
+        Ok(Session {
+            step: Step::Attested,
+            nonce: ear.nonce.clone().unwrap_or_default(),
+            tee: "bearer".into(),
+            hash: String::new(),
+            exp,
+            tee_pubkey: Some(tee_pubkey),
+            status: Some(status.name().to_string()),
+            affirmed: matches!(
+                status,
+                coco_core::ear::Status::Affirming | coco_core::ear::Status::Warning
+            ),
+        })
+    }
+
     fn kbs_resource_inner(
         &self,
-        token: Option<&str>,
+        credential: Credential<'_>,
         path: &str,
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
         let t = unix(now);
         let id = resource_id(path)?;
-        let session = self.kbs_session(token, t, Step::Attested)?;
+        let session = match credential {
+            Credential::Cookie(token) => self.kbs_session(token, t, Step::Attested)?,
+            Credential::Bearer(jwt) => self.bearer_session(jwt, t)?,
+        };
         if !session.affirmed {
             return Err(KbsError::PolicyDeny {
                 status: session.status.unwrap_or_default(),

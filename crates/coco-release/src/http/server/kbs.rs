@@ -129,10 +129,18 @@ async fn resource(
     headers: HeaderMap,
 ) -> Response {
     let token = session_token(&headers);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_string());
     let service = app.service.clone();
-    // A key store may be an HSM: off the async workers.
-    let work = tokio::task::spawn_blocking(move || {
-        service.kbs_resource(token.as_deref(), &path, SystemTime::now(), Some(peer))
+    // A key store may be an HSM: off the async workers. The cookie wins when both are sent.
+    let work = tokio::task::spawn_blocking(move || match (token, bearer) {
+        (None, Some(jwt)) => {
+            service.kbs_resource_bearer(&jwt, &path, SystemTime::now(), Some(peer))
+        }
+        (token, _) => service.kbs_resource(token.as_deref(), &path, SystemTime::now(), Some(peer)),
     });
     match work.await {
         Ok(Ok(jwe)) => (
