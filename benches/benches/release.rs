@@ -11,6 +11,9 @@
 //!   (AWS-LC), and an HPKE seal of 32 bytes per KEM with coco's HPKE (AWS-LC) and with the
 //!   RustCrypto `hpke` crate.
 //! - `release/p384_audit_file`: `release/p384` with the audit log in a file.
+//! - `kbs/attest`, `kbs/resource`: the Key Broker protocol on the same service and evidence:
+//!   attest (verification, the JCS binding, appraisal, EAR, the session token) and a resource
+//!   released as a JWE to a P-256 TEE key.
 
 use std::hint::black_box;
 use std::time::SystemTime;
@@ -26,6 +29,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 fn service(root: &SimRoot, audit: Box<dyn std::io::Write + Send>) -> KeyReleaseService {
     let keys = MemoryKeyStore::default();
     keys.put("model-1", &Dek::generate().unwrap());
+    keys.put("default/model/dek", &Dek::generate().unwrap());
     simkit::service(root, Box::new(keys), 1)
         .unwrap()
         .with_audit(audit)
@@ -70,6 +74,69 @@ fn bench(c: &mut Criterion) {
         )
     });
     let _ = std::fs::remove_file(&log);
+    g.finish();
+
+    // The KBS protocol on the same service and evidence (simulated SNP + one GPU): `attest`
+    // (verify, bind through the JCS binding, appraise, EAR, session token) and `resource` (the
+    // data key as a JWE to the P-256 TEE key); the client's side is prepared outside.
+    let mut g = c.benchmark_group("kbs");
+    let pair = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256).unwrap();
+    let jwk = pair.public_jwk();
+    let kbs_request = || -> (String, Vec<u8>) {
+        use coco_release::kbs::{binding, client};
+        use coco_release::workload::Attester;
+        let (c, token) = svc
+            .kbs_auth(
+                br#"{"version":"0.4.0","tee":"snp","extra-params":""}"#,
+                SystemTime::now(),
+                None,
+            )
+            .unwrap();
+        let h = coco_core::initdata::Algorithm::Sha384;
+        let gpus = cvm
+            .gpu_evidence(&binding::gpu_nonce(h, &c.nonce, &jwk).unwrap())
+            .unwrap();
+        let additional = client::additional_evidence(&gpus);
+        let rd = binding::report_data(h, &c.nonce, &jwk, &additional).unwrap();
+        let body = serde_json::json!({
+            "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
+            "tee-evidence": {
+                "primary_evidence": client::primary_evidence(&cvm.cpu_evidence(&rd).unwrap(), 48).unwrap(),
+                "additional_evidence": additional,
+            },
+        });
+        (token, body.to_string().into_bytes())
+    };
+    let cancel = coco_release::decision::Cancel::default();
+    g.bench_function("attest", |b| {
+        b.iter_batched(
+            kbs_request,
+            |(token, body)| {
+                black_box(
+                    svc.kbs_attest(Some(&token), &body, SystemTime::now(), None, &cancel)
+                        .unwrap(),
+                )
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let (token, body) = kbs_request();
+    let (_, attested) = svc
+        .kbs_attest(Some(&token), &body, SystemTime::now(), None, &cancel)
+        .unwrap();
+    g.bench_function("resource", |b| {
+        b.iter(|| {
+            black_box(
+                svc.kbs_resource(
+                    Some(&attested),
+                    "default/model/dek",
+                    SystemTime::now(),
+                    None,
+                )
+                .unwrap(),
+            )
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("primitive");
