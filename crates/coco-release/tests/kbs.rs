@@ -848,3 +848,32 @@ fn the_attestation_token_works_as_a_bearer_credential() {
         ("PolicyDeny", 403)
     );
 }
+
+/// The session and the EAR keep only the TEE key's public members: extra members a client adds
+/// (here 6 KiB of them) neither grow its cookie nor reach the token.
+#[test]
+fn only_the_tee_keys_public_members_are_kept() {
+    let kit = Kit::new();
+    let s = kit.service();
+    let pair = TeeKeyPair::generate(Curve::P256).unwrap();
+    let mut jwk = pair.public_jwk();
+    jwk["x5c"] = json!(["A".repeat(6 * 1024)]);
+    let (nonce, token) = auth(&s);
+    let (ear, attested) = attest(
+        &s,
+        &token,
+        &attestation(&kit.cvm(), &nonce, &jwk, &nonce, &jwk),
+    )
+    .unwrap();
+    assert!(attested.len() < 2048, "{} bytes", attested.len());
+    let payload = B64U.decode(ear.split('.').nth(1).unwrap()).unwrap();
+    let payload = String::from_utf8(payload).unwrap();
+    assert!(
+        payload.contains("tee-pubkey") && !payload.contains("x5c"),
+        "{payload}"
+    );
+    let jwe = s
+        .kbs_resource(Some(&attested), RESOURCE, now(), None)
+        .unwrap();
+    assert_eq!(&pair.decrypt(&jwe).unwrap()[..], kit.dek.as_bytes());
+}

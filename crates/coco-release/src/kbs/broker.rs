@@ -200,8 +200,11 @@ impl KeyReleaseService {
                 "runtime-data.nonce is not the nonce of this session".into(),
             )));
         }
-        // The key the resource will be encrypted to must be usable before anything is spent.
+        // The key the resource will be encrypted to must be usable before anything is spent;
+        // the session and the EAR keep only its public members (a client cannot grow its own
+        // cookie with extra members).
         TeeKey::from_jwk(&rd.tee_pubkey).map_err(KbsError::Attestation)?;
+        let stored_key = public_members(&rd.tee_pubkey);
         let nonce: [u8; 32] = B64
             .decode(&session.nonce)
             .ok()
@@ -279,7 +282,7 @@ impl KeyReleaseService {
         let ear = &mut outcome.ear;
         ear.exp = Some(i64::try_from(t + ATTESTED_SESSION_SECS).unwrap_or(i64::MAX));
         if let Some(cpu) = ear.submods.get_mut("cpu0") {
-            let mut annotated = json!({"runtime_data_claims": {"tee-pubkey": rd.tee_pubkey}});
+            let mut annotated = json!({"runtime_data_claims": {"tee-pubkey": stored_key}});
             if let Some(d) = &init_data {
                 annotated["init_data"] = hex::encode(d.digest()).into();
                 annotated["init_data_claims"] = json!(d.data);
@@ -306,7 +309,7 @@ impl KeyReleaseService {
         let attested = Session {
             step: Step::Attested,
             exp: t + ATTESTED_SESSION_SECS,
-            tee_pubkey: Some(rd.tee_pubkey.clone()),
+            tee_pubkey: Some(stored_key),
             status: Some(status.name().to_string()),
             affirmed,
             ..session
@@ -429,6 +432,17 @@ impl KeyReleaseService {
         .map_err(KbsError::Unavailable)?;
         Ok(jwe)
     }
+}
+
+/// The public members of a JWK (`kty`, `crv`, `alg`, `x`, `y`, `n`, `e`), nothing else.
+fn public_members(jwk: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for k in ["kty", "crv", "alg", "x", "y", "n", "e"] {
+        if let Some(v) = jwk.get(k).filter(|v| v.is_string()) {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 /// Parses the attestation's init-data and checks its digest against the CPU evidence's
