@@ -105,14 +105,7 @@ pub fn run(c: &CollateralCommand) -> CmdResult {
     }
     let quote = crate::read_file(&a.evidence, None)?;
     let ids = pcs::quote_ids(&quote)?;
-    let tls = ClientTls {
-        ca_pem: a
-            .ca
-            .as_deref()
-            .map(|p| crate::read_file(p, Some("--ca")))
-            .transpose()?,
-        allow_plain_http: a.plain_http,
-    };
+    let tls = client_tls(a)?;
     let fetched = Pcs::new(&a.pcs, &a.root_ca_crl, &tls)?.tdx(&ids, at)?;
     let raw = &fetched.raw;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
@@ -157,14 +150,7 @@ fn snp(a: &FetchArgs, at: SystemTime) -> CmdResult {
         name[..1].make_ascii_uppercase();
         coco_evidence::snp::Product::from_name(&name)
     });
-    let tls = ClientTls {
-        ca_pem: a
-            .ca
-            .as_deref()
-            .map(|p| crate::read_file(p, Some("--ca")))
-            .transpose()?,
-        allow_plain_http: a.plain_http,
-    };
+    let tls = client_tls(a)?;
     let head = report
         .get(..coco_evidence::snp::abi::REPORT_LEN)
         .unwrap_or(&report);
@@ -207,14 +193,7 @@ fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
     let report = coco_evidence::nvidia::abi::Report::parse(&bytes)?;
     let chip = report.opaque.chip_info().unwrap_or_else(|| a.chip.clone());
     let (driver_id, vbios_id) = rim_ids(&report, &chip)?;
-    let tls = ClientTls {
-        ca_pem: a
-            .ca
-            .as_deref()
-            .map(|p| crate::read_file(p, Some("--ca")))
-            .transpose()?,
-        allow_plain_http: a.plain_http,
-    };
+    let tls = client_tls(a)?;
     let service = RimService::new(&a.rim_service, &tls)?;
     // Both verified before either is written.
     let driver = service.get(&driver_id, report.opaque.driver_version().as_deref(), at)?;
@@ -237,6 +216,18 @@ fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
         );
     }
     Ok(())
+}
+
+/// The TLS settings of the services asked (`--ca`, `--plain-http`).
+fn client_tls(a: &FetchArgs) -> Result<ClientTls, Box<dyn std::error::Error>> {
+    Ok(ClientTls {
+        ca_pem: a
+            .ca
+            .as_deref()
+            .map(|p| crate::read_file(p, Some("--ca")))
+            .transpose()?,
+        allow_plain_http: a.plain_http,
+    })
 }
 
 /// Writes `bytes` to `path` whole or not at all (a temporary file renamed into place).
