@@ -282,7 +282,8 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
                     coco_release::collateral::cache::TdxCache::new(pcs, Some(dir.clone())),
                 ))
                 .with_snp_endorsements(Arc::new(
-                    coco_release::collateral::kds::SnpEndorsements::new(kds),
+                    coco_release::collateral::kds::SnpEndorsements::new(kds)
+                        .with_dir(dir.join("snp")),
                 ))
         }
         None => service,

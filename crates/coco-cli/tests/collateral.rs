@@ -707,14 +707,19 @@ fn the_service_completes_snp_evidence_from_kds() {
         vec![file(v.join("revocation/amd/kds-genoa-crl-2024-10-23.der"))],
     );
     let (base, hits) = serve_counting(routes);
-    let s = service_over(
-        "id = \"genoa\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d0cf4ae62a36d75c837974dd50b315506e73e\"]\n",
-    )
-    .with_snp_endorsements(Arc::new(SnpEndorsements::new(
-        Kds::new(&base, &ClientTls::default()).unwrap(),
-    )));
+    let kept = tempfile::tempdir().unwrap();
+    // A service completing SNP evidence from the KDS at `base`, keeping what it fetched.
+    let service = |base: &str| {
+        service_over(
+            "id = \"genoa\"\n[snp]\nproduct = \"genoa\"\nmeasurement = [\"6a6519d757e68c2e939c9dbbbc1828498e8de35d2766dd05f1a2cca5059d0cf4ae62a36d75c837974dd50b315506e73e\"]\n",
+        )
+        .with_snp_endorsements(Arc::new(
+            SnpEndorsements::new(Kds::new(base, &ClientTls::default()).unwrap())
+                .with_dir(kept.path().to_path_buf()),
+        ))
+    };
     let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
-    let attest = |primary: &Value| -> KbsError {
+    let attest = |s: &coco_release::KeyReleaseService, primary: &Value| -> KbsError {
         let (c, token) = s
             .kbs_auth(
                 br#"{"version":"0.4.0","tee":"snp","extra-params":""}"#,
@@ -748,12 +753,17 @@ fn the_service_completes_snp_evidence_from_kds() {
         }
         _ => false,
     };
-    let e = attest(&evidence);
+    let s = service(&base);
+    let e = attest(&s, &evidence);
     assert!(only_binding(&e), "{e}");
     let mut bare = evidence.clone();
     bare["cert_chain"] = Value::Null;
-    let e = attest(&bare);
+    let e = attest(&s, &bare);
     assert!(only_binding(&e), "{e}");
+    // Restarted with KDS unreachable: what was fetched before is read back and still verifies.
+    let restarted = service(&serve(HashMap::new()));
+    let e = attest(&restarted, &bare);
+    assert!(only_binding(&e), "after a restart: {e}");
     let h = hits.lock().unwrap();
     assert_eq!(
         h["/vcek/v1/Genoa/cert_chain"], 1,

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use coco_evidence::EvidenceError;
 use coco_evidence::snp::{self, Product, Report, SigningKey};
 use coco_evidence::x509::{Cert, Crl, parse_certs};
+use sha2::{Digest, Sha256};
 
 use super::pcs::FetchError;
 use crate::tls::ClientTls;
@@ -155,6 +156,8 @@ pub struct SnpEndorsements {
     chains: std::sync::Mutex<std::collections::HashMap<&'static str, Vec<Cert>>>,
     vceks: std::sync::Mutex<std::collections::HashMap<String, Cert>>,
     crls: std::sync::Mutex<std::collections::HashMap<&'static str, (Crl, u64)>>,
+    /// Where fetched endorsements are kept across restarts (AMD's KDS limits request rates).
+    dir: Option<std::path::PathBuf>,
 }
 
 /// The cache slot of a product's chain or CRL of `kind` (`vcek` or `vlek`).
@@ -180,6 +183,30 @@ impl SnpEndorsements {
             chains: Default::default(),
             vceks: Default::default(),
             crls: Default::default(),
+            dir: None,
+        }
+    }
+
+    /// The same, keeping what it fetches in `dir` and reading it back after a restart (still
+    /// untrusted there: the evidence is verified against the pinned ARK as always, and a CRL
+    /// is refetched when it nears its nextUpdate).
+    pub fn with_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    fn disk(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.as_ref()?.join(name)).ok()
+    }
+
+    /// Keeps `bytes` as `name` (through a temporary file renamed into place); a failure only
+    /// costs a refetch after a restart.
+    fn keep(&self, name: &str, bytes: &[u8]) {
+        if let Some(dir) = &self.dir {
+            let tmp = dir.join(format!(".{name}.partial"));
+            let _ = std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&tmp, bytes))
+                .and_then(|()| std::fs::rename(&tmp, dir.join(name)));
         }
     }
 
@@ -189,8 +216,15 @@ impl SnpEndorsements {
         if let Some(c) = chains.get(key) {
             return Ok(c.clone());
         }
+        let name = format!("{}-cert_chain.pem", key.replace('/', "-"));
+        if let Some(certs) = self.disk(&name).and_then(|b| parse_certs(&b).ok()) {
+            chains.insert(key, certs.clone());
+            return Ok(certs);
+        }
         let url = format!("{}/{kind}/v1/{}/cert_chain", self.kds.base, product.name());
-        let certs = parse_certs(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+        let pem = self.kds.get(&url)?;
+        let certs = parse_certs(&pem).map_err(FetchError::Verify)?;
+        self.keep(&name, &pem);
         chains.insert(key, certs.clone());
         Ok(certs)
     }
@@ -203,8 +237,21 @@ impl SnpEndorsements {
         {
             return Ok(c.clone());
         }
-        let url = format!("{}/{kind}/v1/{}/crl", self.kds.base, product.name());
-        let crl = Crl::from_der(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+        let fresh = |c: &Crl| {
+            at.saturating_add(super::cache::REFRESH_MARGIN.as_secs())
+                < c.window().1.unwrap_or(u64::MAX)
+        };
+        let name = format!("{}.crl", key.replace('/', "-"));
+        let crl = match self.disk(&name).and_then(|b| Crl::from_der(&b).ok()) {
+            Some(c) if fresh(&c) => c,
+            _ => {
+                let url = format!("{}/{kind}/v1/{}/crl", self.kds.base, product.name());
+                let der = self.kds.get(&url)?;
+                let c = Crl::from_der(&der).map_err(FetchError::Verify)?;
+                self.keep(&name, &der);
+                c
+            }
+        };
         let until = crl.window().1.unwrap_or(u64::MAX);
         crls.insert(key, (crl.clone(), until));
         Ok(crl)
@@ -239,10 +286,21 @@ impl SnpEndorsements {
             let url = self.kds.vcek_url(&r, product);
             let vcek = {
                 let mut vceks = self.vceks.lock().unwrap_or_else(|e| e.into_inner());
+                // Named by what it is (product, chip, TCB), not by the KDS that served it.
+                let what = url.strip_prefix(&self.kds.base).unwrap_or(&url);
+                let name = format!("vcek-{}.der", hex::encode(Sha256::digest(what.as_bytes())));
                 match vceks.get(&url) {
                     Some(c) => c.clone(),
                     None => {
-                        let c = Cert::from_der(&self.kds.get(&url)?).map_err(FetchError::Verify)?;
+                        let c = match self.disk(&name).and_then(|b| Cert::from_der(&b).ok()) {
+                            Some(c) => c,
+                            None => {
+                                let der = self.kds.get(&url)?;
+                                let c = Cert::from_der(&der).map_err(FetchError::Verify)?;
+                                self.keep(&name, &der);
+                                c
+                            }
+                        };
                         if vceks.len() >= MAX_VCEKS {
                             vceks.clear();
                         }
