@@ -159,10 +159,23 @@ impl KeyReleaseService {
         self
     }
 
+    /// The service's own endorsements of CPU `evidence`, for both protocols: SNP evidence is
+    /// completed from KDS ([`Self::complete_snp`]), and a TDX quote gets the collateral the
+    /// service holds ([`Self::service_tdx_collateral`]) in place of any the client sent.
+    pub(crate) fn endorse_cpu(&self, evidence: &mut Evidence, now: SystemTime) -> Result<()> {
+        self.complete_snp(evidence, now)?;
+        if evidence.platform == EvidencePlatform::Tdx
+            && let Some(c) = self.service_tdx_collateral(&evidence.bytes, now)?
+        {
+            evidence.collateral = Some(c);
+        }
+        Ok(())
+    }
+
     /// Completes SNP `evidence` from KDS when the service fetches endorsements (a no-op
     /// otherwise). KDS knowing nothing of the chip is the evidence's failure; KDS unreachable is
     /// [`ReleaseError::Storage`] (the service cannot decide now).
-    pub(crate) fn complete_snp(&self, evidence: &mut Evidence, now: SystemTime) -> Result<()> {
+    fn complete_snp(&self, evidence: &mut Evidence, now: SystemTime) -> Result<()> {
         use crate::collateral::pcs::FetchError;
         let Some(e) = &self.snp_endorsements else {
             return Ok(());
@@ -209,7 +222,7 @@ impl KeyReleaseService {
     /// its static collateral; `None` when it holds neither (coco's protocol then uses the
     /// client's). A PCS that cannot be reached, with nothing valid cached, is
     /// [`ReleaseError::Storage`] (503: the service cannot decide now).
-    pub(crate) fn service_tdx_collateral(
+    fn service_tdx_collateral(
         &self,
         quote: &[u8],
         now: SystemTime,
@@ -429,12 +442,7 @@ impl KeyReleaseService {
         }
 
         let mut cpu = cpu_evidence(&bundle.cpu)?;
-        self.complete_snp(&mut cpu, now)?;
-        if cpu.platform == EvidencePlatform::Tdx
-            && let Some(c) = self.service_tdx_collateral(&cpu.bytes, now)?
-        {
-            cpu.collateral = Some(c);
-        }
+        self.endorse_cpu(&mut cpu, now)?;
         let mut evidence = vec![cpu];
         for (i, g) in bundle.gpus.iter().enumerate() {
             evidence.push(gpu_evidence(g, i)?);

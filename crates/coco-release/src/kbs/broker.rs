@@ -220,22 +220,17 @@ impl KeyReleaseService {
         let gpu_nonce = binding::gpu_nonce(hash, &rd.nonce, &rd.tee_pubkey)?;
         let sim_root = self.decider.sim_root();
         let mut cpu = evidence::cpu(&session.tee, &att.tee_evidence.primary_evidence, sim_root)?;
-        self.complete_snp(&mut cpu, now)
+        self.endorse_cpu(&mut cpu, now)
             .map_err(KbsError::from_decision)?;
-        if cpu.platform == coco_evidence::api::EvidencePlatform::Tdx {
-            // KBS clients send no collateral: the service's own, or nothing to verify with.
-            let held = self
-                .service_tdx_collateral(&cpu.bytes, now)
-                .map_err(KbsError::from_decision)?;
-            cpu.collateral = Some(held.ok_or_else(|| {
-                KbsError::Attestation(ReleaseError::Usage {
-                    option: "tdx-collateral",
-                    reason: "TDX evidence needs collateral the service holds (coco serve \
-                             --collateral-cache DIR, or --tdx-collateral DIR); KBS clients send \
-                             none"
-                        .into(),
-                })
-            })?);
+        // KBS clients send no collateral: the service's own, or nothing to verify with.
+        if cpu.platform == coco_evidence::api::EvidencePlatform::Tdx && cpu.collateral.is_none() {
+            return Err(KbsError::Attestation(ReleaseError::Usage {
+                option: "tdx-collateral",
+                reason: "TDX evidence needs collateral the service holds (coco serve \
+                         --collateral-cache DIR, or --tdx-collateral DIR); KBS clients send \
+                         none"
+                    .into(),
+            }));
         }
         let mut pieces = vec![cpu];
         pieces.extend(evidence::gpus(additional, sim_root)?);
