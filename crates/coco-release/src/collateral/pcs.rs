@@ -182,6 +182,17 @@ impl Pcs {
         ca: PckCa,
         at: SystemTime,
     ) -> Result<(Vec<u8>, Vec<u8>, u64), FetchError> {
+        let (der, chain) = self.fetch_pck_crl(ca)?;
+        let crl = coco_evidence::x509::Crl::from_der(&der).map_err(FetchError::Verify)?;
+        verify_pck_crl(&crl, &chain)?;
+        crl.check_window(at, "PCK CRL")
+            .map_err(FetchError::Verify)?;
+        let until = crl.window().1.unwrap_or(u64::MAX);
+        Ok((der, chain, until))
+    }
+
+    /// The PCK CA's CRL (DER) and its issuer chain (PEM), as fetched (not yet verified).
+    fn fetch_pck_crl(&self, ca: PckCa) -> Result<(Vec<u8>, Vec<u8>), FetchError> {
         let url = format!(
             "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
             self.base,
@@ -189,22 +200,23 @@ impl Pcs {
         );
         let f = self.get(&url, "SGX-PCK-CRL-Issuer-Chain")?;
         let chain = self.chain(&f, &url, "SGX-PCK-CRL-Issuer-Chain")?;
-        let crl = coco_evidence::x509::Crl::from_der(&f.body).map_err(FetchError::Verify)?;
-        verify_pck_crl(&crl, &chain)?;
-        crl.check_window(at, "PCK CRL")
-            .map_err(FetchError::Verify)?;
-        let until = crl.window().1.unwrap_or(u64::MAX);
-        Ok((f.body, chain, until))
+        Ok((f.body, chain))
+    }
+
+    /// The Root CA CRL (DER) as fetched (not yet verified): a PCCS serves it as hex text, the
+    /// distribution point as DER.
+    fn fetch_root_ca_crl(&self) -> Result<Vec<u8>, FetchError> {
+        let body = self.http.get(&self.root_ca_crl, None)?.body;
+        Ok(match hex::decode(String::from_utf8_lossy(&body).trim()) {
+            Ok(der) if body.first() != Some(&0x30) => der,
+            _ => body,
+        })
     }
 
     /// Fetches the Root CA CRL (DER), verified at `at`: signed by the pinned Intel root and
     /// inside its window.
     pub fn root_ca_crl(&self, at: SystemTime) -> Result<(Vec<u8>, u64), FetchError> {
-        let body = self.get(&self.root_ca_crl, "content-type")?.body;
-        let der = match hex::decode(String::from_utf8_lossy(&body).trim()) {
-            Ok(der) if body.first() != Some(&0x30) => der,
-            _ => body,
-        };
+        let der = self.fetch_root_ca_crl()?;
         let crl = coco_evidence::x509::Crl::from_der(&der).map_err(FetchError::Verify)?;
         crl.verify_signed_by(coco_evidence::tdx::roots::intel_root())
             .map_err(FetchError::Verify)?;
@@ -224,20 +236,8 @@ impl Pcs {
         let tcb_signing_chain = self.chain(&tcb, &tcb_url, "TCB-Info-Issuer-Chain")?;
         let qe_url = format!("{}/tdx/certification/v4/qe/identity", self.base);
         let qe = self.get(&qe_url, "SGX-Enclave-Identity-Issuer-Chain")?;
-        let crl_url = format!(
-            "{}/sgx/certification/v4/pckcrl?ca={}&encoding=der",
-            self.base,
-            ids.ca.name()
-        );
-        let crl = self.get(&crl_url, "SGX-PCK-CRL-Issuer-Chain")?;
-        let pck_crl_issuer_chain = self.chain(&crl, &crl_url, "SGX-PCK-CRL-Issuer-Chain")?;
-        let pck_crl = crl.body;
-        let root = self.get(&self.root_ca_crl, "content-type")?.body;
-        // A PCCS serves the Root CA CRL as hex text; the distribution point as DER.
-        let root_ca_crl = match hex::decode(String::from_utf8_lossy(&root).trim()) {
-            Ok(der) if root.first() != Some(&0x30) => der,
-            _ => root,
-        };
+        let (pck_crl, pck_crl_issuer_chain) = self.fetch_pck_crl(ids.ca)?;
+        let root_ca_crl = self.fetch_root_ca_crl()?;
         let raw = RawCollateral {
             tcb_info: tcb.body,
             qe_identity: qe.body,
