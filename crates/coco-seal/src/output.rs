@@ -74,6 +74,16 @@ impl AtomicFile {
         })
     }
 
+    /// Writes `bytes` as `target`, whole or not at all (create, write, [`Self::commit`]).
+    pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let mut f = Self::create(target)?;
+        f.file()
+            .write_all(bytes)
+            .map_err(|e| SealError::file(target, e))?;
+        f.commit()
+    }
+
     /// The open pending file.
     pub fn file(&mut self) -> &mut File {
         match &mut self.pending {

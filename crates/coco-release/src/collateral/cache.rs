@@ -74,9 +74,8 @@ fn store(dir: &Path, t: &TdxCollateral) -> std::io::Result<()> {
         &t.pck_crl_issuer_chain,
     ];
     for (name, body) in FILES.iter().zip(bodies) {
-        let tmp = dir.join(format!(".{name}.partial"));
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, dir.join(name))?;
+        coco_seal::output::AtomicFile::write(&dir.join(name), body)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
     }
     Ok(())
 }

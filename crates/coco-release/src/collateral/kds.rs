@@ -199,14 +199,13 @@ impl SnpEndorsements {
         std::fs::read(self.dir.as_ref()?.join(name)).ok()
     }
 
-    /// Keeps `bytes` as `name` (through a temporary file renamed into place); a failure only
-    /// costs a refetch after a restart.
+    /// Keeps `bytes` as `name`, whole or not at all; a failure only costs a refetch after a
+    /// restart.
     fn keep(&self, name: &str, bytes: &[u8]) {
-        if let Some(dir) = &self.dir {
-            let tmp = dir.join(format!(".{name}.partial"));
-            let _ = std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&tmp, bytes))
-                .and_then(|()| std::fs::rename(&tmp, dir.join(name)));
+        if let Some(dir) = &self.dir
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let _ = coco_seal::output::AtomicFile::write(&dir.join(name), bytes);
         }
     }
 
