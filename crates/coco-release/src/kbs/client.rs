@@ -216,6 +216,19 @@ impl KbsClient {
         }
     }
 
+    /// The JSON of a 200 answer, at most [`MAX_ANSWER`] bytes.
+    fn answer<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        r: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<T> {
+        r.body_mut()
+            .with_config()
+            .limit(MAX_ANSWER)
+            .read_json()
+            .map_err(|e| self.transport(path, e))
+    }
+
     fn post(
         &self,
         path: &str,
@@ -254,12 +267,7 @@ impl KbsClient {
         }
         let cookie = session_cookie(&r)
             .ok_or_else(|| self.transport(path, "no kbs-session-id cookie in the answer"))?;
-        let challenge: Challenge = r
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_json()
-            .map_err(|e| self.transport(path, e))?;
+        let challenge: Challenge = self.answer(path, &mut r)?;
         let hash = match challenge
             .extra_params
             .get("selected-hash-algorithm")
@@ -305,12 +313,7 @@ impl KbsClient {
         }
         // A KBS may renew the cookie when the session attested (coco does; Trustee keeps it).
         let cookie = session_cookie(&r).unwrap_or(cookie);
-        let token: AttestationToken = r
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_json()
-            .map_err(|e| self.transport(path, e))?;
+        let token: AttestationToken = self.answer(path, &mut r)?;
 
         // resource
         let path = format!("/kbs/v0/resource/{resource}");
@@ -323,12 +326,7 @@ impl KbsClient {
         if r.status() != 200 {
             return Err(self.refused(&path, r));
         }
-        let jwe: Value = r
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER)
-            .read_json()
-            .map_err(|e| self.transport(&path, e))?;
+        let jwe: Value = self.answer(&path, &mut r)?;
         Ok(Fetched {
             resource: key.decrypt(&jwe)?,
             token: token.token,
