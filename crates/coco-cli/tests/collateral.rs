@@ -197,6 +197,51 @@ fn service_over(refs: &str) -> coco_release::KeyReleaseService {
     .with_audit(Box::new(std::io::sink()))
 }
 
+/// Runs a KBS session on `s` at `at` with `primary` evidence of `tee` (no GPUs) and returns the
+/// refusal: real evidence answers its own session, never this one.
+fn attest_refused(
+    s: &coco_release::KeyReleaseService,
+    tee: &str,
+    primary: &Value,
+    at: std::time::SystemTime,
+) -> coco_release::kbs::KbsError {
+    let req = serde_json::json!({"version": "0.4.0", "tee": tee, "extra-params": ""});
+    let (c, token) = s.kbs_auth(req.to_string().as_bytes(), at, None).unwrap();
+    let jwk = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256)
+        .unwrap()
+        .public_jwk();
+    let body = serde_json::json!({
+        "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
+        "tee-evidence": {"primary_evidence": primary, "additional_evidence": ""},
+    });
+    s.kbs_attest(
+        Some(&token),
+        body.to_string().as_bytes(),
+        at,
+        None,
+        &coco_release::decision::Cancel::default(),
+    )
+    .unwrap_err()
+}
+
+/// Whether `e` is verified evidence whose one finding is the binding (the evidence was
+/// verified with the service's endorsements and only answers another session).
+fn only_binding(e: &coco_release::kbs::KbsError) -> bool {
+    match e {
+        coco_release::kbs::KbsError::Attestation(coco_release::ReleaseError::Appraisal {
+            findings,
+            ..
+        }) => {
+            findings
+                .iter()
+                .map(|f| f.claim.as_str())
+                .collect::<Vec<_>>()
+                == ["cpu0.report_data"]
+        }
+        _ => false,
+    }
+}
+
 fn fetch(d: &std::path::Path, base: &str, out: &str, extra: &[&str]) -> std::process::Output {
     let quote = coco_core::vectors::dir()
         .join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin")
@@ -374,11 +419,9 @@ fn refusals_are_typed_and_write_nothing() {
 fn the_service_decides_with_its_own_cached_collateral() {
     use coco_release::collateral::cache::TdxCache;
     use coco_release::collateral::pcs::Pcs;
-    use coco_release::decision::Cancel;
     use coco_release::kbs::KbsError;
     use coco_release::tls::ClientTls;
     use coco_release::{KeyReleaseService, ReleaseError};
-    use std::time::SystemTime;
 
     let t = tempfile::tempdir().unwrap();
     let cache_dir = t.path().join("cache");
@@ -396,38 +439,21 @@ fn the_service_decides_with_its_own_cached_collateral() {
         service_over(&refs)
             .with_tdx_collateral_cache(Arc::new(TdxCache::new(pcs, Some(cache_dir.clone()))))
     };
+    use base64::Engine;
+    let primary = serde_json::json!({
+        "quote": base64::engine::general_purpose::STANDARD.encode(&quote_bytes)
+    });
     let attest = |s: &KeyReleaseService, at: &str| -> KbsError {
-        use base64::Engine;
-        let at: SystemTime = coco_evidence::time::parse_rfc3339(at).unwrap();
-        let req = br#"{"version":"0.4.0","tee":"tdx","extra-params":""}"#;
-        let (c, token) = s.kbs_auth(req, at, None).unwrap();
-        let jwk = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256)
-            .unwrap()
-            .public_jwk();
-        let body = serde_json::json!({
-            "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
-            "tee-evidence": {
-                "primary_evidence": {"quote": base64::engine::general_purpose::STANDARD.encode(&quote_bytes)},
-                "additional_evidence": "",
-            },
-        });
-        s.kbs_attest(
-            Some(&token),
-            body.to_string().as_bytes(),
-            at,
-            None,
-            &Cancel::default(),
+        attest_refused(
+            s,
+            "tdx",
+            &primary,
+            coco_evidence::time::parse_rfc3339(at).unwrap(),
         )
-        .unwrap_err()
     };
     // Verified with the fetched collateral (TCB evaluated, CRLs checked): the quote answers its
     // own session, never this one, so the binding is the one finding.
-    let verified = |e: &KbsError| match e {
-        KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) => {
-            findings.iter().map(|f| f.claim.clone()).collect::<Vec<_>>() == ["cpu0.report_data"]
-        }
-        _ => false,
-    };
+    let verified = only_binding;
     let (base, hits) = serve_counting(pcs_routes());
     let s = service(&base);
     let e = attest(&s, AT);
@@ -660,9 +686,7 @@ fn fetches_the_vcek_chain_and_crl_of_a_real_snp_report_from_kds() {
 /// evidence answers its own session).
 #[test]
 fn the_service_completes_snp_evidence_from_kds() {
-    use coco_release::ReleaseError;
     use coco_release::collateral::kds::{Kds, SnpEndorsements};
-    use coco_release::decision::Cancel;
     use coco_release::kbs::KbsError;
     use coco_release::tls::ClientTls;
 
@@ -720,38 +744,7 @@ fn the_service_completes_snp_evidence_from_kds() {
     };
     let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
     let attest = |s: &coco_release::KeyReleaseService, primary: &Value| -> KbsError {
-        let (c, token) = s
-            .kbs_auth(
-                br#"{"version":"0.4.0","tee":"snp","extra-params":""}"#,
-                at,
-                None,
-            )
-            .unwrap();
-        let jwk = coco_release::jwe::TeeKeyPair::generate(coco_release::jwe::Curve::P256)
-            .unwrap()
-            .public_jwk();
-        let body = serde_json::json!({
-            "runtime-data": {"nonce": c.nonce, "tee-pubkey": jwk},
-            "tee-evidence": {"primary_evidence": primary, "additional_evidence": ""},
-        });
-        s.kbs_attest(
-            Some(&token),
-            body.to_string().as_bytes(),
-            at,
-            None,
-            &Cancel::default(),
-        )
-        .unwrap_err()
-    };
-    let only_binding = |e: &KbsError| match e {
-        KbsError::Attestation(ReleaseError::Appraisal { findings, .. }) => {
-            findings
-                .iter()
-                .map(|f| f.claim.as_str())
-                .collect::<Vec<_>>()
-                == ["cpu0.report_data"]
-        }
-        _ => false,
+        attest_refused(s, "snp", primary, at)
     };
     let s = service(&base);
     let e = attest(&s, &evidence);
