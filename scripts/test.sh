@@ -27,4 +27,4 @@ python3 scripts/check_format.py
 ./scripts/test-py.sh
 # Every fuzz target for a short run over its seed corpus (instrumented build on the stable
 # toolchain, two targets at a time; see fuzz/README.md).
-./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-15}"
+./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-10}"
