@@ -12,19 +12,26 @@ if [ ! -d "$COCO_VECTORS" ]; then
     exit 1
 fi
 
-cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+# Each step's wall time goes to stderr, so a slow CI run says where its minutes went.
+step() {
+    local start=$SECONDS
+    "$@"
+    echo "test.sh: $((SECONDS - start)) s: $*" >&2
+}
+
+step cargo fmt --all --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo test --workspace --locked
 # Benches in test mode (each bench function runs once, nothing is measured), built with the
 # test profile so they reuse the test build: `cargo bench -- --test` without a second full
 # optimised build of every dependency.
-cargo test --workspace --benches --locked
+step cargo test --workspace --benches --locked
 # An independent reader of docs/FORMAT.md (Python `cryptography`) must agree with the KAT file.
-python3 scripts/check_format.py
+step python3 scripts/check_format.py
 # The C ABI: a C client (also under valgrind) and a C++ example.
-./scripts/test-c.sh
+step ./scripts/test-c.sh
 # The Python package: wheel built, installed in a venv, pytest.
-./scripts/test-py.sh
+step ./scripts/test-py.sh
 # Every fuzz target for a short run over its seed corpus (instrumented build on the stable
 # toolchain, two targets at a time; see fuzz/README.md).
-./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-10}"
+step ./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-10}"
