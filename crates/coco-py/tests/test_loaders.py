@@ -122,6 +122,86 @@ def test_a_tampered_shard_stops_before_any_of_its_tensors(tmp_path):
         next(cst.iter_tensors(sealed, key))
 
 
+class _Param:
+    """Just what ``load_state_dict`` uses of a torch parameter, over a numpy array."""
+
+    def __init__(self, a):
+        self.a = a
+
+    @property
+    def shape(self):
+        return self.a.shape
+
+    def narrow(self, dim, start, size):
+        index = [slice(None)] * self.a.ndim
+        index[dim] = slice(start, start + size)
+        return _Param(self.a[tuple(index)])
+
+    def copy_(self, other):
+        np.copyto(self.a, other)
+
+
+def test_tensor_parallel_ranks_decrypt_only_their_files(tmp_path):
+    rng = np.random.default_rng(3)
+    plain = tmp_path / "model"
+    plain.mkdir()
+    ranks = {}
+    for rank in range(2):
+        for part in range(2):
+            t = {f"layers.{part}.w": rng.standard_normal((256, 300)).astype(np.float32),
+                 f"layers.{part}.b": rng.standard_normal((7,)).astype(np.float16)}
+            safetensors.numpy.save_file(t, str(plain / f"model-rank-{rank}-part-{part}.safetensors"))
+            ranks.setdefault(rank, {}).update(t)
+    (plain / "config.json").write_text("{}")
+    key = coco.generate_key()
+    sealed = tmp_path / "model.sealed"
+    coco.seal_dir(plain, sealed, key, "test/tp@1", chunk_size=64 * 1024)
+
+    names = [f[: -len(".coco")] for f in os.listdir(sealed) if f.endswith(".coco")]
+    assert coco.loaders.rank_shards(names, 1) == [
+        "model-rank-1-part-0.safetensors", "model-rank-1-part-1.safetensors"]
+    assert coco.loaders.rank_shards(["model-00001-of-00002.safetensors"], 0) is None
+    with pytest.raises(ValueError, match="rank 2"):
+        coco.loaders.rank_shards(names, 2)
+    assert coco.loaders.rank_shards(["w-r3-p0.safetensors"], 3, "w-r{rank}-p{part}.safetensors") == [
+        "w-r3-p0.safetensors"]
+    with pytest.raises(ValueError):
+        coco.loaders.LoaderConfig.parse({"key_file": "k", "pattern": "model-{part}.safetensors"})
+
+    # Rank 0's files tampered in a middle chunk: rank 1 never decrypts them, rank 0 stops.
+    victim = sealed / "model-rank-0-part-1.safetensors.coco"
+    data = bytearray(victim.read_bytes())
+    assert len(data) > 4 * 64 * 1024
+    data[len(data) // 2] ^= 1
+    victim.write_bytes(bytes(data))
+    for rank in (1, 0):
+        params = {n: _Param(np.zeros(a.shape, a.dtype)) for n, a in ranks[rank].items()}
+        tensors = cst.iter_tensors(sealed, key, shards=coco.loaders.rank_shards(names, rank))
+        if rank == 0:
+            with pytest.raises(coco.TamperedError):
+                coco.loaders.load_state_dict(params, tensors)
+            continue
+        coco.loaders.load_state_dict(params, tensors)
+        for n, a in ranks[1].items():
+            assert params[n].a.tobytes() == a.tobytes(), n
+
+    # A padded parameter takes the tensor in its leading part; what does not fit, an unknown
+    # name, and a parameter left unfilled are errors naming it.
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    padded = {"w": _Param(np.full((4, 3), -1, np.float32))}
+    coco.loaders.load_state_dict(padded, [("w", w)])
+    assert (padded["w"].a[:2] == w).all() and (padded["w"].a[2:] == -1).all()
+    for params, pairs, name in [
+        ({"w": _Param(np.zeros((1, 3), np.float32))}, [("w", w)], "w"),
+        ({"w": _Param(np.zeros((2, 3), np.float32))}, [("v", w)], "v"),
+        ({"w": _Param(np.zeros((2, 3), np.float32)), "u": _Param(np.zeros(1))}, [("w", w)], "u"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            coco.loaders.load_state_dict(params, pairs)
+    with pytest.raises(ValueError):
+        next(cst.iter_tensors(sealed, key, shards=["model-rank-9-part-0.safetensors"]))
+
+
 def test_the_vllm_plugin_is_registered_and_its_config_validated(tmp_path, monkeypatch):
     eps = importlib.metadata.entry_points(group="vllm.general_plugins")
     ep = [e for e in eps if e.name == "coco"]

@@ -3,10 +3,12 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use coco_core::Sha256Digest;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::chunk::{ChunkCipher, TAG};
 use crate::error::{Result, SealError};
@@ -157,48 +159,104 @@ impl<'k> Sealer<'k> {
         let counter = Counter::new(self.opts.progress.as_ref());
         let threads = crate::parallel::resolve_threads(self.opts.threads);
         // Batches of at least MIN_BATCH_BYTES amortise the hand-off to the pool; at most
-        // MAX_BATCH_BYTES bounds memory.
+        // MAX_BATCH_BYTES bounds memory (two batches are held: one encrypting, one in I/O).
         let batch_chunks = ((threads as u64) * 2)
             .max(MIN_BATCH_BYTES / chunk)
             .clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
+        let batch_bytes = batch_chunks * chunk;
         let workers = Workers::new(self.opts.threads)?;
-        let mut buf = vec![0u8; (batch_chunks * chunk).min(plaintext_len.max(1)) as usize];
-
-        if plaintext_len == 0 {
-            tags[0] = cipher.seal(0, &mut []);
-        }
-        let mut first = 0u64;
-        while first * chunk < plaintext_len {
-            let start = first * chunk;
-            let len = (batch_chunks * chunk).min(plaintext_len - start) as usize;
-            let batch = &mut buf[..len];
-            read_exact_or(&mut input, batch, start, plaintext_len)?;
-            if let Some(h) = hasher.as_mut() {
-                h.update(&*batch);
-            }
+        let encrypt = |b: &mut Batch| {
+            let first = b.first;
             let seal_one = |(j, c): (usize, &mut [u8])| cipher.seal(first + j as u64, c);
-            let batch_tags: Vec<[u8; TAG]> = if threads == 1 {
-                batch
-                    .chunks_mut(chunk as usize)
-                    .enumerate()
-                    .map(seal_one)
-                    .collect()
+            let data = &mut b.buf[..b.len];
+            b.tags.clear();
+            if threads == 1 {
+                b.tags
+                    .extend(data.chunks_mut(chunk as usize).enumerate().map(seal_one));
             } else {
                 workers.install(|| {
-                    batch
-                        .par_chunks_mut(chunk as usize)
+                    data.par_chunks_mut(chunk as usize)
                         .enumerate()
                         .map(seal_one)
-                        .collect()
-                })
-            };
-            let k = batch_tags.len();
-            tags[first as usize..first as usize + k].copy_from_slice(&batch_tags);
-            out.write_all(batch)?;
-            counter.add(len as u64);
-            first += k as u64;
+                        .collect_into_vec(&mut b.tags)
+                });
+            }
+        };
+        // Reads the next batch (and hashes it) on the calling thread.
+        let mut fill = |b: &mut Batch, first: u64| -> Result<u64> {
+            let start = first * chunk;
+            b.first = first;
+            b.len = batch_bytes.min(plaintext_len - start) as usize;
+            read_exact_or(&mut input, &mut b.buf[..b.len], start, plaintext_len)?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(&b.buf[..b.len]);
+            }
+            Ok(first + (b.len as u64).div_ceil(chunk))
+        };
+        // Writes an encrypted batch and keeps its tags, on the calling thread.
+        let mut drain = |b: &Batch| -> Result<()> {
+            out.write_all(&b.buf[..b.len])?;
+            let first = b.first as usize;
+            tags[first..first + b.tags.len()].copy_from_slice(&b.tags);
+            counter.add(b.len as u64);
+            Ok(())
+        };
+
+        let cap = batch_bytes.min(plaintext_len) as usize;
+        if plaintext_len == 0 {
+            // One empty chunk, so that the tag table authenticates the empty file.
+            tags[0] = cipher.seal(0, &mut []);
+        } else if plaintext_len <= batch_bytes {
+            let mut only = Batch::new(cap);
+            fill(&mut only, 0)?;
+            encrypt(&mut only);
+            drain(&only)?;
+        } else {
+            // The pipeline: while one thread encrypts batch k (on the pool when there are
+            // several encryption threads), the calling thread writes batch k-1 and reads batch
+            // k+1. Input and output are only ever touched by the calling thread, so neither
+            // needs to be `Send` (a C caller's callbacks run on the caller's thread).
+            std::thread::scope(|scope| -> Result<()> {
+                let (to_encrypt, encrypt_rx) = mpsc::sync_channel::<Batch>(1);
+                let (encrypted_tx, encrypted) = mpsc::sync_channel::<Batch>(1);
+                let encrypt = &encrypt;
+                scope.spawn(move || {
+                    for mut b in encrypt_rx {
+                        encrypt(&mut b);
+                        if encrypted_tx.send(b).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let lost = || SealError::Io(io::Error::other("the encryption thread stopped"));
+                let mut free = vec![Batch::new(cap), Batch::new(cap)];
+                let (mut in_flight, mut next) = (false, 0u64);
+                loop {
+                    let mut read = None;
+                    if next < n
+                        && let Some(mut b) = free.pop()
+                    {
+                        next = fill(&mut b, next)?;
+                        read = Some(b);
+                    }
+                    if !in_flight {
+                        let Some(b) = read else { break };
+                        to_encrypt.send(b).map_err(|_| lost())?;
+                        in_flight = true;
+                        continue;
+                    }
+                    let done = encrypted.recv().map_err(|_| lost())?;
+                    in_flight = false;
+                    if let Some(b) = read {
+                        to_encrypt.send(b).map_err(|_| lost())?;
+                        in_flight = true;
+                    }
+                    drain(&done)?;
+                    free.push(done);
+                }
+                Ok(())
+            })?;
         }
-        buf.fill(0);
         let mut probe = [0u8; 1];
         if read_some(&mut input, &mut probe)? != 0 {
             return Err(SealError::InvalidArgument(format!(
@@ -226,6 +284,28 @@ impl<'k> Sealer<'k> {
         let summary = self.seal(io::BufReader::with_capacity(1 << 20, src), len, out.file())?;
         out.commit()?;
         Ok(summary)
+    }
+}
+
+/// One batch of chunks on its way through the pipeline: plaintext after reading, ciphertext
+/// after encryption. Zeroed when dropped (it held plaintext).
+struct Batch {
+    /// Index of its first chunk.
+    first: u64,
+    buf: Zeroizing<Vec<u8>>,
+    /// Bytes of `buf` in use.
+    len: usize,
+    tags: Vec<[u8; TAG]>,
+}
+
+impl Batch {
+    fn new(cap: usize) -> Self {
+        Self {
+            first: 0,
+            buf: Zeroizing::new(vec![0u8; cap]),
+            len: 0,
+            tags: Vec::new(),
+        }
     }
 }
 

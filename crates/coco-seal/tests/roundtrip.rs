@@ -71,6 +71,86 @@ fn streaming_writer_in_any_thread_count_gives_identical_output() {
     assert_eq!(one, many);
 }
 
+/// More plaintext than one batch (4 MiB at 64 KiB chunks): the writer pipelines reading,
+/// encrypting and writing, and must give the same bytes, digest and progress whatever the
+/// thread count, and stop cleanly when the input or the output fails in a later batch.
+#[test]
+fn pipelined_writer_over_many_batches() {
+    let dek = key(6);
+    let data = plaintext(150 * C + 7, 4);
+    let mut first = None;
+    for threads in [1, 2, 3] {
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen2 = seen.clone();
+        let progress: coco_seal::Progress = Arc::new(move |n| {
+            // Progress only grows.
+            let before = seen2.swap(n, std::sync::atomic::Ordering::Relaxed);
+            assert!(n > before, "progress went from {before} to {n}");
+        });
+        let (sealed, summary) = seal_with(
+            &dek,
+            &data,
+            SealOptions {
+                threads,
+                salt: Some([8; 32]),
+                hash_plaintext: true,
+                progress: Some(progress),
+                ..opts()
+            },
+        );
+        assert_eq!(
+            summary.plaintext_sha256.unwrap(),
+            coco_core::Sha256Digest::of(&data)
+        );
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::Relaxed),
+            data.len() as u64
+        );
+        let f = SealedFile::open(sealed.clone(), &dek).unwrap();
+        let mut out = vec![0u8; data.len()];
+        f.unseal_into(&mut out, &UnsealOptions::default()).unwrap();
+        assert!(out == data, "threads={threads}");
+        match &first {
+            None => first = Some(sealed),
+            Some(one) => assert!(*one == sealed, "threads={threads} sealed differently"),
+        }
+    }
+
+    // The input ends in the third batch, or goes on past the declared length.
+    let s = Sealer::new(&dek, opts());
+    for declared in [data.len() as u64 + 100 * C as u64, data.len() as u64 - 1] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        assert!(matches!(
+            s.seal(&data[..], declared, &mut out),
+            Err(SealError::InvalidArgument(_))
+        ));
+    }
+
+    // The sink fails after 5 MiB (in the second batch): the error comes back.
+    struct FailingSink(std::io::Cursor<Vec<u8>>);
+    impl std::io::Write for FailingSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0.position() + buf.len() as u64 > 5 << 20 {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl std::io::Seek for FailingSink {
+        fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+            self.0.seek(pos)
+        }
+    }
+    let mut sink = FailingSink(std::io::Cursor::new(Vec::new()));
+    match s.seal(&data[..], data.len() as u64, &mut sink) {
+        Err(SealError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
+        other => panic!("expected the sink's error, got {:?}", other.map(|_| ())),
+    }
+}
+
 #[test]
 fn files_on_disk_and_progress() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,19 +13,91 @@ source:
   the optional ``ca``, ``ear_keys``, ``gpus``, ``sample``.
 
 and optionally ``vendor_key`` (the vendor's public key: the sealed directory's manifest must
-be signed by it) and ``threads``.
+be signed by it), ``threads``, and ``pattern`` (the file names of a checkpoint saved per
+tensor-parallel rank, vLLM's ``model-rank-{rank}-part-{part}.safetensors`` by default: such a
+checkpoint is detected by its names, and each rank then decrypts only its own files).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+import re
+from typing import Any, Iterable
 
-__all__ = ["LoaderConfig"]
+__all__ = ["LoaderConfig", "RANK_PATTERN", "rank_shards", "load_state_dict"]
 
 _FETCH = ("url", "key_id", "protocol", "ca", "ear_keys", "gpus", "sample")
-_ALL = ("key_file", "key_env", "vendor_key", "threads") + _FETCH
+_ALL = ("key_file", "key_env", "vendor_key", "threads", "pattern") + _FETCH
+
+#: The file names of a checkpoint saved per tensor-parallel rank (vLLM's ``sharded_state``).
+RANK_PATTERN = "model-rank-{rank}-part-{part}.safetensors"
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ``{rank}`` and ``{part}`` as captured integers, the rest literal."""
+    if pattern.count("{rank}") != 1 or pattern.count("{part}") != 1:
+        raise ValueError("pattern: needs exactly one {rank} and one {part}")
+    parts = re.split(r"(\{rank\}|\{part\})", pattern)
+    body = "".join(
+        "(?P<rank>[0-9]+)" if x == "{rank}" else "(?P<part>[0-9]+)" if x == "{part}" else re.escape(x)
+        for x in parts
+    )
+    return re.compile(body + r"\Z")
+
+
+def rank_shards(names: Iterable[str], rank: int, pattern: str = RANK_PATTERN) -> list[str] | None:
+    """The files one tensor-parallel ``rank`` loads, from the file names of a sealed model
+    directory (as its manifest lists them).
+
+    ``None`` when no name follows ``pattern`` (a checkpoint every rank reads whole, as vLLM's
+    default loader does); otherwise this rank's files, by part number. A checkpoint saved per
+    rank that holds nothing for ``rank`` (saved for fewer ranks) is a ``ValueError``.
+    """
+    regex = _pattern_regex(pattern)
+    matched = [(m, n) for n in names if (m := regex.match(n)) is not None]
+    if not matched:
+        return None
+    mine = sorted((int(m["part"]), n) for m, n in matched if int(m["rank"]) == rank)
+    if not mine:
+        ranks = sorted({int(m["rank"]) for m, _ in matched})
+        raise ValueError(
+            f"the checkpoint is saved per tensor-parallel rank ({ranks}) and holds no files "
+            f"for rank {rank}"
+        )
+    return [n for _, n in mine]
+
+
+def load_state_dict(state_dict: dict[str, Any], tensors: Iterable[tuple[str, Any]]) -> None:
+    """Copies ``(name, tensor)`` pairs into the parameters of ``state_dict`` (name →
+    parameter or tensor, e.g. ``model.state_dict()``), as vLLM's ``sharded_state`` loader does
+    with one rank's files: a tensor smaller than its parameter along a dimension (padding, e.g.
+    for LoRA) fills the leading part. A name that is not a parameter, a tensor larger than its
+    parameter, or a parameter no tensor filled is a ``ValueError`` naming it (after the copies:
+    a caller discards the model).
+    """
+    left = dict(state_dict)
+    for name, tensor in tensors:
+        if name not in left:
+            raise ValueError(
+                f"tensor {name!r}: no such parameter"
+                + (" (or it came twice)" if name in state_dict else "")
+            )
+        param = left.pop(name)
+        data = getattr(param, "data", param)
+        if len(tensor.shape) != len(data.shape) or any(
+            t > p for t, p in zip(tensor.shape, data.shape)
+        ):
+            raise ValueError(
+                f"tensor {name!r} of shape {tuple(tensor.shape)} does not fit the parameter "
+                f"of shape {tuple(data.shape)}"
+            )
+        for dim, size in enumerate(tensor.shape):
+            if size < data.shape[dim]:
+                data = data.narrow(dim, 0, size)
+        data.copy_(tensor)
+    if left:
+        raise ValueError(f"no tensor for the parameters {sorted(left)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +115,7 @@ class LoaderConfig:
     sample: bool = False
     vendor_key: str | None = None
     threads: int = 0
+    pattern: str = RANK_PATTERN
 
     @classmethod
     def parse(cls, extra: dict[str, Any] | None) -> "LoaderConfig":
@@ -63,7 +136,7 @@ class LoaderConfig:
         stray = [k for k in _FETCH if k in extra and "url" not in sources]
         if stray:
             raise ValueError(f"{stray} apply to a key fetched from url")
-        for k in ("key_file", "key_env", "url", "key_id", "ca", "vendor_key", "protocol"):
+        for k in ("key_file", "key_env", "url", "key_id", "ca", "vendor_key", "protocol", "pattern"):
             if k in extra and not isinstance(extra[k], str):
                 raise ValueError(f"{k} must be a string")
         if extra.get("protocol", "coco") not in ("coco", "kbs"):
@@ -71,6 +144,8 @@ class LoaderConfig:
         for k in ("gpus", "sample"):
             if k in extra and not isinstance(extra[k], bool):
                 raise ValueError(f"{k} must be true or false")
+        if "pattern" in extra:
+            _pattern_regex(extra["pattern"])
         threads = extra.get("threads", 0)
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
             raise ValueError("threads must be a non-negative integer")

@@ -348,6 +348,7 @@ def iter_tensors(
     names: Any = None,
     vendor_key: str | os.PathLike[str] | None = None,
     threads: int = 0,
+    shards: Any = None,
 ) -> Any:
     """Yields ``(name, tensor)`` from a sealed safetensors file or a sealed model directory:
     the one entry point for any inference engine's weight loading.
@@ -357,7 +358,9 @@ def iter_tensors(
     checkpoint shards); the dtypes are those of :func:`load_file`. A directory's manifest is
     checked first (every shard listed, none extra, renamed or swapped; its signature with
     ``vendor_key``). ``names`` (any container) keeps only those tensors; a shard holding none of
-    them is not decrypted. ``device`` ``None`` yields numpy arrays; ``"cpu"``, ``"cuda"``,
+    them is not decrypted. ``shards`` (any container of file names as the manifest lists them,
+    e.g. one tensor-parallel rank's files, see :func:`coco.loaders.rank_shards`) reads only
+    those files of a directory; a name the directory does not hold is a ``ValueError``. ``device`` ``None`` yields numpy arrays; ``"cpu"``, ``"cuda"``,
     ``"cuda:1"``… yields torch tensors there (see :func:`load_file_torch`).
 
     Nothing unauthenticated is ever yielded: opening a directory checks every shard against
@@ -370,12 +373,20 @@ def iter_tensors(
     p = os.fspath(path)
     if os.path.isdir(p):
         vk = os.fspath(vendor_key) if vendor_key is not None else None
-        _, shards = _coco.open_model_dir(p, key, vk)
+        _, opened = _coco.open_model_dir(p, key, vk)
+        opened = dict(opened)
+        if shards is not None:
+            missing = sorted(set(shards) - set(opened))
+            if missing:
+                raise ValueError(f"{p} holds no shard {missing}")
+            opened = {n: r for n, r in opened.items() if n in shards}
         readers = sorted(
-            ((name, reader) for name, reader in shards if name.endswith(".safetensors")),
+            ((name, reader) for name, reader in opened.items() if name.endswith(".safetensors")),
             key=lambda x: x[0],
         )
     else:
+        if shards is not None:
+            raise ValueError("shards applies to a sealed model directory")
         readers = [(os.path.basename(p), _coco.open_reader(p, key))]
     for _, reader in readers:
         if wanted is not None:

@@ -10,11 +10,15 @@ The loader checks the sealed directory's manifest (and its signature with ``vend
 the data key (``coco.loaders.LoaderConfig``: a file, an environment variable, or released to
 this attested machine by a coco service or a KBS), and hands vLLM the weights shard by shard
 (``coco.safetensors.iter_tensors``), each shard authenticated before any of its tensors is
-used. vLLM is imported only here, when it calls ``register``.
+used. A checkpoint saved per tensor-parallel rank (vLLM's ``save_sharded_state``, file names
+``model-rank-{rank}-part-{part}.safetensors`` or the ``pattern`` setting) is recognised by its
+file names: each rank then decrypts only its own files and copies them into its parameters, as
+vLLM's ``sharded_state`` loader does. vLLM is imported only here, when it calls ``register``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .loaders import LoaderConfig
@@ -46,18 +50,32 @@ def register() -> None:
             """A sealed model is a local directory: nothing to download."""
 
         def load_weights(self, model: Any, model_config: Any) -> None:
+            from vllm.distributed import get_tensor_model_parallel_rank
+            from vllm.model_executor.model_loader.sharded_state_loader import ShardedStateLoader
+
+            from .loaders import load_state_dict, rank_shards
             from .safetensors import iter_tensors
 
             import torch
 
+            path = getattr(model_config, "model_weights", None) or model_config.model
+            # The sealed files' names select this rank's files; the manifest (checked by
+            # iter_tensors) decides what the directory must hold.
+            names = [f[: -len(".coco")] for f in os.listdir(path) if f.endswith(".coco")]
+            mine = rank_shards(names, get_tensor_model_parallel_rank(), self.coco.pattern)
             device = "cuda" if torch.cuda.is_available() else "cpu"
-            key = self.coco.key()
-            model.load_weights(
-                iter_tensors(
-                    model_config.model,
-                    key,
-                    device=device,
-                    vendor_key=self.coco.vendor_key,
-                    threads=self.coco.threads,
-                )
+            tensors = iter_tensors(
+                path,
+                self.coco.key(),
+                device=device,
+                vendor_key=self.coco.vendor_key,
+                threads=self.coco.threads,
+                shards=mine,
             )
+            if mine is None:
+                model.load_weights(tensors)
+            else:
+                # Without the parameters that share another's storage (tied weights), which
+                # vLLM's save_sharded_state leaves out.
+                params = ShardedStateLoader._filter_subtensors(model.state_dict())
+                load_state_dict(params, tensors)
