@@ -51,6 +51,9 @@ struct Step {
     /// `error.message` holds the first `stderr` string.
     #[serde(default)]
     json_kind: Option<String>,
+    /// stdout is one JSON object with these values (JSON pointer → value).
+    #[serde(default)]
+    json: BTreeMap<String, toml::Value>,
 }
 
 fn expand(s: &str) -> String {
@@ -136,6 +139,21 @@ fn check(case: &Case) -> Vec<String> {
         for want in &s.stderr {
             if !stderr.contains(&expand(want)) {
                 problems.push(format!("{at}: {want:?} not in stderr {stderr:?}"));
+            }
+        }
+        if !s.json.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(&stdout) {
+                Ok(v) => {
+                    for (pointer, want) in &s.json {
+                        let want = serde_json::to_value(want).unwrap();
+                        match v.pointer(pointer) {
+                            Some(got) if *got == want => {}
+                            got => problems
+                                .push(format!("{at}: {pointer} is {got:?}, expected {want}")),
+                        }
+                    }
+                }
+                Err(e) => problems.push(format!("{at}: stdout is not one JSON object ({e})")),
             }
         }
         if s.status == 0 {
