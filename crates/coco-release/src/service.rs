@@ -75,8 +75,12 @@ impl From<ReleaseError> for Rejection {
 
 /// Told of every decision and refusal (e.g. Prometheus metrics).
 pub trait Observer: Send + Sync {
-    /// A key was released after `secs` seconds of decision.
+    /// A key was released after `secs` seconds of decision (coco's protocol), or of handling
+    /// the resource request of an attested KBS session.
     fn released(&self, secs: f64);
+    /// A KBS attestation was verified and appraised after `secs` seconds (its session may then
+    /// fetch resources: each release is told to [`Self::released`]).
+    fn attested(&self, secs: f64);
     /// A request was refused, with the refusal's kind, after `secs` seconds (0 for refusals
     /// before the decision).
     fn refused(&self, kind: &str, secs: f64);

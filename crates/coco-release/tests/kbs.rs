@@ -181,6 +181,21 @@ fn coco_fetches_from_its_own_kbs_over_http_with_a_gpu() {
         events,
         ["kbs-attest", "key-release", "kbs-attest", "key-release"]
     );
+    // The metrics tell attestations from releases.
+    let m = ureq::get(format!("{}/metrics", server.url()))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for line in [
+        "coco_kbs_attestations_total 2",
+        "coco_kbs_attest_duration_seconds_count 2",
+        "coco_releases_total 2",
+        "coco_release_duration_seconds_count 2",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} not in\n{m}");
+    }
 }
 
 /// A client written with the `kbs-types` messages, as Trustee's guest client is: every request

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the service (`/metrics`, text exposition format, names prefixed
-//! `coco_`): releases, refusals by kind, decision latency, open connections, and the sizes of
-//! the bounded caches.
+//! `coco_`): releases, KBS attestations, refusals by kind, decision latency, open connections,
+//! and the sizes of the bounded caches.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -12,10 +12,17 @@ use crate::service::{KeyReleaseService, Observer};
 
 type Labels = Vec<(String, String)>;
 
+/// Latency buckets, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
 /// The service's metrics.
 pub struct Metrics {
     registry: Registry,
     releases: Counter,
+    attestations: Counter,
+    attest_latency: Histogram,
     refusals: Family<Labels, Counter>,
     latency: Histogram,
     /// Connections open now.
@@ -36,18 +43,29 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("coco");
         let releases = Counter::default();
         registry.register("releases", "Data keys released", releases.clone());
+        let attestations = Counter::default();
+        registry.register(
+            "kbs_attestations",
+            "KBS attestations verified and appraised (each session may then fetch resources)",
+            attestations.clone(),
+        );
+        let attest_latency = Histogram::new(BUCKETS);
+        registry.register(
+            "kbs_attest_duration_seconds",
+            "Time to decide a KBS attestation (verification, appraisal, audit)",
+            attest_latency.clone(),
+        );
         let refusals = Family::<Labels, Counter>::default();
         registry.register(
             "refusals",
             "Requests refused, by error kind (before or by the decision)",
             refusals.clone(),
         );
-        let latency = Histogram::new([
-            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-        ]);
+        let latency = Histogram::new(BUCKETS);
         registry.register(
             "release_duration_seconds",
-            "Time to decide a release request (verification, appraisal, wrapping, audit)",
+            "Time to decide a release request (verification, appraisal, wrapping, audit), or to \
+             release a KBS resource to an attested session",
             latency.clone(),
         );
         let open_connections = Gauge::default();
@@ -77,6 +95,8 @@ impl Default for Metrics {
         Self {
             registry,
             releases,
+            attestations,
+            attest_latency,
             refusals,
             latency,
             open_connections,
@@ -91,6 +111,11 @@ impl Observer for Metrics {
     fn released(&self, secs: f64) {
         self.releases.inc();
         self.latency.observe(secs);
+    }
+
+    fn attested(&self, secs: f64) {
+        self.attestations.inc();
+        self.attest_latency.observe(secs);
     }
 
     fn refused(&self, kind: &str, secs: f64) {

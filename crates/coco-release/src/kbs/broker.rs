@@ -86,6 +86,23 @@ impl KeyReleaseService {
         }
     }
 
+    /// Tells the observer of a resource released, or audits its refusal.
+    fn kbs_released<T>(
+        &self,
+        r: &Result<T, KbsError>,
+        started: SystemTime,
+        peer: Option<SocketAddr>,
+    ) {
+        match r {
+            Err(e) => self.kbs_refused("key-release", peer, e),
+            Ok(_) => {
+                if let Some(o) = self.observer.get() {
+                    o.released(started.elapsed().map_or(0.0, |d| d.as_secs_f64()));
+                }
+            }
+        }
+    }
+
     /// Audits a refused KBS request and tells the observer; the refusal stands whether or not
     /// its record could be written.
     fn kbs_refused(&self, event: &str, peer: Option<SocketAddr>, e: &KbsError) {
@@ -176,8 +193,7 @@ impl KeyReleaseService {
         if let Err(e) = &r {
             self.kbs_refused("kbs-attest", peer, e);
         } else if let Some(o) = self.observer.get() {
-            let secs = started.elapsed().map_or(0.0, |d| d.as_secs_f64());
-            o.released(secs);
+            o.attested(started.elapsed().map_or(0.0, |d| d.as_secs_f64()));
         }
         r
     }
@@ -325,10 +341,9 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
+        let started = SystemTime::now();
         let r = self.kbs_resource_inner(Credential::Cookie(token), path, now, peer);
-        if let Err(e) = &r {
-            self.kbs_refused("key-release", peer, e);
-        }
+        self.kbs_released(&r, started, peer);
         r
     }
 
@@ -343,10 +358,9 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
+        let started = SystemTime::now();
         let r = self.kbs_resource_inner(Credential::Bearer(jwt), path, now, peer);
-        if let Err(e) = &r {
-            self.kbs_refused("key-release", peer, e);
-        }
+        self.kbs_released(&r, started, peer);
         r
     }
 
