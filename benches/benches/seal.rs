@@ -6,7 +6,9 @@
 //!   output buffer, chunk by chunk), `coco_1t` (`SealedFile::unseal_into`, 1 thread), the same
 //!   two on all threads (`primitive_nt`, `coco_nt`), and `age_stream_1t` (age's STREAM
 //!   decryption of the same plaintext, X25519 recipient).
-//! - `seal/<chunk>`: `primitive_1t` (bare in-place encrypt) vs `coco_1t`, and `_nt`.
+//! - `seal/<chunk>`: `primitive_1t` (bare in-place encrypt) vs `coco_1t` (`Sealer::seal`: from a
+//!   reader into a seekable sink, pipelined) and `coco_slice_1t` (`Sealer::seal_slice`: from
+//!   memory, no copy of the input), and the same on all threads (`_nt`).
 //! - `read_at`: one 4 KiB `read_at` at a random offset vs decrypting one whole 1 MiB chunk.
 
 use std::hint::black_box;
@@ -200,10 +202,16 @@ fn bench_seal(c: &mut Criterion) {
                 ..Default::default()
             };
             let sealer = Sealer::new(&dek, opts);
-            g.bench_function(name, |b| {
+            g.bench_function(&name, |b| {
                 b.iter(|| {
                     sink.set_position(0);
                     sealer.seal(&data[..], LEN as u64, &mut sink).unwrap();
+                })
+            });
+            g.bench_function(name.replace("coco", "coco_slice"), |b| {
+                b.iter(|| {
+                    sink.set_position(0);
+                    sealer.seal_slice(&data, &mut sink).unwrap();
                 })
             });
         }

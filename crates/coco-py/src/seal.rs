@@ -65,7 +65,7 @@ pub(crate) fn seal_bytes(
     let bytes = data.as_slice();
     py.detach(|| -> Result<(), SealError> {
         let mut out = coco_seal::output::AtomicFile::create(&dst)?;
-        Sealer::new(&dek, opts).seal(bytes, bytes.len() as u64, out.file())?;
+        Sealer::new(&dek, opts).seal_slice(bytes, out.file())?;
         out.commit()
     })
     .map_err(py_err)

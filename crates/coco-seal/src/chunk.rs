@@ -47,6 +47,16 @@ impl ChunkCipher {
         tag.into()
     }
 
+    /// Encrypts chunk `index` from `plaintext` into `out` (same length) and returns its tag.
+    pub(crate) fn seal_from(&self, index: u64, plaintext: &[u8], out: &mut [u8]) -> [u8; TAG] {
+        let buf = InOutBuf::new(plaintext, out).expect("a batch is as long as its source");
+        let tag = self
+            .aead
+            .encrypt_inout_detached(&self.nonce_for(index), b"", buf)
+            .expect("a chunk is far below the AES-GCM-SIV message limit");
+        tag.into()
+    }
+
     /// Decrypts chunk `index` from `ciphertext` into `out` (same length). On failure `out` is
     /// zeroed and the error names the chunk.
     pub(crate) fn open_from(

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 use coco_core::Sha256Digest;
 use rayon::prelude::*;
@@ -103,12 +103,20 @@ pub struct SealSummary {
 pub struct Sealer<'k> {
     dek: &'k Dek,
     opts: SealOptions,
+    /// The batch buffers of the last call that succeeded (they hold ciphertext only), reused
+    /// by the next: sealing many files with one sealer allocates (and faults in) its buffers
+    /// once.
+    spare: Mutex<Vec<Batch>>,
 }
 
 impl<'k> Sealer<'k> {
     /// A sealer for one DEK.
     pub fn new(dek: &'k Dek, opts: SealOptions) -> Self {
-        Self { dek, opts }
+        Self {
+            dek,
+            opts,
+            spare: Mutex::new(Vec::new()),
+        }
     }
 
     /// The options in use.
@@ -118,9 +126,29 @@ impl<'k> Sealer<'k> {
 
     /// Seals exactly `plaintext_len` bytes from `input` into `out`, which must be empty and
     /// seekable. Fails if `input` holds fewer or more bytes.
+    ///
+    /// Pipelined: while batch k is encrypted (on [`SealOptions::threads`] threads), the calling
+    /// thread writes batch k-1 and reads (and hashes) batch k+1. `input` and `out` are only
+    /// used on the calling thread.
     pub fn seal<R: Read, W: Write + Seek>(
         &self,
-        mut input: R,
+        input: R,
+        plaintext_len: u64,
+        out: W,
+    ) -> Result<SealSummary> {
+        self.seal_from(Input::Reader(input), plaintext_len, out)
+    }
+
+    /// Seals `plaintext`, already in memory, into `out` (empty and seekable). As
+    /// [`Self::seal`] without the copy of the input into the batch: each chunk is encrypted
+    /// straight from `plaintext` into the batch written next.
+    pub fn seal_slice<W: Write + Seek>(&self, plaintext: &[u8], out: W) -> Result<SealSummary> {
+        self.seal_from::<&[u8], W>(Input::Slice(plaintext), plaintext.len() as u64, out)
+    }
+
+    fn seal_from<R: Read, W: Write + Seek>(
+        &self,
+        mut input: Input<'_, R>,
         plaintext_len: u64,
         mut out: W,
     ) -> Result<SealSummary> {
@@ -165,21 +193,53 @@ impl<'k> Sealer<'k> {
             .clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
         let batch_bytes = batch_chunks * chunk;
         let workers = Workers::new(self.opts.threads)?;
+        // In memory: encrypted straight from there (no copy into the batch).
+        let slice = match &input {
+            Input::Slice(s) => Some(*s),
+            Input::Reader(_) => None,
+        };
         let encrypt = |b: &mut Batch| {
             let first = b.first;
-            let seal_one = |(j, c): (usize, &mut [u8])| cipher.seal(first + j as u64, c);
             let data = &mut b.buf[..b.len];
             b.tags.clear();
-            if threads == 1 {
-                b.tags
-                    .extend(data.chunks_mut(chunk as usize).enumerate().map(seal_one));
-            } else {
-                workers.install(|| {
-                    data.par_chunks_mut(chunk as usize)
-                        .enumerate()
-                        .map(seal_one)
-                        .collect_into_vec(&mut b.tags)
-                });
+            let c = chunk as usize;
+            match slice {
+                None => {
+                    let seal_one = |(j, p): (usize, &mut [u8])| cipher.seal(first + j as u64, p);
+                    if threads == 1 {
+                        b.tags.extend(data.chunks_mut(c).enumerate().map(seal_one));
+                    } else {
+                        workers.install(|| {
+                            data.par_chunks_mut(c)
+                                .enumerate()
+                                .map(seal_one)
+                                .collect_into_vec(&mut b.tags)
+                        });
+                    }
+                }
+                Some(all) => {
+                    let start = (first * chunk) as usize;
+                    let src = &all[start..start + data.len()];
+                    let seal_one = |(j, (p, o)): (usize, (&[u8], &mut [u8]))| {
+                        cipher.seal_from(first + j as u64, p, o)
+                    };
+                    if threads == 1 {
+                        b.tags.extend(
+                            src.chunks(c)
+                                .zip(data.chunks_mut(c))
+                                .enumerate()
+                                .map(seal_one),
+                        );
+                    } else {
+                        workers.install(|| {
+                            src.par_chunks(c)
+                                .zip(data.par_chunks_mut(c))
+                                .enumerate()
+                                .map(seal_one)
+                                .collect_into_vec(&mut b.tags)
+                        });
+                    }
+                }
             }
         };
         // Reads the next batch (and hashes it) on the calling thread.
@@ -187,9 +247,15 @@ impl<'k> Sealer<'k> {
             let start = first * chunk;
             b.first = first;
             b.len = batch_bytes.min(plaintext_len - start) as usize;
-            read_exact_or(&mut input, &mut b.buf[..b.len], start, plaintext_len)?;
+            let plain = match &mut input {
+                Input::Reader(r) => {
+                    read_exact_or(r, &mut b.buf[..b.len], start, plaintext_len)?;
+                    &b.buf[..b.len]
+                }
+                Input::Slice(s) => &s[start as usize..start as usize + b.len],
+            };
             if let Some(h) = hasher.as_mut() {
-                h.update(&b.buf[..b.len]);
+                h.update(plain);
             }
             Ok(first + (b.len as u64).div_ceil(chunk))
         };
@@ -207,16 +273,17 @@ impl<'k> Sealer<'k> {
             // One empty chunk, so that the tag table authenticates the empty file.
             tags[0] = cipher.seal(0, &mut []);
         } else if plaintext_len <= batch_bytes {
-            let mut only = Batch::new(cap);
+            let mut only = self.batch(cap);
             fill(&mut only, 0)?;
             encrypt(&mut only);
             drain(&only)?;
+            self.keep(vec![only]);
         } else {
             // The pipeline: while one thread encrypts batch k (on the pool when there are
             // several encryption threads), the calling thread writes batch k-1 and reads batch
             // k+1. Input and output are only ever touched by the calling thread, so neither
             // needs to be `Send` (a C caller's callbacks run on the caller's thread).
-            std::thread::scope(|scope| -> Result<()> {
+            let free = std::thread::scope(|scope| -> Result<Vec<Batch>> {
                 let (to_encrypt, encrypt_rx) = mpsc::sync_channel::<Batch>(1);
                 let (encrypted_tx, encrypted) = mpsc::sync_channel::<Batch>(1);
                 let encrypt = &encrypt;
@@ -229,7 +296,7 @@ impl<'k> Sealer<'k> {
                     }
                 });
                 let lost = || SealError::Io(io::Error::other("the encryption thread stopped"));
-                let mut free = vec![Batch::new(cap), Batch::new(cap)];
+                let mut free = vec![self.batch(cap), self.batch(cap)];
                 let (mut in_flight, mut next) = (false, 0u64);
                 loop {
                     let mut read = None;
@@ -254,11 +321,14 @@ impl<'k> Sealer<'k> {
                     drain(&done)?;
                     free.push(done);
                 }
-                Ok(())
+                Ok(free)
             })?;
+            self.keep(free);
         }
         let mut probe = [0u8; 1];
-        if read_some(&mut input, &mut probe)? != 0 {
+        if let Input::Reader(r) = &mut input
+            && read_some(r, &mut probe)? != 0
+        {
             return Err(SealError::InvalidArgument(format!(
                 "input is longer than the declared {plaintext_len} bytes"
             )));
@@ -275,6 +345,21 @@ impl<'k> Sealer<'k> {
         })
     }
 
+    /// A batch buffer of at least `cap` bytes: a spare one, or a new one.
+    fn batch(&self, cap: usize) -> Batch {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        match spare.iter().position(|b| b.buf.len() >= cap) {
+            Some(i) => spare.swap_remove(i),
+            None => Batch::new(cap),
+        }
+    }
+
+    /// Keeps the buffers of a call that succeeded (ciphertext only) for the next call.
+    fn keep(&self, batches: Vec<Batch>) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        *spare = batches;
+    }
+
     /// Seals the file at `input` into `output`. The output appears only when sealing
     /// succeeded (it is written under a temporary name in the same directory and renamed).
     pub fn seal_file(&self, input: &Path, output: &Path) -> Result<SealSummary> {
@@ -285,6 +370,14 @@ impl<'k> Sealer<'k> {
         out.commit()?;
         Ok(summary)
     }
+}
+
+/// Where the plaintext comes from.
+enum Input<'a, R> {
+    /// Read into each batch.
+    Reader(R),
+    /// In memory: encrypted from here into each batch.
+    Slice(&'a [u8]),
 }
 
 /// One batch of chunks on its way through the pipeline: plaintext after reading, ciphertext

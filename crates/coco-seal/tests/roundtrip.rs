@@ -110,10 +110,44 @@ fn pipelined_writer_over_many_batches() {
         let mut out = vec![0u8; data.len()];
         f.unseal_into(&mut out, &UnsealOptions::default()).unwrap();
         assert!(out == data, "threads={threads}");
+        // From memory (no copy into the batch): the same bytes and digest.
+        let mut from_slice = std::io::Cursor::new(Vec::new());
+        let s = Sealer::new(
+            &dek,
+            SealOptions {
+                threads,
+                salt: Some([8; 32]),
+                hash_plaintext: true,
+                ..opts()
+            },
+        )
+        .seal_slice(&data, &mut from_slice)
+        .unwrap();
+        assert!(
+            from_slice.into_inner() == sealed,
+            "seal_slice threads={threads}"
+        );
+        assert_eq!(s.plaintext_sha256, summary.plaintext_sha256);
         match &first {
             None => first = Some(sealed),
             Some(one) => assert!(*one == sealed, "threads={threads} sealed differently"),
         }
+    }
+    for len in [0, 1, C + 1] {
+        let small = plaintext(len, 5);
+        let fixed = SealOptions {
+            salt: Some([8; 32]),
+            ..opts()
+        };
+        let mut a = std::io::Cursor::new(Vec::new());
+        Sealer::new(&dek, fixed.clone())
+            .seal_slice(&small, &mut a)
+            .unwrap();
+        assert_eq!(
+            a.into_inner(),
+            seal_with(&dek, &small, fixed).0,
+            "len={len}"
+        );
     }
 
     // The input ends in the third batch, or goes on past the declared length.
@@ -148,6 +182,21 @@ fn pipelined_writer_over_many_batches() {
     match s.seal(&data[..], data.len() as u64, &mut sink) {
         Err(SealError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
         other => panic!("expected the sink's error, got {:?}", other.map(|_| ())),
+    }
+
+    // The same sealer again (it keeps its buffers between calls): small, large, from memory.
+    for len in [C + 3, data.len(), 20 * C] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        s.seal(&data[..len], len as u64, &mut out).unwrap();
+        let f = SealedFile::open(out.into_inner(), &dek).unwrap();
+        let mut back = vec![0u8; len];
+        f.unseal_into(&mut back, &UnsealOptions::default()).unwrap();
+        assert!(back == data[..len], "len={len}");
+        let mut out = std::io::Cursor::new(Vec::new());
+        s.seal_slice(&data[..len], &mut out).unwrap();
+        let f = SealedFile::open(out.into_inner(), &dek).unwrap();
+        f.unseal_into(&mut back, &UnsealOptions::default()).unwrap();
+        assert!(back == data[..len], "seal_slice len={len}");
     }
 }
 
