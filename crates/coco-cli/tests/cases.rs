@@ -7,7 +7,6 @@
 //! print an internal name or a Rust debug form.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -37,8 +36,6 @@ struct Case {
 #[serde(deny_unknown_fields)]
 struct Step {
     args: Vec<String>,
-    #[serde(default)]
-    stdin: Option<String>,
     #[serde(default)]
     status: i32,
     /// Each must appear in stdout.
@@ -82,27 +79,13 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-fn run(args: &[String], stdin: Option<&str>, cwd: &Path) -> (Option<i32>, String, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_coco"));
-    c.args(args.iter().map(|a| expand(a)))
+fn run(args: &[String], cwd: &Path) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_coco"))
+        .args(args.iter().map(|a| expand(a)))
         .current_dir(cwd)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(expand(text).as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -123,7 +106,7 @@ fn check(case: &Case) -> Vec<String> {
     for (i, s) in case.step.iter().enumerate() {
         let at = format!("step {} (coco {})", i + 1, s.args.join(" "));
         let before = snapshot(d);
-        let (code, stdout, stderr) = run(&s.args, s.stdin.as_deref(), d);
+        let (code, stdout, stderr) = run(&s.args, d);
         if code != Some(s.status) {
             problems.push(format!(
                 "{at}: exit {code:?}, expected {}\nstdout: {stdout}\nstderr: {stderr}",
@@ -170,7 +153,7 @@ fn check(case: &Case) -> Vec<String> {
         if let Some(kind) = &s.json_kind {
             let mut args = s.args.clone();
             args.push("--json".into());
-            let (code, stdout, _) = run(&args, s.stdin.as_deref(), d);
+            let (code, stdout, _) = run(&args, d);
             let one: Result<serde_json::Value, _> = serde_json::from_str(&stdout);
             match one {
                 Ok(v) if code == Some(s.status) && stdout.trim_end().lines().count() == 1 => {
