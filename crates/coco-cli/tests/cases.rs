@@ -44,6 +44,9 @@ struct Step {
     /// Each must appear in stderr.
     #[serde(default)]
     stderr: Vec<String>,
+    /// None may appear in stderr.
+    #[serde(default)]
+    not_in_stderr: Vec<String>,
     /// Run again with `--json`: one JSON object on stdout whose `error.kind` is this and whose
     /// `error.message` holds the first `stderr` string.
     #[serde(default)]
@@ -122,6 +125,11 @@ fn check(case: &Case) -> Vec<String> {
         for want in &s.stderr {
             if !stderr.contains(&expand(want)) {
                 problems.push(format!("{at}: {want:?} not in stderr {stderr:?}"));
+            }
+        }
+        for never in &s.not_in_stderr {
+            if stderr.contains(&expand(never)) {
+                problems.push(format!("{at}: {never:?} in stderr {stderr:?}"));
             }
         }
         if !s.json.is_empty() {
