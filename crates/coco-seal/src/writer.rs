@@ -200,46 +200,29 @@ impl<'k> Sealer<'k> {
         };
         let encrypt = |b: &mut Batch| {
             let first = b.first;
+            let c = chunk as usize;
+            // Chunk j of the batch: in place, or from memory straight into the batch.
+            let seal_one = |(j, out): (usize, &mut [u8])| {
+                let index = first + j as u64;
+                match slice {
+                    None => cipher.seal(index, out),
+                    Some(all) => {
+                        let at = (index * chunk) as usize;
+                        cipher.seal_from(index, &all[at..at + out.len()], out)
+                    }
+                }
+            };
             let data = &mut b.buf[..b.len];
             b.tags.clear();
-            let c = chunk as usize;
-            match slice {
-                None => {
-                    let seal_one = |(j, p): (usize, &mut [u8])| cipher.seal(first + j as u64, p);
-                    if threads == 1 {
-                        b.tags.extend(data.chunks_mut(c).enumerate().map(seal_one));
-                    } else {
-                        workers.install(|| {
-                            data.par_chunks_mut(c)
-                                .enumerate()
-                                .map(seal_one)
-                                .collect_into_vec(&mut b.tags)
-                        });
-                    }
-                }
-                Some(all) => {
-                    let start = (first * chunk) as usize;
-                    let src = &all[start..start + data.len()];
-                    let seal_one = |(j, (p, o)): (usize, (&[u8], &mut [u8]))| {
-                        cipher.seal_from(first + j as u64, p, o)
-                    };
-                    if threads == 1 {
-                        b.tags.extend(
-                            src.chunks(c)
-                                .zip(data.chunks_mut(c))
-                                .enumerate()
-                                .map(seal_one),
-                        );
-                    } else {
-                        workers.install(|| {
-                            src.par_chunks(c)
-                                .zip(data.par_chunks_mut(c))
-                                .enumerate()
-                                .map(seal_one)
-                                .collect_into_vec(&mut b.tags)
-                        });
-                    }
-                }
+            if threads == 1 {
+                b.tags.extend(data.chunks_mut(c).enumerate().map(seal_one));
+            } else {
+                workers.install(|| {
+                    data.par_chunks_mut(c)
+                        .enumerate()
+                        .map(seal_one)
+                        .collect_into_vec(&mut b.tags)
+                });
             }
         };
         // Reads the next batch (and hashes it) on the calling thread.
