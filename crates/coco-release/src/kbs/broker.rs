@@ -86,23 +86,6 @@ impl KeyReleaseService {
         }
     }
 
-    /// Tells the observer of a resource released, or audits its refusal.
-    fn kbs_released<T>(
-        &self,
-        r: &Result<T, KbsError>,
-        started: SystemTime,
-        peer: Option<SocketAddr>,
-    ) {
-        match r {
-            Err(e) => self.kbs_refused("key-release", peer, e),
-            Ok(_) => {
-                if let Some(o) = self.observer.get() {
-                    o.released(started.elapsed().map_or(0.0, |d| d.as_secs_f64()));
-                }
-            }
-        }
-    }
-
     /// Audits a refused KBS request and tells the observer; the refusal stands whether or not
     /// its record could be written.
     fn kbs_refused(&self, event: &str, peer: Option<SocketAddr>, e: &KbsError) {
@@ -341,10 +324,7 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
-        let started = SystemTime::now();
-        let r = self.kbs_resource_inner(Credential::Cookie(token), path, now, peer);
-        self.kbs_released(&r, started, peer);
-        r
+        self.kbs_resource_as(Credential::Cookie(token), path, now, peer)
     }
 
     /// [`Self::kbs_resource`] for a client that presents the attestation token instead of the
@@ -358,10 +338,7 @@ impl KeyReleaseService {
         now: SystemTime,
         peer: Option<SocketAddr>,
     ) -> Result<Value, KbsError> {
-        let started = SystemTime::now();
-        let r = self.kbs_resource_inner(Credential::Bearer(jwt), path, now, peer);
-        self.kbs_released(&r, started, peer);
-        r
+        self.kbs_resource_as(Credential::Bearer(jwt), path, now, peer)
     }
 
     /// The attested session an EAR token of this service stands for.
@@ -397,6 +374,28 @@ impl KeyReleaseService {
                 coco_core::ear::Status::Affirming | coco_core::ear::Status::Warning
             ),
         })
+    }
+
+    /// A resource for either credential: the release told to the observer, or the refusal
+    /// audited.
+    fn kbs_resource_as(
+        &self,
+        credential: Credential<'_>,
+        path: &str,
+        now: SystemTime,
+        peer: Option<SocketAddr>,
+    ) -> Result<Value, KbsError> {
+        let started = SystemTime::now();
+        let r = self.kbs_resource_inner(credential, path, now, peer);
+        match &r {
+            Err(e) => self.kbs_refused("key-release", peer, e),
+            Ok(_) => {
+                if let Some(o) = self.observer.get() {
+                    o.released(started.elapsed().map_or(0.0, |d| d.as_secs_f64()));
+                }
+            }
+        }
+        r
     }
 
     fn kbs_resource_inner(
