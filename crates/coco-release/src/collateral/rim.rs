@@ -56,6 +56,17 @@ pub fn rim_ids(report: &Report, chip: &str) -> Result<(String, String), FetchErr
     ))
 }
 
+/// The fields of a RIM service answer that are checked (others, e.g. `last_updated`, are
+/// ignored).
+#[derive(serde::Deserialize)]
+struct RimAnswer {
+    id: String,
+    /// The RIM, standard base64.
+    rim: String,
+    /// Hex SHA-256 of the decoded RIM.
+    sha256: String,
+}
+
 /// A client of the RIM service.
 #[derive(Debug, Clone)]
 pub struct RimService {
@@ -85,22 +96,19 @@ impl RimService {
         let bad = |reason: String| {
             FetchError::Verify(EvidenceError::Platform(format!("{url}: {reason}")))
         };
-        let v: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
-        if v["id"].as_str() != Some(id) {
-            return Err(bad(format!("answers for id {:?}", v["id"])));
+        let v: RimAnswer = serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("not a RIM service answer: {e}")))?;
+        if v.id != id {
+            return Err(bad(format!("answers for id {:?}", v.id)));
         }
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(v["rim"].as_str().unwrap_or_default())
+            .decode(&v.rim)
             .map_err(|_| bad("rim is not base64".into()))?;
         let digest = hex::encode(Sha256::digest(&bytes));
-        if !v["sha256"]
-            .as_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case(&digest))
-        {
+        if !v.sha256.eq_ignore_ascii_case(&digest) {
             return Err(bad(format!(
                 "sha256 {} does not match the RIM ({digest})",
-                v["sha256"]
+                v.sha256
             )));
         }
         let signed = rim::verify_bytes(&bytes, at).map_err(FetchError::Verify)?;
