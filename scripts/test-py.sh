@@ -4,10 +4,9 @@
 # crates/coco-py/tests (whose key-release tests run `coco serve` from target/debug).
 #
 # The wheel is built with the dev profile (dependencies optimised: Cargo.toml's
-# [profile.dev.package."*"]), which is a little cheaper to compile than a release wheel
-# (`maturin build --release`, what users install and scripts/bench_py.py measures): maturin
-# builds coco-py alone, whose feature resolution differs from the workspace's, so most
-# dependencies are compiled once more either way.
+# [profile.dev.package."*"]), the profile test.sh built the workspace with, so the wheel reuses
+# its dependencies (a release wheel, `maturin build --release`, is what users install and
+# scripts/bench_py.py measures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -18,7 +17,17 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade "maturin>=1.5,<2" numpy pytest safetensors
 rm -rf target/wheels
-"$venv/bin/maturin" build --quiet --profile dev -m crates/coco-py/Cargo.toml --out target/wheels
+# `workspace-features` (crates/coco-py/Cargo.toml) builds the shared dependencies with the
+# workspace's features, so the wheel reuses what test.sh compiled: only PyO3 and the module
+# itself are compiled here. Anything else compiled again is named, so a drift is seen.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$venv/bin/maturin" build --profile dev -m crates/coco-py/Cargo.toml --out target/wheels \
+    --features pyo3/extension-module,workspace-features >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+again=$(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | grep -vE '^(pyo3|pyo3-ffi|pyo3-macros|pyo3-macros-backend|pyo3-build-config|coco-py)$' || true)
+if [ -n "$again" ]; then
+    echo "test-py.sh: compiled again for the wheel (update workspace-features in crates/coco-py/Cargo.toml):" $again >&2
+fi
 # The `coco` binary as the workspace build has it (a no-op after test.sh's tests, see
 # test-c.sh).
 cargo build --workspace --all-targets --locked --quiet
