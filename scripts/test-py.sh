@@ -19,11 +19,12 @@ fi
 rm -rf target/wheels
 # `workspace-features` (crates/coco-py/Cargo.toml) builds the shared dependencies with the
 # workspace's features, so the wheel reuses what test.sh compiled: only PyO3 and the module
-# itself are compiled here. Anything else compiled again is named, so a drift is seen.
+# itself are compiled here. Anything else compiled again is named, so a drift is seen. `sim`
+# adds the simulated TEE the key-release tests use (not in the wheel users install).
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 "$venv/bin/maturin" build --profile dev -m crates/coco-py/Cargo.toml --out target/wheels \
-    --features pyo3/extension-module,workspace-features >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    --features pyo3/extension-module,workspace-features,sim >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 again=$(sed -n 's/^ *Compiling \([^ ]*\) .*/\1/p' "$log" | grep -vE '^(pyo3|pyo3-ffi|pyo3-macros|pyo3-macros-backend|pyo3-build-config|coco-py)$' || true)
 if [ -n "$again" ]; then
     echo "test-py.sh: compiled again for the wheel (update workspace-features in crates/coco-py/Cargo.toml):" $again >&2

@@ -427,7 +427,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
                     .parse()
                     .map_err(|_| err(format!("--gpus {n:?}: with --sim, a number of GPUs")))?,
             };
-            Box::new(workload::SimAttester {
+            Box::new(coco_release::simkit::SimAttester {
                 platform: root.platform()?,
                 vm: coco_evidence::sim::SimVm {
                     measurement,

@@ -87,7 +87,8 @@ fn evidence(
     gpus: u64,
     kbs_json: bool,
 ) -> CmdResult {
-    use coco_release::workload::{Attester, SimAttester};
+    use coco_release::simkit::SimAttester;
+    use coco_release::workload::Attester;
     let root = load_root(dir)?;
     let cvm = SimAttester {
         platform: root.platform()?,

@@ -105,7 +105,7 @@ fn three_replicas_behind_haproxy() {
         coco_evidence::sim::SimRoot::from_pem(&std::fs::read(d.join("sim/root.pem")).unwrap(), &key)
             .unwrap()
     };
-    let cvm = coco_release::workload::SimAttester {
+    let cvm = coco_release::simkit::SimAttester {
         platform: root.platform().unwrap(),
         vm: coco_evidence::sim::SimVm {
             measurement: [0xab; 48],

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, LinkCache};
-use crate::{attester, nvidia, sim, snp, tdx, x509};
+use crate::{attester, nvidia, simulated, snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -351,7 +351,7 @@ impl<'a> Verifier<'a> {
                     cert: "simulated VCEK".into(),
                     reason: "not given".into(),
                 })?;
-                Ok(VerifiedEvidence::SimSnp(Box::new(sim::verify_snp(
+                Ok(VerifiedEvidence::SimSnp(Box::new(simulated::verify_snp(
                     bytes, vcek, root, at, self.cache,
                 )?)))
             }
@@ -364,7 +364,7 @@ impl<'a> Verifier<'a> {
                     cert: "simulated GPU certificate".into(),
                     reason: "not given".into(),
                 })?;
-                let v = sim::verify_gpu(bytes, cert, root, at, self.cache)?;
+                let v = simulated::verify_gpu(bytes, cert, root, at, self.cache)?;
                 if let Some(n) = self.gpu_nonce
                     && v.claims.nonce != n
                 {
@@ -392,7 +392,7 @@ pub enum VerifiedEvidence {
     /// A simulated SNP report.
     SimSnp(Box<Verified<snp::SnpEvidence>>),
     /// A simulated GPU report.
-    SimGpu(Box<Verified<sim::SimGpuEvidence>>),
+    SimGpu(Box<Verified<simulated::SimGpuEvidence>>),
     /// The sample attester's evidence.
     Sample(Box<Verified<crate::sample::SampleEvidence>>),
 }

@@ -122,6 +122,6 @@ pub fn sample(name: &str, v: &Verified<crate::sample::SampleEvidence>) -> Attest
 }
 
 /// A simulated GPU attester.
-pub fn sim_gpu(name: &str, v: &Verified<crate::sim::SimGpuEvidence>) -> Attester {
+pub fn sim_gpu(name: &str, v: &Verified<crate::simulated::SimGpuEvidence>) -> Attester {
     Attester::simulated(name, Claims::Gpu(v.claims.clone()), v.view.clone())
 }

@@ -29,7 +29,9 @@ pub mod crypto;
 pub mod error;
 pub mod nvidia;
 pub mod sample;
+#[cfg(feature = "sim")]
 pub mod sim;
+pub mod simulated;
 pub mod snp;
 pub mod tdx;
 pub mod time;

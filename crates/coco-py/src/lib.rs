@@ -12,7 +12,7 @@
 //!
 //! Modules: `errors` (exception classes), `buffer` (keys and borrowed buffers), `seal`
 //! (sealing, unsealing, inspection), `reader` (random access), `evidence` (verification,
-//! appraisal, EARs), `release` (key release, the simulated TEE).
+//! appraisal, EARs), `release` (key release), `sim` (the simulated TEE; cargo feature `sim`).
 
 mod buffer;
 mod errors;
@@ -20,6 +20,8 @@ mod evidence;
 mod reader;
 mod release;
 mod seal;
+#[cfg(feature = "sim")]
+mod sim;
 
 use pyo3::prelude::*;
 
@@ -40,7 +42,8 @@ fn _coco(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VerificationError", py.get_type::<VerificationError>())?;
     m.add("ReleaseError", py.get_type::<ReleaseError>())?;
     m.add_class::<SealedReader>()?;
-    m.add_class::<SimulatedTee>()?;
+    #[cfg(feature = "sim")]
+    m.add_class::<sim::SimulatedTee>()?;
     m.add_function(wrap_pyfunction!(fetch_key_raw, m)?)?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
     m.add_function(wrap_pyfunction!(appraise_json, m)?)?;

@@ -1,4 +1,4 @@
-//! Key release from the workload side (`fetch_key_raw`) and the simulated TEE for demos and tests.
+//! Key release from the workload side (`fetch_key_raw`).
 
 use std::path::PathBuf;
 
@@ -6,90 +6,14 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::*;
 use crate::evidence::unix_at;
 
-pub(crate) fn sim_vm(
-    measurement: &[u8],
-    host_data: Option<&[u8]>,
-    debug: bool,
-    guest_svn: u32,
-) -> PyResult<coco_evidence::sim::SimVm> {
-    Ok(coco_evidence::sim::SimVm {
-        measurement: measurement
-            .try_into()
-            .map_err(|_| PyValueError::new_err("measurement must be 48 bytes"))?,
-        host_data: match host_data {
-            Some(h) => h
-                .try_into()
-                .map_err(|_| PyValueError::new_err("host_data must be 32 bytes"))?,
-            None => [0; 32],
-        },
-        // Bit 17 (reserved, must be one) and, for a debug VM, bit 19.
-        policy: 0x30000 | if debug { 1 << 19 } else { 0 },
-        guest_svn,
-    })
-}
-
-/// A simulated confidential VM for demos and tests of key release: an SNP-shaped report signed
-/// by a VCEK-like key under a fresh root. A service accepts it only when configured with
-/// `root_pem` and a policy that allows simulation, and its EAR then says so.
-#[pyclass(frozen, module = "coco._coco")]
-pub(crate) struct SimulatedTee {
-    root_pem: String,
-    attester: coco_release::workload::SimAttester,
-}
-
-#[pymethods]
-impl SimulatedTee {
-    /// SimulatedTee(measurement, host_data=None, debug=False, guest_svn=1): a fresh root and
-    /// platform; the VM measures `measurement` (48 bytes).
-    #[new]
-    #[pyo3(signature = (measurement, host_data=None, debug=false, guest_svn=1))]
-    fn new(
-        measurement: &[u8],
-        host_data: Option<&[u8]>,
-        debug: bool,
-        guest_svn: u32,
-    ) -> PyResult<Self> {
-        let sim = |e: coco_evidence::EvidenceError| CocoError::new_err(e.to_string());
-        let root = coco_evidence::sim::SimRoot::generate().map_err(sim)?;
-        Ok(Self {
-            root_pem: root.cert().to_pem(),
-            attester: coco_release::workload::SimAttester {
-                platform: root.platform().map_err(sim)?,
-                vm: sim_vm(measurement, host_data, debug, guest_svn)?,
-                gpus: vec![],
-            },
-        })
-    }
-
-    /// with_vm(measurement, host_data=None, debug=False, guest_svn=1): another VM on the same
-    /// simulated platform (same root), e.g. one whose measurement the service does not know.
-    #[pyo3(signature = (measurement, host_data=None, debug=false, guest_svn=1))]
-    fn with_vm(
-        &self,
-        measurement: &[u8],
-        host_data: Option<&[u8]>,
-        debug: bool,
-        guest_svn: u32,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            root_pem: self.root_pem.clone(),
-            attester: coco_release::workload::SimAttester {
-                platform: self.attester.platform.clone(),
-                vm: sim_vm(measurement, host_data, debug, guest_svn)?,
-                gpus: vec![],
-            },
-        })
-    }
-
-    /// The simulation's root certificate (PEM), for the service's `--sim-root`.
-    #[getter]
-    fn root_pem(&self) -> &str {
-        &self.root_pem
-    }
-}
+/// The `tee` argument of [`fetch_key_raw`]: a `SimulatedTee` in builds with the simulator.
+#[cfg(feature = "sim")]
+type TeeArg = Py<crate::sim::SimulatedTee>;
+/// The `tee` argument of [`fetch_key_raw`]: refused in builds without the simulator.
+#[cfg(not(feature = "sim"))]
+type TeeArg = Py<PyAny>;
 
 /// fetch_key_raw(url, key_id, kem, configfs, collateral, gpus, crl, tee, ear_keys, at, ca,
 /// allow_plain_http) -> (ok, key, result): the workload side of key release (`coco fetch-key`),
@@ -114,7 +38,7 @@ pub(crate) fn fetch_key_raw<'py>(
     collateral: Option<PathBuf>,
     gpus: bool,
     crl: Option<Vec<u8>>,
-    tee: Option<Py<SimulatedTee>>,
+    tee: Option<TeeArg>,
     ear_keys: Vec<Vec<u8>>,
     at: Option<&str>,
     ca: Option<Vec<u8>>,
@@ -128,11 +52,23 @@ pub(crate) fn fetch_key_raw<'py>(
     let kem: coco_release::wrap::Kem = kem
         .parse()
         .map_err(|e: coco_release::ReleaseError| PyValueError::new_err(e.message()))?;
-    let tee = tee.as_ref().map(|t| t.get());
+    #[cfg(feature = "sim")]
+    let tee = tee
+        .as_ref()
+        .map(|t| &t.get().attester as &(dyn coco_release::workload::Attester + Sync));
+    #[cfg(not(feature = "sim"))]
+    let tee: Option<&(dyn coco_release::workload::Attester + Sync)> = match tee {
+        Some(_) => {
+            return Err(PyValueError::new_err(
+                "tee: this build of coco has no simulated TEE (cargo feature `sim`)",
+            ));
+        }
+        None => None,
+    };
     let result = py.detach(|| -> Result<_, serde_json::Value> {
         let tsm;
         let attester: &dyn Attester = match tee {
-            Some(t) => &t.attester,
+            Some(t) => t,
             None => {
                 let collateral = collateral
                     .as_deref()

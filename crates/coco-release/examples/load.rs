@@ -50,7 +50,7 @@ fn cpu_ms(pid: u32) -> f64 {
 
 /// One legitimate release (challenge, evidence, release, unwrap) and how long it took; panics
 /// with `what` if the service refuses.
-fn release(client: &Client, cvm: &workload::SimAttester, what: &str) -> Duration {
+fn release(client: &Client, cvm: &coco_release::simkit::SimAttester, what: &str) -> Duration {
     let t0 = Instant::now();
     let c = client.challenge().unwrap();
     let (b, k) = workload::bundle(cvm, &c, "model-1", Kem::P384).unwrap();

@@ -15,12 +15,12 @@
 //! single use through a [`challenge::ReplayStore`]), and answers an [`wire::EvidenceBundle`]
 //! with a [`wire::ReleaseResponse`] (the EAR as a JWT and the DEK wrapped to the workload key,
 //! with HPKE `info` binding the key id and the EAR). Workload side: [`workload::bundle`] and
-//! [`workload::unwrap`]. A simulated TEE ([`coco_evidence::sim`], [`workload::SimAttester`])
-//! runs the flow anywhere; the service accepts it only when configured with its root and a
+//! [`workload::unwrap`]. A simulated TEE (feature `sim`: `coco_evidence::sim` and
+//! `simkit::SimAttester`) runs the flow anywhere; the service accepts it only when configured with its root and a
 //! policy that allows simulation, and its EAR says so.
 //!
 //! ```
-//! use coco_release::{KeyReleaseService, ServiceConfig, keystore::MemoryKeyStore, workload, wrap::Kem};
+//! use coco_release::{KeyReleaseService, ServiceConfig, keystore::MemoryKeyStore, simkit, workload, wrap::Kem};
 //! use coco_evidence::sim::{SimRoot, SimVm, SimGpu};
 //! use coco_core::{appraise::ReferenceValues, corim::{Corim, DecodeOptions, build}, keys::SigningKey, policy::Policy};
 //! use std::time::SystemTime;
@@ -37,7 +37,7 @@
 //!     ServiceConfig { references, policy, sim_root: Some(root.cert().clone()), challenge_ttl_secs: 60 })
 //!     .unwrap().with_audit(Box::new(std::io::sink()));
 //!
-//! let cvm = workload::SimAttester { platform: root.platform().unwrap(), vm, gpus: vec![] };
+//! let cvm = simkit::SimAttester { platform: root.platform().unwrap(), vm, gpus: vec![] };
 //! let challenge = service.challenge(SystemTime::now()).unwrap();
 //! let (bundle, key) = workload::bundle(&cvm, &challenge, "model-1", Kem::P384).unwrap();
 //! let response = service.release(&bundle, SystemTime::now()).unwrap();
@@ -54,6 +54,7 @@ pub mod jwe;
 pub mod kbs;
 pub mod keystore;
 pub mod service;
+#[cfg(feature = "sim")]
 pub mod simkit;
 pub mod tls;
 #[cfg(feature = "collect")]

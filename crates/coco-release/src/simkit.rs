@@ -17,15 +17,18 @@
 //! assert!(workload::unwrap(&response, &key, "model-1").is_ok());
 //! ```
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use coco_core::appraise::ReferenceValues;
 use coco_core::corim::{Corim, DecodeOptions, build};
 use coco_core::keys::SigningKey;
 use coco_core::policy::{Policy, Revocation};
-use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
+use coco_evidence::sim::{SimGpu, SimPlatform, SimRoot, SimVm};
 
 use crate::error::{ReleaseError, Result};
 use crate::keystore::KeyStore;
-use crate::workload::SimAttester;
+use crate::wire::{CpuEvidence, GpuEvidence};
+use crate::workload::Attester;
 use crate::{KeyReleaseService, ServiceConfig};
 
 /// The simulated VM's launch measurement.
@@ -143,4 +146,49 @@ pub fn kbs_primary_evidence(
         "attestation_report": coco_evidence::snp::sev_json::to_sev_json(&report),
         "cert_chain": [{"cert_type": "VCEK", "data": cvm.platform.vcek().der()}],
     }))
+}
+
+/// A simulated confidential VM with GPUs (demos and tests).
+pub struct SimAttester {
+    /// The simulated platform.
+    pub platform: SimPlatform,
+    /// What the VM measures.
+    pub vm: SimVm,
+    /// Its GPUs.
+    pub gpus: Vec<SimGpu>,
+}
+
+impl std::fmt::Debug for SimAttester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SimAttester({:?}, {} GPUs)",
+            self.platform,
+            self.gpus.len()
+        )
+    }
+}
+
+impl Attester for SimAttester {
+    fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
+        Ok(self
+            .gpus
+            .iter()
+            .map(|g| GpuEvidence {
+                platform: "sim-gpu".into(),
+                evidence: B64.encode(self.platform.gpu_report(g, nonce)),
+                certs: Some(self.platform.gpu_cert().to_pem()),
+            })
+            .collect())
+    }
+
+    fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {
+        Ok(CpuEvidence {
+            platform: "sim-snp".into(),
+            evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
+            certs: Some(self.platform.vcek().to_pem()),
+            collateral: None,
+            crl: None,
+        })
+    }
 }

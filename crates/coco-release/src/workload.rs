@@ -4,7 +4,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use coco_evidence::sim::{SimGpu, SimPlatform, SimVm};
 use coco_seal::Dek;
 
 use crate::binding;
@@ -18,51 +17,6 @@ pub trait Attester {
     fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>>;
     /// The CPU evidence with `report_data`.
     fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence>;
-}
-
-/// A simulated confidential VM with GPUs (demos and tests).
-pub struct SimAttester {
-    /// The simulated platform.
-    pub platform: SimPlatform,
-    /// What the VM measures.
-    pub vm: SimVm,
-    /// Its GPUs.
-    pub gpus: Vec<SimGpu>,
-}
-
-impl std::fmt::Debug for SimAttester {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SimAttester({:?}, {} GPUs)",
-            self.platform,
-            self.gpus.len()
-        )
-    }
-}
-
-impl Attester for SimAttester {
-    fn gpu_evidence(&self, nonce: &[u8; 32]) -> Result<Vec<GpuEvidence>> {
-        Ok(self
-            .gpus
-            .iter()
-            .map(|g| GpuEvidence {
-                platform: "sim-gpu".into(),
-                evidence: B64.encode(self.platform.gpu_report(g, nonce)),
-                certs: Some(self.platform.gpu_cert().to_pem()),
-            })
-            .collect())
-    }
-
-    fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {
-        Ok(CpuEvidence {
-            platform: "sim-snp".into(),
-            evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
-            certs: Some(self.platform.vcek().to_pem()),
-            collateral: None,
-            crl: None,
-        })
-    }
 }
 
 /// Collects evidence bound to `challenge` and a fresh key of `kem`; returns the bundle and the

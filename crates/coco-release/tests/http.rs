@@ -7,8 +7,9 @@ use coco_evidence::sim::{SimRoot, SimTls};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::MemoryKeyStore;
 use coco_release::simkit;
+use coco_release::simkit::SimAttester;
 use coco_release::tls::{ClientTls, ServerTls};
-use coco_release::workload::{self, SimAttester};
+use coco_release::workload;
 use coco_release::wrap::Kem;
 use coco_seal::Dek;
 

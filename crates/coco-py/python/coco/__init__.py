@@ -33,7 +33,6 @@ from ._coco import (
     CocoError,
     ReleaseError,
     SealedReader,
-    SimulatedTee,
     TamperedError,
     VerificationError,
     WrongKeyError,
@@ -43,6 +42,11 @@ from ._coco import (
     seal_file,
     unseal_file,
 )
+
+# The simulated TEE exists only in builds with the cargo feature `sim` (the test build:
+# `maturin build --features sim`); the wheel users install has no simulator.
+if hasattr(_coco, "SimulatedTee"):
+    SimulatedTee = _coco.SimulatedTee
 
 __version__: str = _coco.__version__
 
@@ -57,7 +61,6 @@ __all__ = [
     "ReleasedKey",
     "SealedFile",
     "SealedReader",
-    "SimulatedTee",
     "TamperedError",
     "VerificationError",
     "WrongKeyError",
@@ -75,6 +78,8 @@ __all__ = [
     "verify_ear",
     "verify_evidence",
 ]
+if hasattr(_coco, "SimulatedTee"):
+    __all__.append("SimulatedTee")
 
 StrPath = str | os.PathLike[str]
 
