@@ -24,6 +24,19 @@ use coco_evidence::x509::load_certs;
 use criterion::{Criterion, criterion_group, criterion_main};
 use p384::ecdsa::signature::Verifier;
 
+/// Parses and verifies a raw report as `coco evidence verify` does (the measured path).
+fn nvidia_verify(
+    bytes: &[u8],
+    certs: &[coco_evidence::x509::Cert],
+    opts: &coco_evidence::nvidia::VerifyOptions<'_>,
+) -> coco_evidence::Result<coco_evidence::Verified<coco_evidence::nvidia::GpuEvidence>> {
+    let o = opts.clone().with_certs(certs);
+    coco_evidence::nvidia::verify(
+        coco_evidence::nvidia::Report::parse_with(bytes, o.parse)?,
+        &o,
+    )
+}
+
 fn bench(c: &mut Criterion) {
     let v = coco_evidence::vectors::dir().join("nvidia");
     let s = v.join("hopper-h100-550.90.07");
@@ -36,17 +49,17 @@ fn bench(c: &mut Criterion) {
     // 2026-11-27.
     let at = UNIX_EPOCH + Duration::from_secs(1_795_737_600);
     let opts = VerifyOptions::at(at).with_nonce(nonce);
-    nvidia::verify_bytes(&bytes, &certs, &opts).unwrap();
+    nvidia_verify(&bytes, &certs, &opts).unwrap();
 
     let mut g = c.benchmark_group("nvidia");
     g.bench_function("verify_report", |b| {
-        b.iter(|| black_box(nvidia::verify_bytes(black_box(&bytes), &certs, &opts).unwrap()))
+        b.iter(|| black_box(nvidia_verify(black_box(&bytes), &certs, &opts).unwrap()))
     });
     let cache = coco_evidence::x509::LinkCache::new();
     g.bench_function("verify_report_chain_cached", |b| {
         b.iter(|| {
             black_box(
-                nvidia::verify_bytes_cached(black_box(&bytes), &certs, &opts, &cache).unwrap(),
+                nvidia_verify(black_box(&bytes), &certs, &opts.clone().with_cache(&cache)).unwrap(),
             )
         })
     });
@@ -97,7 +110,13 @@ fn bench(c: &mut Criterion) {
     // 2025-05-01: inside the RIM certificates' validity.
     let rim_at = UNIX_EPOCH + Duration::from_secs(1_746_057_600);
     g.bench_function("rim_verify", |b| {
-        b.iter(|| black_box(rim::verify_bytes(black_box(&driver_xml), rim_at).unwrap()))
+        b.iter(|| {
+            black_box(
+                rim::RimDocument::parse(black_box(&driver_xml))
+                    .and_then(|doc| rim::verify(doc, rim_at))
+                    .unwrap(),
+            )
+        })
     });
     let root = xml::parse(&driver_xml).unwrap();
     g.bench_function("rim_c14n", |b| {
@@ -107,9 +126,13 @@ fn bench(c: &mut Criterion) {
             }))
         })
     });
-    let driver = rim::verify_bytes(&driver_xml, rim_at).unwrap();
-    let vbios = rim::verify_bytes(&vbios_xml, rim_at).unwrap();
-    let e2e_report = nvidia::verify_bytes(
+    let driver = rim::RimDocument::parse(&driver_xml)
+        .and_then(|doc| rim::verify(doc, rim_at))
+        .unwrap();
+    let vbios = rim::RimDocument::parse(&vbios_xml)
+        .and_then(|doc| rim::verify(doc, rim_at))
+        .unwrap();
+    let e2e_report = nvidia_verify(
         &std::fs::read(e2e.join("attestation_report.bin")).unwrap(),
         &load_certs(&e2e.join("cert_chain.pem")).unwrap(),
         &VerifyOptions::at(at),

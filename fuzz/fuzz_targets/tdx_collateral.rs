@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, UNIX_EPOCH};
 
-use coco_evidence::tdx::collateral::{Collateral, QeIdentity, TcbInfo};
+use coco_evidence::tdx::pcs::{Collateral, QeIdentity, TcbInfo};
 use coco_evidence::tdx::{self, Quote, RawCollateral, VerifyOptions};
 use coco_evidence::x509::{Crl, parse_certs};
 use libfuzzer_sys::fuzz_target;

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         // 2025-07-01: inside the validity of the real PCK chains in the seed corpus.
         let opts = VerifyOptions::at(UNIX_EPOCH + Duration::from_secs(1_751_328_000))
             .without_revocation_check();
-        if let Ok(v) = tdx::verify(q, None, &opts, None) {
+        if let Ok(v) = tdx::verify(q, &opts) {
             let _ = tdx::claims::claims(&v);
         }
     }

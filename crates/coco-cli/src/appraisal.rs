@@ -228,7 +228,8 @@ pub fn corim(cmd: &CorimCommand) -> CmdResult {
             let load = |p: &Option<PathBuf>| -> Result<_, Box<dyn std::error::Error>> {
                 p.as_ref()
                     .map(|p| {
-                        rim::verify_bytes(&read(p)?, at)
+                        rim::RimDocument::parse(&read(p)?)
+                            .and_then(|doc| rim::verify(doc, at))
                             .map_err(|e| err(format!("{}: {e}", p.display())))
                     })
                     .transpose()

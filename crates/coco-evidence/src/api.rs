@@ -292,16 +292,18 @@ impl<'a> Verifier<'a> {
                         "azure-snp needs an Azure HCL report (magic \"HCLA\")".into(),
                     ));
                 }
-                let mut o = snp::VerifyOptions::at(at);
+                let mut o = snp::VerifyOptions::at(at).with_certs(&e.certs);
                 if let Some(crl) = &e.crl {
                     o = o.with_crl(crl.clone());
                 }
                 if self.allow_trailing_data {
                     o = o.allowing_trailing_data();
                 }
-                Ok(VerifiedEvidence::Snp(Box::new(snp::verify_bytes_cached(
-                    bytes, &e.certs, &o, self.cache,
-                )?)))
+                if let Some(c) = self.cache {
+                    o = o.with_cache(c);
+                }
+                let report = snp::parse(bytes, &o)?;
+                Ok(VerifiedEvidence::Snp(Box::new(snp::verify(report, &o)?)))
             }
             EvidencePlatform::Tdx => {
                 let mut o = tdx::VerifyOptions::at(at);
@@ -315,21 +317,19 @@ impl<'a> Verifier<'a> {
                     Some(raw) => Some(tdx::verify_collateral(raw, &o)?),
                     None => None,
                 };
-                Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify_bytes(
-                    bytes,
-                    collateral.as_ref(),
-                    &o,
-                    None,
-                )?)))
+                if let Some(c) = &collateral {
+                    o = o.with_collateral(c);
+                }
+                let quote = tdx::parse(bytes, &o)?;
+                Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify(quote, &o)?)))
             }
             EvidencePlatform::Nvidia => {
-                let mut o = nvidia::VerifyOptions::at(at);
+                let mut o = nvidia::VerifyOptions::at(at).with_certs(&e.certs);
                 o.parse.allow_trailing_data = self.allow_trailing_data;
                 o.nonce = self.gpu_nonce;
+                o.cache = self.cache;
                 if nvidia::is_wire_json(bytes) {
-                    return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire_cached(
-                        bytes, &o, self.cache,
-                    )?));
+                    return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire(bytes, &o)?));
                 }
                 if e.certs.is_empty() {
                     return Err(EvidenceError::Certificate {
@@ -339,11 +339,8 @@ impl<'a> Verifier<'a> {
                             .into(),
                     });
                 }
-                let v = match self.cache {
-                    Some(c) => nvidia::verify_bytes_cached(bytes, &e.certs, &o, c)?,
-                    None => nvidia::verify_bytes(bytes, &e.certs, &o)?,
-                };
-                Ok(VerifiedEvidence::Nvidia(vec![v]))
+                let report = nvidia::Report::parse_with(bytes, o.parse)?;
+                Ok(VerifiedEvidence::Nvidia(vec![nvidia::verify(report, &o)?]))
             }
             EvidencePlatform::SimSnp => {
                 let root = self.sim_root("simulated SNP")?;
@@ -497,11 +494,10 @@ impl Looks {
 }
 
 fn guess_platform(b: &[u8]) -> Option<Looks> {
-    let u16_at = |o: usize| b.get(o..o + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
-    let u32_at = |o: usize| {
-        b.get(o..o + 4)
-            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-    };
+    let r = crate::codec::Reader::new("evidence", b);
+    let u8_at = |o: usize| r.u8_at(o, "").ok();
+    let u16_at = |o: usize| r.array_at(o, "").ok().map(u16::from_le_bytes);
+    let u32_at = |o: usize| r.u32_at(o, "").ok();
     if snp::azure::is_hcl(b) {
         return Some(Looks::AzureHcl);
     }
@@ -515,7 +511,10 @@ fn guess_platform(b: &[u8]) -> Option<Looks> {
         return Some(Looks::TdxQuote);
     }
     // An SPDM 1.1..1.3 GET_MEASUREMENTS request (code 0xE0) opens an NVIDIA report.
-    if b.len() > 64 && b[1] == 0xE0 && (0x10..=0x13).contains(&b[0]) {
+    if b.len() > 64
+        && u8_at(1) == Some(0xE0)
+        && u8_at(0).is_some_and(|v| (0x10..=0x13).contains(&v))
+    {
         return Some(Looks::NvidiaReport);
     }
     if b.trim_ascii_start()

@@ -19,12 +19,14 @@
 //! use coco_evidence::{snp, x509};
 //! let report = std::fs::read("report.bin").unwrap();
 //! let certs = x509::load_certs("certs/".as_ref()).unwrap();
-//! let verified = snp::verify_bytes(&report, &certs, &snp::VerifyOptions::at(std::time::SystemTime::now())).unwrap();
+//! let opts = snp::VerifyOptions::at(std::time::SystemTime::now()).with_certs(&certs);
+//! let verified = snp::verify(snp::parse(&report, &opts).unwrap(), &opts).unwrap();
 //! println!("{}", snp::claims::claims(&verified));
 //! ```
 
 pub mod api;
 pub mod attester;
+pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod nvidia;

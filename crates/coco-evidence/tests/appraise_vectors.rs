@@ -44,10 +44,7 @@ fn tdx_attester(sample: &Path) -> Attester {
     }
     let c = tdx::verify_collateral(&RawCollateral::from_dir(&dir).unwrap(), &opts).unwrap();
     let q = std::fs::read(sample.join("quote.bin")).unwrap();
-    attester::tdx(
-        "cpu0",
-        &tdx::verify_bytes(&q, Some(&c), &opts, None).unwrap(),
-    )
+    attester::tdx("cpu0", &tdx_verify(&q, Some(&c), &opts).unwrap())
 }
 
 /// REFS.toml lines for a TDX sample's own values.
@@ -248,7 +245,7 @@ fn snp_attester(sample: &Path) -> Attester {
     };
     attester::snp(
         "cpu0",
-        &snp::verify_bytes(&bytes, &certs, &snp::VerifyOptions::at(at)).unwrap(),
+        &snp_verify(&bytes, &certs, &snp::VerifyOptions::at(at)).unwrap(),
     )
 }
 
@@ -411,7 +408,7 @@ fn gpu_attesters(sample: &Path) -> Vec<Attester> {
         .unwrap()
     } else {
         vec![
-            coco_evidence::nvidia::verify_bytes(
+            nvidia_verify(
                 &std::fs::read(sample.join("attestation_report.bin")).unwrap(),
                 &coco_evidence::x509::load_certs(&sample.join("cert_chain.pem")).unwrap(),
                 &opts,
@@ -543,11 +540,11 @@ fn nvidia_reference_values_from_nvidias_rims() {
     assert_eq!(ear.overall(), Status::Contraindicated);
     assert_eq!(findings[0].claim, "gpu0.measurement[8]");
     // The 550.90.07 report against the 550.144.03 driver RIM: another driver build.
-    let d2 = rim::verify_bytes(
+    let d2 = rim::RimDocument::parse(
         &std::fs::read(vectors().join("nvidia/rims/driver/NV_GPU_DRIVER_GH100_550.144.03.xml"))
             .unwrap(),
-        time("2026-11-27T00:00:00Z"),
     )
+    .and_then(|doc| rim::verify(doc, time("2026-11-27T00:00:00Z")))
     .unwrap();
     let text = format!(
         "id = \"d2\"\n{}",
@@ -606,10 +603,7 @@ fn revocation_is_required_per_platform() {
     raw.root_ca_crl = None;
     let c = tdx::verify_collateral(&raw, &opts).unwrap();
     let q = std::fs::read(s.join("quote.bin")).unwrap();
-    let unchecked = attester::tdx(
-        "cpu0",
-        &tdx::verify_bytes(&q, Some(&c), &opts, None).unwrap(),
-    );
+    let unchecked = attester::tdx("cpu0", &tdx_verify(&q, Some(&c), &opts).unwrap());
     let mut all = vec![unchecked];
     all.extend(gpus.iter().cloned());
     let (ear, findings) = appraise(&all, &both, &gpu_policy(), &ctx());

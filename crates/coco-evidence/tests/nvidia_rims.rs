@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use coco_evidence::EvidenceError;
 use coco_evidence::SignatureCause;
 use coco_evidence::nvidia::rim::{self, RimDocument, RimSource};
-use coco_evidence::nvidia::{self, Report, VerifyOptions};
+use coco_evidence::nvidia::{Report, VerifyOptions};
 use coco_evidence::x509::load_certs;
 use common::*;
 use serde_json::Value;
@@ -58,7 +58,8 @@ fn every_rim_verifies_inside_its_validity() {
     assert_eq!(rims.len(), 28, "25 corpus RIMs and 3 sample RIMs");
     for p in rims {
         let bytes = std::fs::read(&p).unwrap();
-        let v = rim::verify_bytes(&bytes, inside_validity(&p))
+        let v = rim::RimDocument::parse(&bytes)
+            .and_then(|doc| rim::verify(doc, inside_validity(&p)))
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(v.chain.len(), 4, "{}", p.display());
         assert_eq!(v.chain[3].subject_cn(), "NVIDIA CoRIM signing Root CA");
@@ -82,17 +83,19 @@ fn every_rim_verifies_inside_its_validity() {
 fn expired_rim_certificates_fail_at_the_current_time() {
     let now = time("2026-11-27T00:00:00Z");
     let vbios = rims_dir().join("vbios/1010_0200_882_96005E0001_PROD.swidtag");
-    let e = rim::verify_bytes(&std::fs::read(&vbios).unwrap(), now).unwrap_err();
+    let e = rim::RimDocument::parse(&std::fs::read(&vbios).unwrap())
+        .and_then(|doc| rim::verify(doc, now))
+        .unwrap_err();
     assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
     // The 550.144.03 driver RIM is valid until 2026-12-30.
     let driver = rims_dir().join("driver/NV_GPU_DRIVER_GH100_550.144.03.xml");
-    let v = rim::verify_bytes(&std::fs::read(&driver).unwrap(), now).unwrap();
+    let v = rim::RimDocument::parse(&std::fs::read(&driver).unwrap())
+        .and_then(|doc| rim::verify(doc, now))
+        .unwrap();
     assert_eq!(v.colloquial_version, "550.144.03");
-    let e = rim::verify_bytes(
-        &std::fs::read(&driver).unwrap(),
-        time("2027-01-01T00:00:00Z"),
-    )
-    .unwrap_err();
+    let e = rim::RimDocument::parse(&std::fs::read(&driver).unwrap())
+        .and_then(|doc| rim::verify(doc, time("2027-01-01T00:00:00Z")))
+        .unwrap_err();
     assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
 }
 
@@ -100,24 +103,22 @@ fn expired_rim_certificates_fail_at_the_current_time() {
 fn negative_rims_fail_with_the_right_error() {
     let neg = vectors().join("nvidia/negative/rims");
     let at = time("2025-03-01T00:00:00Z");
-    let e = rim::verify_bytes(
-        &std::fs::read(neg.join("rim_bad_signature.xml")).unwrap(),
-        at,
-    )
-    .unwrap_err();
+    let e = rim::RimDocument::parse(&std::fs::read(neg.join("rim_bad_signature.xml")).unwrap())
+        .and_then(|doc| rim::verify(doc, at))
+        .unwrap_err();
     assert!(
         matches!(&e, EvidenceError::Signature { what, cause: SignatureCause::Invalid } if what.contains("SignedInfo")),
         "{e}"
     );
-    let e = rim::verify_bytes(
-        &std::fs::read(neg.join("rim_bad_cert_chain.xml")).unwrap(),
-        at,
-    )
-    .unwrap_err();
+    let e = rim::RimDocument::parse(&std::fs::read(neg.join("rim_bad_cert_chain.xml")).unwrap())
+        .and_then(|doc| rim::verify(doc, at))
+        .unwrap_err();
     assert!(matches!(e, EvidenceError::Chain(_)), "{e}");
     let tampered =
         vectors().join("nvidia/hopper-h100-535.86.09/driver_rim_TAMPERED_measurement_mismatch.xml");
-    let e = rim::verify_bytes(&std::fs::read(tampered).unwrap(), at).unwrap_err();
+    let e = rim::RimDocument::parse(&std::fs::read(tampered).unwrap())
+        .and_then(|doc| rim::verify(doc, at))
+        .unwrap_err();
     assert!(
         matches!(
             &e,
@@ -135,7 +136,9 @@ fn any_edit_of_a_signed_rim_fails() {
     let p = rims_dir().join("driver/NV_GPU_DRIVER_GH100_550.144.03.xml");
     let text = std::fs::read_to_string(&p).unwrap();
     let at = time("2026-01-01T00:00:00Z");
-    rim::verify_bytes(text.as_bytes(), at).unwrap();
+    rim::RimDocument::parse(text.as_bytes())
+        .and_then(|doc| rim::verify(doc, at))
+        .unwrap();
     for (from, to) in [
         ("active=\"False\"", "active=\"True\""),
         (
@@ -148,7 +151,9 @@ fn any_edit_of_a_signed_rim_fails() {
         assert!(text.contains(from), "{from}");
         let edited = text.replacen(from, to, 1);
         assert!(
-            rim::verify_bytes(edited.as_bytes(), at).is_err(),
+            rim::RimDocument::parse(edited.as_bytes())
+                .and_then(|doc| rim::verify(doc, at))
+                .is_err(),
             "{from} -> {to}"
         );
     }
@@ -160,13 +165,15 @@ fn any_edit_of_a_signed_rim_fails() {
         1,
     );
     assert_ne!(reordered, text);
-    rim::verify_bytes(reordered.as_bytes(), at).unwrap();
+    rim::RimDocument::parse(reordered.as_bytes())
+        .and_then(|doc| rim::verify(doc, at))
+        .unwrap();
 }
 
 fn sample_report(name: &str) -> Report {
     let s = vectors().join("nvidia").join(name);
     let opts = VerifyOptions::at(time("2026-11-27T00:00:00Z"));
-    let v = nvidia::verify_bytes(
+    let v = nvidia_verify(
         &std::fs::read(s.join("attestation_report.bin")).unwrap(),
         &load_certs(&s.join("cert_chain.pem")).unwrap(),
         &opts,
@@ -225,11 +232,9 @@ fn the_545_sample_matches_both_its_rims() {
 fn the_535_sample_matches_its_vbios_rim_and_not_the_tampered_driver_rim() {
     let s = vectors().join("nvidia/hopper-h100-535.86.09");
     let report = sample_report("hopper-h100-535.86.09");
-    let vbios = rim::verify_bytes(
-        &std::fs::read(s.join("vbios_rim.swidtag")).unwrap(),
-        time("2025-05-01T00:00:00Z"),
-    )
-    .unwrap();
+    let vbios = rim::RimDocument::parse(&std::fs::read(s.join("vbios_rim.swidtag")).unwrap())
+        .and_then(|doc| rim::verify(doc, time("2025-05-01T00:00:00Z")))
+        .unwrap();
     // The tampered RIM does not verify; its contents, read unverified, mismatch where the
     // vectors say.
     let tampered = RimDocument::parse(
@@ -265,10 +270,10 @@ fn the_535_sample_matches_its_vbios_rim_and_not_the_tampered_driver_rim() {
 
 #[test]
 fn an_unrelated_driver_rim_mismatches_where_the_readme_says() {
-    let driver = rim::verify_bytes(
+    let driver = rim::RimDocument::parse(
         &std::fs::read(rims_dir().join("driver/NV_GPU_DRIVER_GH100_550.144.03.xml")).unwrap(),
-        time("2026-11-27T00:00:00Z"),
     )
+    .and_then(|doc| rim::verify(doc, time("2026-11-27T00:00:00Z")))
     .unwrap();
     let c = rim::compare(&sample_report("hopper-h100-550.90.07"), Some(&driver), None);
     assert_eq!(indices(&c, RimSource::Driver), [7, 22, 31, 39, 40]);

@@ -28,7 +28,7 @@ fn report_samples() -> Vec<PathBuf> {
         .collect()
 }
 
-fn load(sample: &Path) -> (Vec<u8>, Vec<Cert>, VerifyOptions) {
+fn load(sample: &Path) -> (Vec<u8>, Vec<Cert>, VerifyOptions<'static>) {
     let exp = expected(sample);
     let mut opts = VerifyOptions::at(now()).with_nonce(nonce(sample));
     opts.parse.allow_trailing_data = exp["report"]["trailing_bytes_after_signature"] != 0;
@@ -149,7 +149,8 @@ fn every_sample_verifies_with_its_expected_values() {
                 f.id
             );
         }
-        let v = nvidia::verify(r, &certs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let v = nvidia::verify(r, &opts.clone().with_certs(&certs))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         check(&name, &claims(&v), &exp);
         n += 1;
     }
@@ -161,7 +162,7 @@ fn the_trailing_byte_is_rejected_unless_allowed() {
     let s = vectors().join("nvidia/hopper-h100-580.95.05-trailing-byte");
     let (bytes, certs, mut opts) = load(&s);
     opts.parse = ParseOptions::default();
-    let e = nvidia::verify_bytes(&bytes, &certs, &opts).unwrap_err();
+    let e = nvidia_verify(&bytes, &certs, &opts).unwrap_err();
     assert!(
         matches!(e, EvidenceError::Malformed { offset: 4129, .. }),
         "{e}"
@@ -172,7 +173,7 @@ fn the_trailing_byte_is_rejected_unless_allowed() {
 fn the_invalid_signature_sample_fails() {
     let s = vectors().join("nvidia/negative/hopper-invalid-signature-560.00");
     let (bytes, certs, opts) = load(&s);
-    let e = nvidia::verify_bytes(&bytes, &certs, &opts).unwrap_err();
+    let e = nvidia_verify(&bytes, &certs, &opts).unwrap_err();
     assert!(matches!(e, EvidenceError::Signature { .. }), "{e}");
 }
 
@@ -182,7 +183,7 @@ fn a_wrong_nonce_fails() {
     let (bytes, certs, opts) = load(&s);
     let mut n = nonce(&s);
     n[31] ^= 1;
-    let e = nvidia::verify_bytes(&bytes, &certs, &opts.clone().with_nonce(n)).unwrap_err();
+    let e = nvidia_verify(&bytes, &certs, &opts.clone().with_nonce(n)).unwrap_err();
     assert!(
         matches!(&e, EvidenceError::Mismatch { what, .. } if what == "GPU report nonce"),
         "{e}"
@@ -190,7 +191,7 @@ fn a_wrong_nonce_fails() {
     // Without an expected nonce it verifies, and the claims say freshness was not checked.
     let mut o = opts;
     o.nonce = None;
-    let v = nvidia::verify_bytes(&bytes, &certs, &o).unwrap();
+    let v = nvidia_verify(&bytes, &certs, &o).unwrap();
     assert!(claims(&v)["x-nvidia-gpu-attestation-report-nonce-match"].is_null());
 }
 
@@ -203,10 +204,10 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
         let s = vectors().join("nvidia").join(name);
         let (bytes, certs, opts) = load(&s);
         let cache = coco_evidence::x509::LinkCache::new();
-        nvidia::verify_bytes_cached(&bytes, &certs, &opts, &cache).unwrap();
+        nvidia_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
         let end = Report::parse(&bytes).unwrap().signed_len + 96;
         let still_verify = bit_flips_that_verify(&bytes, 0..end, |b| {
-            nvidia::verify_bytes_cached(b, &certs, &opts, &cache).is_ok()
+            nvidia_verify(b, &certs, &opts.clone().with_cache(&cache)).is_ok()
         });
         assert!(
             still_verify.is_empty(),
@@ -225,22 +226,22 @@ fn the_chain_must_end_in_the_pinned_root() {
     // Any order works; the root copy is optional.
     let mut shuffled = certs.clone();
     shuffled.reverse();
-    nvidia::verify_bytes(&bytes, &shuffled, &opts).unwrap();
-    nvidia::verify_bytes(&bytes, &certs[..4], &opts).unwrap();
+    nvidia_verify(&bytes, &shuffled, &opts).unwrap();
+    nvidia_verify(&bytes, &certs[..4], &opts).unwrap();
     // A missing intermediate, or another GPU's leaf, fails.
     let mut gap = certs.clone();
     gap.remove(2);
-    let e = nvidia::verify_bytes(&bytes, &gap, &opts).unwrap_err();
+    let e = nvidia_verify(&bytes, &gap, &opts).unwrap_err();
     assert!(matches!(e, EvidenceError::Chain(_)), "{e}");
     let other =
         load_certs(&vectors().join("nvidia/hopper-h100-545.00-e2e/cert_chain.pem")).unwrap();
     let mut swapped = certs.clone();
     swapped[0] = other[0].clone();
-    assert!(nvidia::verify_bytes(&bytes, &swapped, &opts).is_err());
+    assert!(nvidia_verify(&bytes, &swapped, &opts).is_err());
     // Declaring the wrong architecture fails.
     let mut o = opts.clone();
     o.arch = Some(nvidia::Arch::Blackwell);
-    let e = nvidia::verify_bytes(&bytes, &certs, &o).unwrap_err();
+    let e = nvidia_verify(&bytes, &certs, &o).unwrap_err();
     assert!(
         matches!(&e, EvidenceError::Mismatch { what, .. } if what == "GPU architecture"),
         "{e}"
@@ -336,27 +337,32 @@ fn a_link_cache_skips_only_the_chain_signatures() {
     let s = vectors().join("nvidia/hopper-h100-550.90.07");
     let (bytes, certs, opts) = load(&s);
     let cache = coco_evidence::x509::LinkCache::new();
-    nvidia::verify_bytes_cached(&bytes, &certs, &opts, &cache).unwrap();
+    nvidia_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
     assert_eq!(
         cache.len(),
         4,
         "leaf -> BROM -> ICA -> Identity -> pinned root"
     );
-    nvidia::verify_bytes_cached(&bytes, &certs, &opts, &cache).unwrap();
+    nvidia_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
     assert_eq!(cache.len(), 4);
     // The report signature, nonce and the chain's shape are still checked every time.
     let mut b = bytes.clone();
     b[10] ^= 1;
     assert!(matches!(
-        nvidia::verify_bytes_cached(&b, &certs, &opts, &cache).unwrap_err(),
+        nvidia_verify(&b, &certs, &opts.clone().with_cache(&cache)).unwrap_err(),
         EvidenceError::Signature { .. }
     ));
     let mut gap = certs.clone();
     gap.remove(2);
-    assert!(nvidia::verify_bytes_cached(&bytes, &gap, &opts, &cache).is_err());
+    assert!(nvidia_verify(&bytes, &gap, &opts.clone().with_cache(&cache)).is_err());
     let mut n = nonce(&s);
     n[0] ^= 1;
     assert!(
-        nvidia::verify_bytes_cached(&bytes, &certs, &opts.clone().with_nonce(n), &cache).is_err()
+        nvidia_verify(
+            &bytes,
+            &certs,
+            &opts.clone().with_nonce(n).with_cache(&cache)
+        )
+        .is_err()
     );
 }

@@ -28,7 +28,7 @@ fn chain(ev: &Value) -> Vec<Cert> {
     certs
 }
 
-fn opts() -> VerifyOptions {
+fn opts() -> VerifyOptions<'static> {
     VerifyOptions::at(time("2025-06-01T00:00:00Z"))
 }
 
@@ -40,7 +40,7 @@ fn the_trustee_evidence_rebuilds_into_the_signed_report() {
     // The cert_chain's VCEK is the file of the vectors folder.
     let vcek = std::fs::read(vectors().join("kbs/trustee-snp-e2e/vcek.der")).unwrap();
     assert_eq!(chain(&ev)[0], Cert::from_der(&vcek).unwrap());
-    let v = snp::verify_bytes(&bytes, &chain(&ev), &opts()).unwrap();
+    let v = snp_verify(&bytes, &chain(&ev), &opts()).unwrap();
     let c = snp::claims::claims(&v);
     assert_eq!(c["product"], "genoa");
     assert_eq!(c["version"], 3);
@@ -97,7 +97,7 @@ fn every_changed_json_value_fails() {
     let certs = chain(&ev);
     let cache = snp::ChainCache::new();
     let good = sev_json::to_report_bytes(report).unwrap();
-    snp::verify_bytes_cached(&good, &certs, &opts(), Some(&cache)).unwrap();
+    snp_verify(&good, &certs, &opts().with_cache(&cache)).unwrap();
     let mut paths = Vec::new();
     leaves(report, String::new(), &mut paths);
     assert!(paths.len() > 550, "{} leaves", paths.len());
@@ -109,7 +109,7 @@ fn every_changed_json_value_fails() {
         // Within the field's range where possible (a byte stays a byte).
         *x = (if n == 0 { 1 } else { n - 1 }).into();
         let ok = sev_json::to_report_bytes(&j)
-            .map(|b| snp::verify_bytes_cached(&b, &certs, &opts(), Some(&cache)).is_ok())
+            .map(|b| snp_verify(&b, &certs, &opts().with_cache(&cache)).is_ok())
             .unwrap_or(false);
         if ok {
             accepted.push(p.clone());

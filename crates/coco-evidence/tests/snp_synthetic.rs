@@ -139,8 +139,7 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
     // ... yet the chain is refused: the ARK is not one of AMD's pinned roots, and an ARK in
     // the input is never trusted.
     let opts = VerifyOptions::at(SystemTime::now() + Duration::from_secs(60));
-    let err =
-        snp::verify_bytes(&report, &[vcek.clone(), ask.clone(), ark.clone()], &opts).unwrap_err();
+    let err = snp_verify(&report, &[vcek.clone(), ask.clone(), ark.clone()], &opts).unwrap_err();
     assert!(
         matches!(
             err,
@@ -152,7 +151,7 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
     // With the real AMD chain instead, our VCEK is not signed by the real ASK.
     let mut real = coco_evidence::x509::load_certs(&s.join("cert_chain.pem")).unwrap();
     real.push(vcek);
-    assert!(snp::verify_bytes(&report, &real, &opts).is_err());
+    assert!(snp_verify(&report, &real, &opts).is_err());
 }
 
 /// AMD's CRL under a throwaway ARK (the real CRL is not among the vectors; the pinned-ARK

@@ -109,13 +109,13 @@ fn every_sample_verifies_with_its_expected_claims() {
         let certs = certs(&sample);
         let opts = VerifyOptions::at(valid_time(&exp));
         let bytes = std::fs::read(sample.join("report.bin")).unwrap();
-        let v = snp::verify_bytes(&bytes, &certs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let v = snp_verify(&bytes, &certs, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         check_claims(&name, &snp::claims::claims(&v), &exp);
         // Azure: the HCL wrapper verifies too, binding the runtime data.
         let hcl = sample.join("hcl_report.bin");
         if hcl.is_file() {
             let hcl_bytes = std::fs::read(&hcl).unwrap();
-            let v = snp::verify_bytes(&hcl_bytes, &certs, &opts)
+            let v = snp_verify(&hcl_bytes, &certs, &opts)
                 .unwrap_or_else(|e| panic!("{name} (HCL): {e}"));
             check_claims(&name, &snp::claims::claims(&v), &exp);
         }
@@ -136,7 +136,7 @@ fn sample(name: &str) -> (Vec<u8>, Vec<Cert>, Value) {
 #[test]
 fn the_debug_sample_says_debug() {
     let (bytes, certs, exp) = sample("milan-v2-debug-go-sev-guest");
-    let v = snp::verify_bytes(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap();
+    let v = snp_verify(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap();
     assert_eq!(snp::claims::claims(&v)["debug"], true);
 }
 
@@ -148,8 +148,7 @@ fn the_tampered_vceks_fail() {
     for bad in ["vcek-invalid-legacy.der", "vcek-invalid-new.der"] {
         let mut certs = chain.clone();
         certs.extend(load_certs(&s.join(bad)).unwrap());
-        let err =
-            snp::verify_bytes(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
+        let err = snp_verify(&bytes, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
         assert!(
             matches!(err, EvidenceError::Signature { .. }),
             "{bad}: {err}"
@@ -160,13 +159,13 @@ fn the_tampered_vceks_fail() {
 #[test]
 fn the_vlek_sample_verifies_only_inside_its_validity() {
     let (bytes, certs, _) = sample("milan-v3-vlek-aws-trustee");
-    snp::verify_bytes(
+    snp_verify(
         &bytes,
         &certs,
         &VerifyOptions::at(time("2025-06-01T00:00:00Z")),
     )
     .unwrap();
-    let err = snp::verify_bytes(
+    let err = snp_verify(
         &bytes,
         &certs,
         &VerifyOptions::at(time("2025-12-11T00:00:00Z")),
@@ -180,11 +179,11 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
     let (bytes, certs, exp) = sample("milan-v2-virtee-sev");
     let opts = VerifyOptions::at(valid_time(&exp));
     let cache = snp::ChainCache::new();
-    snp::verify_bytes_cached(&bytes, &certs, &opts, Some(&cache)).unwrap();
+    snp_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
     // Exhaustive: the signed region 0x000..0x2A0 and the signature's R and S (72 bytes each,
     // little-endian); the VCEK chain is cached, each flip costs a parse and the P-384 check.
     let still_verify = bit_flips_that_verify(&bytes, 0..0x330, |b| {
-        snp::verify_bytes_cached(b, &certs, &opts, Some(&cache)).is_ok()
+        snp_verify(b, &certs, &opts.clone().with_cache(&cache)).is_ok()
     });
     assert!(
         still_verify.is_empty(),
@@ -194,7 +193,7 @@ fn every_single_bit_flip_in_the_signed_region_or_signature_fails() {
     let mut b = bytes.clone();
     b[0x2A0] ^= 1;
     assert!(matches!(
-        snp::verify_bytes(&b, &certs, &opts),
+        snp_verify(&b, &certs, &opts),
         Err(EvidenceError::Signature { .. })
     ));
 }
@@ -209,7 +208,7 @@ fn trailing_bytes_after_a_real_report_only_when_allowed() {
     let mut long = bytes.clone();
     long.extend_from_slice(&[0xAB; 20]);
     let strict = VerifyOptions::at(at);
-    match snp::verify_bytes(&long, &certs, &strict) {
+    match snp_verify(&long, &certs, &strict) {
         Err(EvidenceError::Malformed {
             offset: 0, reason, ..
         }) => {
@@ -221,10 +220,10 @@ fn trailing_bytes_after_a_real_report_only_when_allowed() {
         other => panic!("{other:?}"),
     }
     let lax = VerifyOptions::at(at).allowing_trailing_data();
-    let v = snp::verify_bytes(&long, &certs, &lax).unwrap();
-    let plain = snp::verify_bytes(&bytes, &certs, &strict).unwrap();
+    let v = snp_verify(&long, &certs, &lax).unwrap();
+    let plain = snp_verify(&bytes, &certs, &strict).unwrap();
     assert_eq!(v.report.raw, plain.report.raw);
-    assert!(snp::verify_bytes(&bytes[..1183], &certs, &lax).is_err());
+    assert!(snp_verify(&bytes[..1183], &certs, &lax).is_err());
 }
 
 #[test]
@@ -273,14 +272,14 @@ fn missing_or_foreign_certificates_fail() {
     let opts = VerifyOptions::at(valid_time(&exp));
     let no_vcek: Vec<Cert> = certs.iter().filter(|c| !c.has_ec_key()).cloned().collect();
     assert!(matches!(
-        snp::verify_bytes(&bytes, &no_vcek, &opts),
+        snp_verify(&bytes, &no_vcek, &opts),
         Err(EvidenceError::Certificate { .. })
     ));
     // A VCEK of another chip: the hwID and TCB do not match this report.
     let (_, other, _) = sample("milan-v2-trustee");
     let mut mixed: Vec<Cert> = no_vcek.clone();
     mixed.extend(other.into_iter().filter(|c| c.has_ec_key()));
-    assert!(snp::verify_bytes(&bytes, &mixed, &opts).is_err());
+    assert!(snp_verify(&bytes, &mixed, &opts).is_err());
     // Revoked VCEK.
     let vcek = certs.iter().find(|c| c.has_ec_key()).unwrap();
     let revoked = VerifyOptions {
@@ -288,7 +287,7 @@ fn missing_or_foreign_certificates_fail() {
         ..opts.clone()
     };
     assert!(matches!(
-        snp::verify_bytes(&bytes, &certs, &revoked),
+        snp_verify(&bytes, &certs, &revoked),
         Err(EvidenceError::Revoked { .. })
     ));
 }
@@ -300,7 +299,7 @@ fn azure_runtime_data_is_bound() {
     let mut hcl = std::fs::read(s.join("hcl_report.bin")).unwrap();
     let at = 0x4C0 + 20 + 10;
     hcl[at] ^= 1; // one byte of the runtime JSON
-    let err = snp::verify_bytes(&hcl, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
+    let err = snp_verify(&hcl, &certs, &VerifyOptions::at(valid_time(&exp))).unwrap_err();
     assert!(matches!(err, EvidenceError::Mismatch { .. }), "{err}");
 }
 
@@ -309,24 +308,24 @@ fn the_chain_cache_skips_only_chain_signatures() {
     let (bytes, certs, exp) = sample("milan-v2-trustee");
     let opts = VerifyOptions::at(valid_time(&exp));
     let cache = snp::ChainCache::new();
-    let a = snp::verify_bytes_cached(&bytes, &certs, &opts, Some(&cache)).unwrap();
-    let b = snp::verify_bytes_cached(&bytes, &certs, &opts, Some(&cache)).unwrap();
+    let a = snp_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
+    let b = snp_verify(&bytes, &certs, &opts.clone().with_cache(&cache)).unwrap();
     assert_eq!(snp::claims::claims(&a), snp::claims::claims(&b));
     // A tampered VCEK is a different certificate: never served from the cache.
     let s = vectors().join("snp/milan-v2-trustee");
     let mut bad: Vec<Cert> = certs.iter().filter(|c| !c.has_ec_key()).cloned().collect();
     bad.extend(load_certs(&s.join("vcek-invalid-legacy.der")).unwrap());
-    assert!(snp::verify_bytes_cached(&bytes, &bad, &opts, Some(&cache)).is_err());
+    assert!(snp_verify(&bytes, &bad, &opts.clone().with_cache(&cache)).is_err());
     // Validity and the report signature are still checked on a cache hit.
     let late = VerifyOptions::at(time("2031-01-01T00:00:00Z"));
     assert!(matches!(
-        snp::verify_bytes_cached(&bytes, &certs, &late, Some(&cache)),
+        snp_verify(&bytes, &certs, &late.clone().with_cache(&cache)),
         Err(EvidenceError::Expired { .. })
     ));
     let mut flipped = bytes.clone();
     flipped[0x90] ^= 1;
     assert!(matches!(
-        snp::verify_bytes_cached(&flipped, &certs, &opts, Some(&cache)),
+        snp_verify(&flipped, &certs, &opts.clone().with_cache(&cache)),
         Err(EvidenceError::Signature { .. })
     ));
 }
@@ -342,7 +341,7 @@ fn amd_crl_must_come_from_the_pinned_ark() {
     let bytes = std::fs::read(s.join("report.bin")).unwrap();
     let certs = certs(&s);
     let opts = VerifyOptions::at(valid_time(&expected(&s)));
-    let v = snp::verify_bytes(&bytes, &certs, &opts).unwrap();
+    let v = snp_verify(&bytes, &certs, &opts).unwrap();
     assert!(!v.revocation_checked);
     assert_eq!(
         coco_evidence::attester::snp("cpu0", &v).view()["revocation_checked"],
@@ -365,7 +364,7 @@ fn amd_crl_must_come_from_the_pinned_ark() {
     let o = opts
         .clone()
         .with_crl(coco_evidence::x509::Crl::from_der(&forged).unwrap());
-    let e = snp::verify_bytes(&bytes, &certs, &o).unwrap_err();
+    let e = snp_verify(&bytes, &certs, &o).unwrap_err();
     assert!(
         matches!(
             e,
@@ -381,7 +380,7 @@ fn amd_crl_must_come_from_the_pinned_ark() {
         month,
     );
     let o = opts.with_crl(coco_evidence::x509::Crl::from_der(&other).unwrap());
-    let e = snp::verify_bytes(&bytes, &certs, &o).unwrap_err();
+    let e = snp_verify(&bytes, &certs, &o).unwrap_err();
     assert!(matches!(e, EvidenceError::Chain(_)), "{e}");
 }
 

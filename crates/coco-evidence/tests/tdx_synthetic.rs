@@ -5,6 +5,7 @@
 //! is not Intel's.
 
 mod common;
+use common::tdx_verify;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -292,7 +293,7 @@ impl World {
         }
     }
 
-    fn opts(&self) -> VerifyOptions {
+    fn opts(&self) -> VerifyOptions<'static> {
         VerifyOptions::at(SystemTime::now() + Duration::from_secs(60))
             .with_trusted_root(self.root.clone())
     }
@@ -304,7 +305,7 @@ impl World {
     ) -> Result<coco_evidence::Verified<tdx::TdxEvidence>, coco_evidence::EvidenceError> {
         let opts = self.opts();
         let c = tdx::verify_collateral(raw, &opts)?;
-        tdx::verify_bytes(quote, Some(&c), &opts, None)
+        tdx_verify(quote, Some(&c), &opts)
     }
 }
 
@@ -334,12 +335,11 @@ fn synthetic_evidence_verifies_only_under_its_root_named_explicitly() {
     let intel = VerifyOptions::at(SystemTime::now() + Duration::from_secs(60));
     let err = tdx::verify_collateral(&raw, &intel).unwrap_err();
     assert_eq!(err.kind(), "chain", "{err}");
-    let err =
-        tdx::verify_bytes(&q, None, &intel.clone().without_revocation_check(), None).unwrap_err();
+    let err = tdx_verify(&q, None, &intel.clone().without_revocation_check()).unwrap_err();
     assert_eq!(err.kind(), "chain", "{err}");
     // Collateral verified under one root is not accepted for a quote checked under another.
     let c = tdx::verify_collateral(&raw, &w.opts()).unwrap();
-    assert!(tdx::verify_bytes(&q, Some(&c), &intel, None).is_err());
+    assert!(tdx_verify(&q, Some(&c), &intel).is_err());
 }
 
 #[test]

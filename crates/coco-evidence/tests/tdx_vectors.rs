@@ -39,7 +39,7 @@ fn has_text_after(sample: &Path) -> bool {
     expected(sample)["signature_data"]["trailing_bytes_all_zero"] == false
 }
 
-fn opts_for(sample: &Path, at: SystemTime) -> VerifyOptions {
+fn opts_for(sample: &Path, at: SystemTime) -> VerifyOptions<'static> {
     let mut opts = VerifyOptions::at(at);
     if has_text_after(sample) {
         opts = opts.allowing_trailing_data();
@@ -64,7 +64,7 @@ fn verify_sample(
         )?),
         None => None,
     };
-    tdx::verify_bytes(&quote_bytes(sample), collateral.as_ref(), &opts, None)
+    tdx_verify(&quote_bytes(sample), collateral.as_ref(), &opts)
 }
 
 fn check_parse(name: &str, q: &Quote, exp: &Value) {
@@ -360,7 +360,7 @@ fn go_tdx_guest_tcb_info_for_the_v5_sample_also_gives_up_to_date() {
     // Its window is 2026-02-01 .. 2026-03-03, the rest of the collateral 2026-02-18 ..
     let opts = VerifyOptions::at(time("2026-03-01T00:00:00Z"));
     let c = tdx::verify_collateral(&raw, &opts).unwrap();
-    let v = tdx::verify_bytes(&quote_bytes(&s), Some(&c), &opts, None).unwrap();
+    let v = tdx_verify(&quote_bytes(&s), Some(&c), &opts).unwrap();
     assert_eq!(v.tcb.as_ref().unwrap().status, tdx::TcbStatus::UpToDate);
     assert_eq!(c.tcb_info.tcb_evaluation_data_number, 18);
 }
@@ -377,7 +377,7 @@ fn go_tdx_guest_single_byte_overwrites_all_fail() {
         .without_revocation_check()
         .allowing_trailing_data();
     let good = quote_bytes(&s);
-    tdx::verify_bytes(&good, None, &opts, None).unwrap();
+    tdx_verify(&good, None, &opts).unwrap();
     for (off, val, kind) in [
         (0x00, 3, "unsupported_version"),
         (0x278, 0x10, "malformed"),
@@ -390,8 +390,8 @@ fn go_tdx_guest_single_byte_overwrites_all_fail() {
     ] {
         let mut q = good.clone();
         q[off] = val;
-        let err = tdx::verify_bytes(&q, None, &opts, None)
-            .expect_err(&format!("overwrite at {off:#x} must fail"));
+        let err =
+            tdx_verify(&q, None, &opts).expect_err(&format!("overwrite at {off:#x} must fail"));
         if !kind.is_empty() {
             assert_eq!(err.kind(), kind, "{off:#x}: {err}");
         }
@@ -423,7 +423,7 @@ fn collateral_outside_its_window_fails() {
     let ok = VerifyOptions::at(time("2025-07-01T00:00:00Z"));
     let c = tdx::verify_collateral(&raw, &ok).unwrap();
     let late = VerifyOptions::at(time("2025-08-01T00:00:00Z"));
-    let err = tdx::verify_bytes(&quote_bytes(&s), Some(&c), &late, None).unwrap_err();
+    let err = tdx_verify(&quote_bytes(&s), Some(&c), &late).unwrap_err();
     assert_eq!(err.kind(), "expired", "{err}");
 }
 
@@ -439,7 +439,7 @@ fn missing_revocation_data_is_an_error_unless_waived() {
         "{err}"
     );
     // Without collateral at all, revocation cannot be checked either.
-    let err = tdx::verify_bytes(&quote_bytes(&s), None, &VerifyOptions::at(at), None).unwrap_err();
+    let err = tdx_verify(&quote_bytes(&s), None, &VerifyOptions::at(at)).unwrap_err();
     assert_eq!(err.kind(), "collateral", "{err}");
     let v = verify_sample(&s, at).unwrap();
     assert!(!v.revocation_checked);
@@ -487,7 +487,7 @@ fn tampered_collateral_fails() {
     let opts26 = VerifyOptions::at(time("2026-03-01T00:00:00Z"));
     let c = tdx::verify_collateral(&other, &opts26).unwrap();
     // (the dcap-qvl quote's PCK is valid in 2026 too)
-    let err = tdx::verify_bytes(&quote_bytes(&s), Some(&c), &opts26, None).unwrap_err();
+    let err = tdx_verify(&quote_bytes(&s), Some(&c), &opts26).unwrap_err();
     assert!(
         matches!(&err, EvidenceError::Mismatch { what, .. } if what.contains("FMSPC")),
         "{err}"
@@ -501,9 +501,9 @@ fn every_bit_of_the_signed_region_matters() {
     let q = Quote::parse(&good).unwrap();
     let opts = VerifyOptions::at(time("2025-07-01T00:00:00Z")).without_revocation_check();
     let cache = tdx::ChainCache::new();
-    tdx::verify_bytes(&good, None, &opts, Some(&cache)).unwrap();
+    tdx_verify(&good, None, &opts.clone().with_cache(&cache)).unwrap();
     // Every bit of header ‖ body and of the QE report, one at a time.
-    let verifies = |b: &[u8]| tdx::verify_bytes(b, None, &opts, Some(&cache)).is_ok();
+    let verifies = |b: &[u8]| tdx_verify(b, None, &opts.clone().with_cache(&cache)).is_ok();
     let qe_at = q.signed_len + 4 + 134;
     let mut still_verify = bit_flips_that_verify(&good, 0..q.signed_len, verifies);
     still_verify.extend(bit_flips_that_verify(&good, qe_at..qe_at + 384, verifies));

@@ -4,6 +4,7 @@
 //! signature). All integers are little-endian. Bounds and encodings only: nothing here is
 //! trusted. Offsets in errors are absolute offsets in the report.
 
+use crate::codec::Reader;
 use crate::error::{EvidenceError, Result};
 
 const S: &str = "NVIDIA attestation report";
@@ -338,61 +339,6 @@ pub struct Report {
     raw: Vec<u8>,
 }
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
-        match end {
-            Some(end) => {
-                let s = &self.b[self.pos..end];
-                self.pos = end;
-                Ok(s)
-            }
-            None => Err(EvidenceError::malformed(
-                S,
-                field,
-                self.pos,
-                format!(
-                    "needs {n} bytes, the report has {} left",
-                    self.b.len() - self.pos
-                ),
-            )),
-        }
-    }
-
-    fn u8(&mut self, field: &'static str) -> Result<u8> {
-        Ok(self.take(1, field)?[0])
-    }
-
-    fn u16(&mut self, field: &'static str) -> Result<u16> {
-        let s = self.take(2, field)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
-    }
-
-    fn u24(&mut self, field: &'static str) -> Result<usize> {
-        let s = self.take(3, field)?;
-        Ok(s[0] as usize | (s[1] as usize) << 8 | (s[2] as usize) << 16)
-    }
-
-    fn expect(&mut self, field: &'static str, want: u8) -> Result<u8> {
-        let at = self.pos;
-        let v = self.u8(field)?;
-        if v != want {
-            return Err(EvidenceError::malformed(
-                S,
-                field,
-                at,
-                format!("is {v:#04x}, expected {want:#04x}"),
-            ));
-        }
-        Ok(v)
-    }
-}
-
 impl Report {
     /// Parses a report with default options (no trailing bytes).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
@@ -412,13 +358,13 @@ impl Report {
                 ),
             ));
         }
-        let mut c = Cursor { b: bytes, pos: 0 };
+        let mut c = Reader::new(S, bytes);
         // Request.
-        let spdm_version = c.expect("request SPDMVersion", SPDM_VERSION)?;
-        c.expect("request RequestResponseCode", GET_MEASUREMENTS)?;
+        let spdm_version = c.expect_u8("request SPDMVersion", SPDM_VERSION)?;
+        c.expect_u8("request RequestResponseCode", GET_MEASUREMENTS)?;
         let param1 = c.u8("request Param1")?;
         let param2 = c.u8("request Param2")?;
-        let nonce: [u8; NONCE_LEN] = c.take(NONCE_LEN, "request Nonce")?.try_into().unwrap();
+        let nonce: [u8; NONCE_LEN] = c.array("request Nonce")?;
         let slot_id = c.u8("request SlotIDParam")?;
         let request = Request {
             spdm_version,
@@ -428,11 +374,11 @@ impl Report {
             slot_id,
         };
         // Response header.
-        let version = c.expect("response SPDMVersion", SPDM_VERSION)?;
-        c.expect("response RequestResponseCode", MEASUREMENTS)?;
+        let version = c.expect_u8("response SPDMVersion", SPDM_VERSION)?;
+        c.expect_u8("response RequestResponseCode", MEASUREMENTS)?;
         let rparam1 = c.u8("response Param1")?;
         let rparam2 = c.u8("response Param2")?;
-        let nblocks_at = c.pos;
+        let nblocks_at = c.position();
         let nblocks = c.u8("NumberOfBlocks")?;
         if nblocks == 0 {
             return Err(EvidenceError::malformed(
@@ -442,12 +388,10 @@ impl Report {
                 "is 0: the report measures nothing",
             ));
         }
-        let l1_at = c.pos;
         let l1 = c.u24("MeasurementRecordLength")?;
-        let record = c.take(l1, "MeasurementRecord")?;
-        let blocks = parse_record(record, l1_at + 3, nblocks)?;
-        let responder_nonce: [u8; NONCE_LEN] = c.take(NONCE_LEN, "Nonce")?.try_into().unwrap();
-        let l2_at = c.pos;
+        let blocks = parse_record(c.sub(l1, "MeasurementRecord")?, nblocks)?;
+        let responder_nonce: [u8; NONCE_LEN] = c.array("Nonce")?;
+        let l2_at = c.position();
         let l2 = c.u16("OpaqueLength")? as usize;
         if l2 == 0 {
             return Err(EvidenceError::malformed(
@@ -457,17 +401,15 @@ impl Report {
                 "is 0: NVIDIA reports always carry opaque data",
             ));
         }
-        let opaque_at = c.pos;
-        let opaque = parse_opaque(c.take(l2, "OpaqueData")?, opaque_at)?;
-        let signed_len = c.pos;
-        let signature: [u8; SIGNATURE_LEN] =
-            c.take(SIGNATURE_LEN, "Signature")?.try_into().unwrap();
-        let trailing = bytes.len() - c.pos;
+        let opaque = parse_opaque(c.sub(l2, "OpaqueData")?)?;
+        let signed_len = c.position();
+        let signature: [u8; SIGNATURE_LEN] = c.array("Signature")?;
+        let trailing = c.left();
         if trailing > 0 && !opts.allow_trailing_data {
             return Err(EvidenceError::malformed(
                 S,
                 "length",
-                c.pos,
+                c.position(),
                 format!(
                     "{trailing} byte(s) after the signature (unsigned data; accepted only with the \
                      trailing-data option)"
@@ -485,7 +427,7 @@ impl Report {
             signature,
             signed_len,
             trailing,
-            raw: bytes[..signed_len + SIGNATURE_LEN].to_vec(),
+            raw: c.consumed().to_vec(),
         })
     }
 
@@ -508,51 +450,47 @@ impl Report {
     }
 }
 
-fn parse_record(record: &[u8], base: usize, nblocks: u8) -> Result<Vec<MeasurementBlock>> {
-    let mut c = Cursor { b: record, pos: 0 };
+fn parse_record(mut c: Reader<'_>, nblocks: u8) -> Result<Vec<MeasurementBlock>> {
     let mut blocks: Vec<MeasurementBlock> = Vec::with_capacity(nblocks as usize);
-    let err =
-        |field, at: usize, reason: String| EvidenceError::malformed(S, field, base + at, reason);
     for _ in 0..nblocks {
-        let at = c.pos;
+        let at = c.position();
         let index = c.u8("measurement block Index").map_err(|_| {
-            err(
+            c.malformed(
                 "MeasurementRecord",
                 at,
                 format!("ends after {} of {nblocks} blocks", blocks.len()),
             )
         })?;
         if index == 0 || blocks.last().is_some_and(|b| b.index >= index) {
-            return Err(err(
+            return Err(c.malformed(
                 "measurement block Index",
                 at,
                 format!("{index} is 0 or not ascending"),
             ));
         }
-        let spec_at = c.pos;
-        let spec = c
-            .u8("MeasurementSpecification")
-            .map_err(|e| shift(e, base))?;
+        let spec_at = c.position();
+        let spec = c.u8("MeasurementSpecification")?;
         if spec != 0x01 {
-            return Err(err(
+            return Err(c.malformed(
                 "MeasurementSpecification",
                 spec_at,
                 format!("is {spec:#04x}, only DMTF (0x01) is defined"),
             ));
         }
-        let size_at = c.pos;
-        let size = c.u16("MeasurementSize").map_err(|e| shift(e, base))? as usize;
-        let m = c.take(size, "Measurement").map_err(|e| shift(e, base))?;
+        let size_at = c.position();
+        let size = c.u16("MeasurementSize")? as usize;
+        let mut m = c.sub(size, "Measurement")?;
         if size < 3 {
-            return Err(err(
+            return Err(c.malformed(
                 "MeasurementSize",
                 size_at,
                 format!("{size} is too small for a DMTF measurement"),
             ));
         }
-        let v = u16::from_le_bytes([m[1], m[2]]) as usize;
+        let value_type = m.u8("DMTFSpecMeasurementValueType")?;
+        let v = m.u16("DMTFSpecMeasurementValueSize")? as usize;
         if v + 3 != size {
-            return Err(err(
+            return Err(c.malformed(
                 "DMTFSpecMeasurementValueSize",
                 size_at + 3,
                 format!("{v} does not fill the {size}-byte measurement"),
@@ -560,35 +498,18 @@ fn parse_record(record: &[u8], base: usize, nblocks: u8) -> Result<Vec<Measureme
         }
         blocks.push(MeasurementBlock {
             index,
-            value_type: m[0],
-            value: m[3..].to_vec(),
+            value_type,
+            value: m.rest().to_vec(),
         });
     }
-    if c.pos != record.len() {
-        return Err(err(
+    if !c.is_done() {
+        return Err(c.malformed(
             "MeasurementRecordLength",
-            c.pos,
-            format!("{} bytes left after {nblocks} blocks", record.len() - c.pos),
+            c.position(),
+            format!("{} bytes left after {nblocks} blocks", c.left()),
         ));
     }
     Ok(blocks)
-}
-
-fn shift(e: EvidenceError, base: usize) -> EvidenceError {
-    match e {
-        EvidenceError::Malformed {
-            structure,
-            field,
-            offset,
-            reason,
-        } => EvidenceError::Malformed {
-            structure,
-            field,
-            offset: offset + base,
-            reason,
-        },
-        e => e,
-    }
 }
 
 /// The size rule of each TLV with a decoded meaning: exact size, or a multiple.
@@ -620,15 +541,13 @@ fn check_tlv(id: u16, data: &[u8]) -> std::result::Result<(), String> {
         opaque_id::FWID => exact(48),
         opaque_id::MSRSCNT => exact(256),
         opaque_id::BOARD_ID => exact(4),
-        opaque_id::NVDEC0_STATUS | opaque_id::PROTECTED_PCIE_STATUS => {
-            exact(1)?;
-            match data[0] {
-                0xAA | 0x55 => Ok(()),
-                v => Err(format!(
-                    "{v:#04x} is neither 0xAA (enabled) nor 0x55 (disabled)"
-                )),
-            }
-        }
+        opaque_id::NVDEC0_STATUS | opaque_id::PROTECTED_PCIE_STATUS => match data {
+            [0xAA | 0x55] => Ok(()),
+            [v] => Err(format!(
+                "{v:#04x} is neither 0xAA (enabled) nor 0x55 (disabled)"
+            )),
+            _ => exact(1),
+        },
         opaque_id::SWITCH_PDI => {
             if data.len().is_multiple_of(8) {
                 Ok(())
@@ -650,18 +569,17 @@ fn check_tlv(id: u16, data: &[u8]) -> std::result::Result<(), String> {
     }
 }
 
-fn parse_opaque(data: &[u8], base: usize) -> Result<OpaqueData> {
-    let mut c = Cursor { b: data, pos: 0 };
+fn parse_opaque(mut c: Reader<'_>) -> Result<OpaqueData> {
     let mut fields: Vec<OpaqueField> = Vec::new();
-    while c.pos < data.len() {
-        let at = c.pos;
-        let id = c.u16("opaque DataType").map_err(|e| shift(e, base))?;
-        let size = c.u16("opaque DataSize").map_err(|e| shift(e, base))? as usize;
+    while !c.is_done() {
+        let at = c.position();
+        let id = c.u16("opaque DataType")?;
+        let size = c.u16("opaque DataSize")? as usize;
         let Some(name) = opaque_name(id) else {
             return Err(EvidenceError::malformed(
                 S,
                 "opaque DataType",
-                base + at,
+                at,
                 format!("unknown opaque-data id {id}"),
             ));
         };
@@ -669,16 +587,16 @@ fn parse_opaque(data: &[u8], base: usize) -> Result<OpaqueData> {
             return Err(EvidenceError::malformed(
                 S,
                 "opaque DataType",
-                base + at,
+                at,
                 format!("{name} ({id}) appears twice"),
             ));
         }
-        let d = c.take(size, "opaque Data").map_err(|e| shift(e, base))?;
+        let d = c.take(size, "opaque Data")?;
         if let Err(reason) = check_tlv(id, d) {
             return Err(EvidenceError::malformed(
                 S,
                 "opaque Data",
-                base + at + 4,
+                at + 4,
                 format!("{name}: {reason}"),
             ));
         }
@@ -690,7 +608,7 @@ fn parse_opaque(data: &[u8], base: usize) -> Result<OpaqueData> {
         }
         fields.push(OpaqueField {
             id,
-            offset: base + at + 4,
+            offset: at + 4,
             data: d.to_vec(),
         });
     }

@@ -13,8 +13,9 @@
 //! let certs = x509::load_certs(&dir.join("cert_chain.pem"))?;
 //! let nonce = hex::decode(std::fs::read_to_string(dir.join("nonce.hex"))?.trim())?;
 //! let opts = nvidia::VerifyOptions::at(std::time::SystemTime::now())
-//!     .with_nonce(nonce.try_into().unwrap());
-//! let gpu = nvidia::verify_bytes(&report, &certs, &opts)?;
+//!     .with_nonce(nonce.try_into().unwrap())
+//!     .with_certs(&certs);
+//! let gpu = nvidia::verify(nvidia::Report::parse_with(&report, opts.parse)?, &opts)?;
 //! assert_eq!(gpu.report.opaque.driver_version().as_deref(), Some("550.90.07"));
 //! assert_eq!(nvidia::claims::claims(&gpu)["hwmodel"], "GH100 A01 GSP BROM");
 //! # Ok(()) }
@@ -30,9 +31,7 @@ pub mod verify;
 pub mod xml;
 
 pub use abi::{ParseOptions, Report};
-pub use verify::{
-    Arch, GpuEvidence, VerifyOptions, verify, verify_bytes, verify_bytes_cached, verify_cached,
-};
+pub use verify::{Arch, GpuEvidence, VerifyOptions, verify};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -69,18 +68,10 @@ impl WireEvidence {
         }
     }
 
-    /// Verifies this GPU's evidence. Its `nonce` member must equal the report's request
-    /// nonce; freshness is checked against [`VerifyOptions::nonce`] when set.
-    pub fn verify(&self, opts: &VerifyOptions) -> Result<Verified<GpuEvidence>> {
-        self.verify_cached(opts, None)
-    }
-
-    /// [`WireEvidence::verify`] with an optional [`LinkCache`](crate::x509::LinkCache).
-    pub fn verify_cached(
-        &self,
-        opts: &VerifyOptions,
-        cache: Option<&crate::x509::LinkCache>,
-    ) -> Result<Verified<GpuEvidence>> {
+    /// Verifies this GPU's evidence with the chain it carries (`opts.certs` is not used).
+    /// Its `nonce` member must equal the report's request nonce; freshness is checked
+    /// against [`VerifyOptions::nonce`] when set.
+    pub fn verify(&self, opts: &VerifyOptions<'_>) -> Result<Verified<GpuEvidence>> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let bad = |what: &str, e: String| {
             EvidenceError::Platform(format!("GPU evidence JSON: `{what}`: {e}"))
@@ -93,10 +84,14 @@ impl WireEvidence {
             .map_err(|e| bad("certificate", e.to_string()))?;
         let nonce = abi::parse_nonce(&self.nonce)
             .ok_or_else(|| bad("nonce", "not 32 bytes of hex".into()))?;
-        let mut o = opts.clone();
-        o.arch = Some(Arch::from_name(&self.arch)?);
+        let certs = parse_certs(&pem)?;
+        let o = VerifyOptions {
+            arch: Some(Arch::from_name(&self.arch)?),
+            certs: &certs,
+            ..opts.clone()
+        };
         let report = Report::parse_with(&report, o.parse)?;
-        let v = verify_cached(report, &parse_certs(&pem)?, &o, cache)?;
+        let v = verify(report, &o)?;
         // The collector's `nonce` member must describe the report; freshness itself is
         // checked against `opts.nonce` only, never against what the evidence says.
         if v.report.request.nonce != nonce {
@@ -177,25 +172,15 @@ pub fn parse_wire(json: &[u8]) -> Result<Vec<WireEvidence>> {
 pub const MAX_GPUS: usize = 16;
 
 /// Verifies every GPU of a wire-format document; the first failure names its GPU index.
-pub fn verify_wire(json: &[u8], opts: &VerifyOptions) -> Result<Vec<Verified<GpuEvidence>>> {
-    verify_wire_cached(json, opts, None)
-}
-
-/// [`verify_wire`] with an optional [`LinkCache`](crate::x509::LinkCache).
-pub fn verify_wire_cached(
-    json: &[u8],
-    opts: &VerifyOptions,
-    cache: Option<&crate::x509::LinkCache>,
-) -> Result<Vec<Verified<GpuEvidence>>> {
+pub fn verify_wire(json: &[u8], opts: &VerifyOptions<'_>) -> Result<Vec<Verified<GpuEvidence>>> {
     parse_wire(json)?
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            w.verify_cached(opts, cache)
-                .map_err(|e| EvidenceError::Gpu {
-                    index: i,
-                    source: Box::new(e),
-                })
+            w.verify(opts).map_err(|e| EvidenceError::Gpu {
+                index: i,
+                source: Box::new(e),
+            })
         })
         .collect()
 }

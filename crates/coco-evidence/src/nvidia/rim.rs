@@ -327,11 +327,6 @@ pub fn verify(doc: RimDocument, at: SystemTime) -> Result<Verified<SignedRim>> {
     }))
 }
 
-/// Parses and verifies a RIM at `at`.
-pub fn verify_bytes(bytes: &[u8], at: SystemTime) -> Result<Verified<SignedRim>> {
-    verify(RimDocument::parse(bytes)?, at)
-}
-
 /// Which RIM a measurement came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RimSource {

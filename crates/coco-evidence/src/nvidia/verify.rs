@@ -61,9 +61,10 @@ impl Arch {
     }
 }
 
-/// Options of verification.
+/// Options of verification: the time, the expected nonce, the device certificate chain and
+/// the chain cache.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions {
+pub struct VerifyOptions<'a> {
     /// The time at which certificates must be valid.
     pub at: SystemTime,
     /// The nonce the report must answer (the request nonce). `None` skips the freshness
@@ -75,22 +76,43 @@ pub struct VerifyOptions {
     pub arch: Option<Arch>,
     /// Parser options (trailing bytes).
     pub parse: ParseOptions,
+    /// The device certificate chain of a raw report (the PEM chain NVML returns, leaf first,
+    /// or the same certificates in any order; a copy of the pinned root is ignored). The wire
+    /// format carries its own.
+    pub certs: &'a [Cert],
+    /// Certificate signatures already verified: the same GPU's next report costs one
+    /// signature check (its own).
+    pub cache: Option<&'a LinkCache>,
 }
 
-impl VerifyOptions {
-    /// Verification at `at`, without a nonce.
+impl<'a> VerifyOptions<'a> {
+    /// Verification at `at`, without a nonce, certificates (yet) or cache.
     pub fn at(at: SystemTime) -> Self {
         Self {
             at,
             nonce: None,
             arch: None,
             parse: ParseOptions::default(),
+            certs: &[],
+            cache: None,
         }
     }
 
     /// Requires the report to answer `nonce`.
     pub fn with_nonce(mut self, nonce: [u8; NONCE_LEN]) -> Self {
         self.nonce = Some(nonce);
+        self
+    }
+
+    /// The device certificate chain of a raw report.
+    pub fn with_certs(mut self, certs: &'a [Cert]) -> Self {
+        self.certs = certs;
+        self
+    }
+
+    /// Reuses certificate signature checks remembered in `cache` (and remembers new ones).
+    pub fn with_cache(mut self, cache: &'a LinkCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 }
@@ -192,49 +214,11 @@ pub fn leaf_fwid(leaf: &Cert, arch: Arch) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Parses and verifies a report with its certificate chain (`certs`: the PEM chain NVML
-/// returns, leaf first, or the same certificates in any order; a copy of the pinned root is
-/// ignored).
-pub fn verify_bytes(
-    bytes: &[u8],
-    certs: &[Cert],
-    opts: &VerifyOptions,
-) -> Result<Verified<GpuEvidence>> {
-    verify(Report::parse_with(bytes, opts.parse)?, certs, opts)
-}
-
-/// [`verify_bytes`] remembering the device chain's certificate signatures in `cache`, so that
-/// the same GPU's next report costs one signature check (its own).
-pub fn verify_bytes_cached(
-    bytes: &[u8],
-    certs: &[Cert],
-    opts: &VerifyOptions,
-    cache: &LinkCache,
-) -> Result<Verified<GpuEvidence>> {
-    verify_cached(
-        Report::parse_with(bytes, opts.parse)?,
-        certs,
-        opts,
-        Some(cache),
-    )
-}
-
-/// Verifies a parsed report.
-pub fn verify(
-    report: Report,
-    certs: &[Cert],
-    opts: &VerifyOptions,
-) -> Result<Verified<GpuEvidence>> {
-    verify_cached(report, certs, opts, None)
-}
-
-/// [`verify`] with an optional [`LinkCache`].
-pub fn verify_cached(
-    report: Report,
-    certs: &[Cert],
-    opts: &VerifyOptions,
-    cache: Option<&LinkCache>,
-) -> Result<Verified<GpuEvidence>> {
+/// Verifies a parsed report ([`Report::parse_with`]) against the certificate chain of
+/// `opts` ([`VerifyOptions::certs`]): the chain to the pinned root, the report signature, the
+/// nonce and the FWID.
+pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<GpuEvidence>> {
+    let (certs, cache) = (opts.certs, opts.cache);
     // 1. The chain, leaf first, to the pinned root.
     let chain = build_chain_cached(certs, roots::device_root(), opts.at, "GPU device", cache)?;
     let leaf = &chain[0];

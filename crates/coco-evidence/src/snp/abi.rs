@@ -2,6 +2,7 @@
 //! 1184 bytes, little-endian; versions 2, 3, 4 and 5. Bounds and reserved fields only:
 //! nothing here is trusted.
 
+use crate::codec::Reader;
 use crate::error::{EvidenceError, Result};
 
 /// Size of a report.
@@ -190,36 +191,17 @@ pub struct Report {
     pub signature_s: [u8; 48],
 }
 
-fn malformed(field: &'static str, offset: usize, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::malformed(S, field, offset, reason)
-}
-
-fn arr<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    b[off..off + N]
-        .try_into()
-        .expect("in bounds: length checked")
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(arr(b, off))
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(arr(b, off))
-}
-
-fn zero(b: &[u8], start: usize, end: usize, field: &'static str) -> Result<()> {
-    match b[start..end].iter().position(|&x| x != 0) {
-        Some(p) => Err(malformed(field, start + p, "reserved byte is not zero")),
-        None => Ok(()),
-    }
+/// The `(major, minor, build)` firmware version stored as build, minor, major at `off`.
+fn version_at(r: &Reader<'_>, off: usize, field: &'static str) -> Result<(u8, u8, u8)> {
+    let [build, minor, major] = r.array_at::<3>(off, field)?;
+    Ok((major, minor, build))
 }
 
 /// A 72-byte little-endian signature component as 48 big-endian bytes (the upper 24 bytes
 /// must be zero).
-fn sig_component(b: &[u8], off: usize, field: &'static str) -> Result<[u8; 48]> {
-    zero(b, off + 48, off + 72, field)?;
-    let mut out: [u8; 48] = arr(b, off);
+fn sig_component(r: &Reader<'_>, off: usize, field: &'static str) -> Result<[u8; 48]> {
+    r.zeros(off + 48..off + 72, field)?;
+    let mut out: [u8; 48] = r.array_at(off, field)?;
     out.reverse();
     Ok(out)
 }
@@ -233,8 +215,9 @@ impl Report {
     /// assert!(matches!(err, EvidenceError::Malformed { structure: "SNP report", offset: 0, .. }));
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let b = Reader::new(S, bytes);
         if bytes.len() != REPORT_LEN {
-            return Err(malformed(
+            return Err(b.malformed(
                 "report",
                 0,
                 if bytes.len() > REPORT_LEN {
@@ -253,111 +236,105 @@ impl Report {
                 },
             ));
         }
-        let b = bytes;
-        let version = u32_at(b, 0x000);
+        let version = b.u32_at(0x000, "VERSION")?;
         if !(2..=5).contains(&version) {
             return Err(EvidenceError::UnsupportedVersion {
                 structure: S,
                 version,
             });
         }
-        let signature_algo = u32_at(b, 0x034);
+        let signature_algo = b.u32_at(0x034, "SIGNATURE_ALGO")?;
         if signature_algo != 1 {
-            return Err(malformed(
+            return Err(b.malformed(
                 "SIGNATURE_ALGO",
                 0x034,
                 format!("{signature_algo} (only 1 = ECDSA P-384 with SHA-384 is defined)"),
             ));
         }
-        let policy = u64_at(b, 0x008);
+        let policy = b.u64_at(0x008, "POLICY")?;
         if policy & (1 << 17) == 0 {
-            return Err(malformed(
-                "POLICY",
-                0x008,
-                "bit 17 is reserved and must be 1",
-            ));
+            return Err(b.malformed("POLICY", 0x008, "bit 17 is reserved and must be 1"));
         }
         if policy >> 26 != 0 {
-            return Err(malformed(
-                "POLICY",
-                0x008,
-                format!("reserved bits set: {policy:#x}"),
-            ));
+            return Err(b.malformed("POLICY", 0x008, format!("reserved bits set: {policy:#x}")));
         }
-        let flags = u32_at(b, 0x048);
+        let flags = b.u32_at(0x048, "flags")?;
         if flags >> 5 != 0 {
-            return Err(malformed(
-                "flags",
-                0x048,
-                format!("reserved bits set: {flags:#x}"),
-            ));
+            return Err(b.malformed("flags", 0x048, format!("reserved bits set: {flags:#x}")));
         }
         let signing_key = match (flags >> 2) & 7 {
             0 => SigningKey::Vcek,
             1 => SigningKey::Vlek,
             7 => {
-                return Err(malformed(
-                    "SIGNING_KEY",
-                    0x048,
-                    "7: the report is not signed",
-                ));
+                return Err(b.malformed("SIGNING_KEY", 0x048, "7: the report is not signed"));
             }
             other => {
-                return Err(malformed(
-                    "SIGNING_KEY",
-                    0x048,
-                    format!("{other} is reserved"),
-                ));
+                return Err(b.malformed("SIGNING_KEY", 0x048, format!("{other} is reserved")));
             }
         };
-        zero(b, 0x04C, 0x050, "reserved")?;
+        b.zeros(0x04C..0x050, "reserved")?;
         let cpuid = if version >= 3 {
-            Some((b[0x188], b[0x189], b[0x18A]))
+            Some((
+                b.u8_at(0x188, "CPUID_FAM_ID")?,
+                b.u8_at(0x189, "CPUID_MOD_ID")?,
+                b.u8_at(0x18A, "CPUID_STEP")?,
+            ))
         } else {
-            zero(b, 0x188, 0x18B, "reserved")?;
+            b.zeros(0x188..0x18B, "reserved")?;
             None
         };
-        zero(b, 0x18B, 0x1A0, "reserved")?;
-        zero(b, 0x1EB, 0x1EC, "reserved")?;
-        zero(b, 0x1EF, 0x1F0, "reserved")?;
+        b.zeros(0x18B..0x1A0, "reserved")?;
+        b.zeros(0x1EB..0x1EC, "reserved")?;
+        b.zeros(0x1EF..0x1F0, "reserved")?;
         let (launch_mit_vector, current_mit_vector) = if version >= 5 {
-            (Some(u64_at(b, 0x1F8)), Some(u64_at(b, 0x200)))
+            (
+                Some(b.u64_at(0x1F8, "LAUNCH_MIT_VECTOR")?),
+                Some(b.u64_at(0x200, "CURRENT_MIT_VECTOR")?),
+            )
         } else {
-            zero(b, 0x1F8, 0x208, "reserved")?;
+            b.zeros(0x1F8..0x208, "reserved")?;
             (None, None)
         };
-        zero(b, 0x208, SIGNED_LEN, "reserved")?;
-        let signature_r = sig_component(b, 0x2A0, "SIGNATURE.R")?;
-        let signature_s = sig_component(b, 0x2E8, "SIGNATURE.S")?;
-        zero(b, 0x330, REPORT_LEN, "SIGNATURE reserved")?;
+        b.zeros(0x208..SIGNED_LEN, "reserved")?;
+        let signature_r = sig_component(&b, 0x2A0, "SIGNATURE.R")?;
+        let signature_s = sig_component(&b, 0x2E8, "SIGNATURE.S")?;
+        b.zeros(0x330..REPORT_LEN, "SIGNATURE reserved")?;
         Ok(Report {
-            raw: Box::new(arr(b, 0)),
+            raw: Box::new(b.array_at(0, "report")?),
             version,
-            guest_svn: u32_at(b, 0x004),
+            guest_svn: b.u32_at(0x004, "GUEST_SVN")?,
             policy,
-            family_id: arr(b, 0x010),
-            image_id: arr(b, 0x020),
-            vmpl: u32_at(b, 0x030),
+            family_id: b.array_at(0x010, "FAMILY_ID")?,
+            image_id: b.array_at(0x020, "IMAGE_ID")?,
+            vmpl: b.u32_at(0x030, "VMPL")?,
             signature_algo,
-            current_tcb: TcbVersion { raw: arr(b, 0x038) },
-            platform_info: u64_at(b, 0x040),
+            current_tcb: TcbVersion {
+                raw: b.array_at(0x038, "CURRENT_TCB")?,
+            },
+            platform_info: b.u64_at(0x040, "PLATFORM_INFO")?,
             author_key_en: flags & 1 != 0,
             mask_chip_key: flags & 2 != 0,
             signing_key,
-            report_data: arr(b, 0x050),
-            measurement: arr(b, 0x090),
-            host_data: arr(b, 0x0C0),
-            id_key_digest: arr(b, 0x0E0),
-            author_key_digest: arr(b, 0x110),
-            report_id: arr(b, 0x140),
-            report_id_ma: arr(b, 0x160),
-            reported_tcb: TcbVersion { raw: arr(b, 0x180) },
+            report_data: b.array_at(0x050, "REPORT_DATA")?,
+            measurement: b.array_at(0x090, "MEASUREMENT")?,
+            host_data: b.array_at(0x0C0, "HOST_DATA")?,
+            id_key_digest: b.array_at(0x0E0, "ID_KEY_DIGEST")?,
+            author_key_digest: b.array_at(0x110, "AUTHOR_KEY_DIGEST")?,
+            report_id: b.array_at(0x140, "REPORT_ID")?,
+            report_id_ma: b.array_at(0x160, "REPORT_ID_MA")?,
+            reported_tcb: TcbVersion {
+                raw: b.array_at(0x180, "REPORTED_TCB")?,
+            },
             cpuid,
-            chip_id: arr(b, 0x1A0),
-            committed_tcb: TcbVersion { raw: arr(b, 0x1E0) },
-            current_version: (b[0x1EA], b[0x1E9], b[0x1E8]),
-            committed_version: (b[0x1EE], b[0x1ED], b[0x1EC]),
-            launch_tcb: TcbVersion { raw: arr(b, 0x1F0) },
+            chip_id: b.array_at(0x1A0, "CHIP_ID")?,
+            committed_tcb: TcbVersion {
+                raw: b.array_at(0x1E0, "COMMITTED_TCB")?,
+            },
+            current_version: version_at(&b, 0x1E8, "CURRENT_VERSION")?,
+            committed_version: version_at(&b, 0x1EC, "COMMITTED_VERSION")?,
+            launch_tcb: TcbVersion {
+                raw: b.array_at(0x1F0, "LAUNCH_TCB")?,
+            },
             launch_mit_vector,
             current_mit_vector,
             signature_r,

@@ -17,21 +17,12 @@
 use sha2::{Digest, Sha256};
 
 use super::abi::{REPORT_LEN, Report};
+use crate::codec::Reader;
 use crate::error::{EvidenceError, Result};
 
 const S: &str = "Azure HCL report";
 const REPORT_AT: usize = 0x20;
 const IGVM_AT: usize = REPORT_AT + REPORT_LEN;
-
-fn malformed(field: &'static str, offset: usize, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::malformed(S, field, offset, reason)
-}
-
-fn u32_at(b: &[u8], off: usize, field: &'static str) -> Result<u32> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
-        .ok_or_else(|| malformed(field, off, "truncated"))
-}
 
 /// Whether the bytes start with the HCL magic.
 pub fn is_hcl(bytes: &[u8]) -> bool {
@@ -50,55 +41,41 @@ pub struct HclReport<'a> {
 impl<'a> HclReport<'a> {
     /// Parses the wrapper (bounds only).
     pub fn parse(b: &'a [u8]) -> Result<Self> {
+        let r = Reader::new(S, b);
         if !is_hcl(b) {
-            return Err(malformed("magic", 0, "not \"HCLA\""));
+            return Err(r.malformed("magic", 0, "not \"HCLA\""));
         }
-        let size = u32_at(b, 8, "size")? as usize;
+        let size = r.u32_at(8, "size")? as usize;
         if size > b.len() || size < IGVM_AT + 20 {
-            return Err(malformed(
-                "size",
-                8,
-                format!("{size} for a {}-byte buffer", b.len()),
-            ));
+            return Err(r.malformed("size", 8, format!("{size} for a {}-byte buffer", b.len())));
         }
-        if let Some(p) = b[size..].iter().position(|&x| x != 0) {
-            return Err(malformed(
-                "padding",
-                size + p,
-                "non-zero byte after the HCL report",
-            ));
-        }
-        let kind = u32_at(b, 12, "report_type")?;
+        r.zeros(size..b.len(), "padding after the HCL report")?;
+        let kind = r.u32_at(12, "report_type")?;
         if kind != 2 {
-            return Err(malformed(
-                "report_type",
-                12,
-                format!("{kind} (2 = SNP expected)"),
-            ));
+            return Err(r.malformed("report_type", 12, format!("{kind} (2 = SNP expected)")));
         }
-        let hash_type = u32_at(b, IGVM_AT + 12, "hash_type")?;
+        let hash_type = r.u32_at(IGVM_AT + 12, "hash_type")?;
         if hash_type != 1 {
-            return Err(malformed(
+            return Err(r.malformed(
                 "hash_type",
                 IGVM_AT + 12,
                 format!("{hash_type} (1 = SHA-256 expected)"),
             ));
         }
-        let var_len = u32_at(b, IGVM_AT + 16, "variable_data_size")? as usize;
-        let start = IGVM_AT + 20;
-        let runtime_data = start
-            .checked_add(var_len)
-            .filter(|&end| end <= size)
-            .map(|end| &b[start..end])
-            .ok_or_else(|| {
-                malformed(
+        let var_len = r.u32_at(IGVM_AT + 16, "variable_data_size")? as usize;
+        // The variable data ends inside the HCL report's declared size.
+        let report = Reader::new(S, r.slice_at(0, size, "size")?);
+        let runtime_data = report
+            .slice_at(IGVM_AT + 20, var_len, "variable data")
+            .map_err(|_| {
+                r.malformed(
                     "variable_data_size",
                     IGVM_AT + 16,
                     format!("{var_len} overruns the report"),
                 )
             })?;
         Ok(Self {
-            report: &b[REPORT_AT..IGVM_AT],
+            report: r.slice_at(REPORT_AT, REPORT_LEN, "ATTESTATION_REPORT")?,
             runtime_data,
         })
     }

@@ -10,37 +10,22 @@ pub mod sev_json;
 pub mod verify;
 
 pub use abi::{Product, Report, SigningKey, Tcb, TcbVersion};
-pub use verify::{ChainCache, SnpEvidence, VerifyOptions, verify, verify_cached};
+pub use verify::{ChainCache, SnpEvidence, VerifyOptions, verify};
 
 use crate::error::Result;
-use crate::verified::Verified;
-use crate::x509::Cert;
 
-/// Parses and verifies a raw report, or an Azure HCL report wrapping one (detected by its
-/// `HCLA` magic; then REPORT_DATA must bind the runtime data, see [`azure`]).
-pub fn verify_bytes(
-    bytes: &[u8],
-    certs: &[Cert],
-    opts: &VerifyOptions,
-) -> Result<Verified<SnpEvidence>> {
-    verify_bytes_cached(bytes, certs, opts, None)
-}
-
-/// [`verify_bytes`] with a [`ChainCache`] shared across reports.
-pub fn verify_bytes_cached(
-    bytes: &[u8],
-    certs: &[Cert],
-    opts: &VerifyOptions,
-    cache: Option<&ChainCache>,
-) -> Result<Verified<SnpEvidence>> {
-    let report = if azure::is_hcl(bytes) {
-        azure::HclReport::parse(bytes)?.snp_report()?
+/// Parses a raw report, or an Azure HCL report wrapping one (detected by its `HCLA` magic;
+/// then REPORT_DATA must bind the runtime data, see [`azure`]). With
+/// [`VerifyOptions::allow_trailing_data`] a longer capture is read by its first 1184 bytes.
+pub fn parse(bytes: &[u8], opts: &VerifyOptions<'_>) -> Result<Report> {
+    if azure::is_hcl(bytes) {
+        azure::HclReport::parse(bytes)?.snp_report()
     } else if opts.allow_trailing_data && bytes.len() > abi::REPORT_LEN {
         // The signature covers the first 0x2A0 bytes and sits inside the 1184: what follows
         // is not evidence and is not read.
-        Report::parse(&bytes[..abi::REPORT_LEN])?
+        let (report, _unsigned) = bytes.split_at(abi::REPORT_LEN);
+        Report::parse(report)
     } else {
-        Report::parse(bytes)?
-    };
-    verify_cached(report, certs, opts, cache)
+        Report::parse(bytes)
+    }
 }

@@ -17,11 +17,15 @@ fn oid(suffix: &str) -> der::asn1::ObjectIdentifier {
     der::asn1::ObjectIdentifier::new(&format!("{AMD_OID}.{suffix}")).expect("valid OID")
 }
 
-/// Options of SNP verification.
+/// Options of SNP verification: the time, the endorsement certificates, AMD's CRL and the
+/// chain cache.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions {
+pub struct VerifyOptions<'a> {
     /// The time at which certificates must be valid.
     pub at: SystemTime,
+    /// The endorsement certificates, in any order: the VCEK or VLEK, and the ASK or ASVK (an
+    /// ARK among them is ignored: only pinned ARKs are trusted).
+    pub certs: &'a [Cert],
     /// Serial numbers (hex, lower-case) revoked by AMD's CRL for the chain in use, if
     /// revocation data is available.
     pub revoked_serials: Option<Vec<String>>,
@@ -30,19 +34,30 @@ pub struct VerifyOptions {
     /// on it. With it the evidence says `revocation_checked: true`.
     pub crl: Option<Crl>,
     /// Read a capture longer than a report (unsigned bytes after the 1184 signed ones, as some
-    /// tools write) by its first 1184 bytes. Off by default: exactly one report.
+    /// tools write) by its first 1184 bytes ([`parse`](super::parse)). Off by default: exactly
+    /// one report.
     pub allow_trailing_data: bool,
+    /// Chain signatures already verified (reports of known chips skip the RSA-PSS checks).
+    pub cache: Option<&'a ChainCache>,
 }
 
-impl VerifyOptions {
-    /// Verification at `at`, without revocation data.
+impl<'a> VerifyOptions<'a> {
+    /// Verification at `at`, without certificates (yet), revocation data or cache.
     pub fn at(at: SystemTime) -> Self {
         Self {
             at,
+            certs: &[],
             revoked_serials: None,
             crl: None,
             allow_trailing_data: false,
+            cache: None,
         }
+    }
+
+    /// The endorsement certificates (VCEK or VLEK, and ASK or ASVK, in any order).
+    pub fn with_certs(mut self, certs: &'a [Cert]) -> Self {
+        self.certs = certs;
+        self
     }
 
     /// Reads a longer capture by its first 1184 (signed) bytes.
@@ -54,6 +69,12 @@ impl VerifyOptions {
     /// Checks revocation against AMD's CRL.
     pub fn with_crl(mut self, crl: Crl) -> Self {
         self.crl = Some(crl);
+        self
+    }
+
+    /// Reuses chain signature checks remembered in `cache` (and remembers new ones there).
+    pub fn with_cache(mut self, cache: &'a ChainCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 }
@@ -163,23 +184,11 @@ pub fn vek_extensions(cert: &Cert, product: Product) -> Result<VekExtensions> {
 /// chip id and the report signature are still checked for every report. Thread-safe.
 pub type ChainCache = crate::x509::LinkCache;
 
-/// Verifies a parsed report against certificates given in any order (the VCEK or VLEK, and
-/// the ASK or ASVK; an ARK in the input is ignored: only pinned ARKs are trusted).
-pub fn verify(
-    report: Report,
-    certs: &[Cert],
-    opts: &VerifyOptions,
-) -> Result<Verified<SnpEvidence>> {
-    verify_cached(report, certs, opts, None)
-}
-
-/// Like [`verify`], reusing chain signature checks remembered in `cache`.
-pub fn verify_cached(
-    report: Report,
-    certs: &[Cert],
-    opts: &VerifyOptions,
-    cache: Option<&ChainCache>,
-) -> Result<Verified<SnpEvidence>> {
+/// Verifies a parsed report against the endorsement certificates of `opts` (see
+/// [`VerifyOptions::certs`]): the chain to a pinned ARK, validity at `opts.at`, AMD's CRL when
+/// given, the endorsement key's TCB and chip id, and the report signature.
+pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<SnpEvidence>> {
+    let (certs, cache) = (opts.certs, opts.cache);
     let (vek_cn, inter_prefix, role) = match report.signing_key {
         SigningKey::Vcek => ("SEV-VCEK", "SEV-", "VCEK"),
         SigningKey::Vlek => ("SEV-VLEK", "SEV-VLEK-", "VLEK"),

@@ -16,6 +16,7 @@
 //! | S+132 | 6 | certification data type u16 (must be 6) and size u32 |
 //! | S+138 | | QE report (384) ‖ QE report signature (64) ‖ QE auth data (u16 size ‖ data) ‖ inner certification data type u16 (must be 5) ‖ size u32 ‖ PCK chain (PEM) |
 
+use crate::codec::Reader;
 use crate::error::{EvidenceError, Result};
 
 const STRUCT: &str = "TDX quote";
@@ -167,18 +168,20 @@ pub struct QeReport {
 }
 
 impl QeReport {
-    fn parse(raw: &[u8; QE_REPORT_LEN]) -> Self {
-        Self {
+    /// The SGX report layout (offsets of the Intel SGX report body).
+    fn parse(raw: &[u8; QE_REPORT_LEN]) -> Result<Self> {
+        let r = Reader::new("QE report", raw);
+        Ok(Self {
             raw: *raw,
-            cpu_svn: arr(raw, 0),
-            misc_select: u32::from_le_bytes(arr(raw, 16)),
-            attributes: arr(raw, 48),
-            mr_enclave: arr(raw, 64),
-            mr_signer: arr(raw, 128),
-            isv_prod_id: u16::from_le_bytes(arr(raw, 256)),
-            isv_svn: u16::from_le_bytes(arr(raw, 258)),
-            report_data: arr(raw, 320),
-        }
+            cpu_svn: r.array_at(0, "cpu_svn")?,
+            misc_select: r.u32_at(16, "misc_select")?,
+            attributes: r.array_at(48, "attributes")?,
+            mr_enclave: r.array_at(64, "mr_enclave")?,
+            mr_signer: r.array_at(128, "mr_signer")?,
+            isv_prod_id: u16::from_le_bytes(r.array_at(256, "isv_prod_id")?),
+            isv_svn: u16::from_le_bytes(r.array_at(258, "isv_svn")?),
+            report_data: r.array_at(320, "report_data")?,
+        })
     }
 }
 
@@ -214,49 +217,6 @@ pub struct Quote {
     bytes: Vec<u8>,
 }
 
-fn arr<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    b[at..at + N].try_into().expect("in bounds by construction")
-}
-
-/// A bounds-checked cursor that names the field and absolute offset on failure.
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
-        let Some(end) = end else {
-            return Err(EvidenceError::malformed(
-                STRUCT,
-                field,
-                self.pos,
-                format!(
-                    "needs {n} bytes, {} left in the {}-byte quote",
-                    self.b.len().saturating_sub(self.pos),
-                    self.b.len()
-                ),
-            ));
-        };
-        let s = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
-        Ok(self.take(N, field)?.try_into().expect("length checked"))
-    }
-
-    fn u16(&mut self, field: &'static str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array(field)?))
-    }
-
-    fn u32(&mut self, field: &'static str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.array(field)?))
-    }
-}
-
 impl Quote {
     /// Parses a quote. Trailing zero bytes after the structure are accepted (and counted in
     /// [`Quote::trailing_len`]); any other trailing byte is an error that names its offset.
@@ -272,7 +232,7 @@ impl Quote {
     }
 
     fn parse_inner(bytes: &[u8], allow_trailing: bool) -> Result<Self> {
-        let mut c = Cursor { b: bytes, pos: 0 };
+        let mut c = Reader::new(STRUCT, bytes);
         let version = c.u16("version")?;
         if version != 4 && version != 5 {
             return Err(EvidenceError::UnsupportedVersion {
@@ -316,7 +276,7 @@ impl Quote {
         let (kind, body_descriptor) = if version == 4 {
             (BodyKind::Td10, None)
         } else {
-            let at = c.pos;
+            let at = c.position();
             let ty = c.u16("body_type")?;
             let size = c.u32("body_size")?;
             let (kind, want) = match ty {
@@ -375,14 +335,14 @@ impl Quote {
             body.tee_tcb_svn_2 = Some(c.array("tee_tcb_svn_2")?);
             body.mr_service_td = Some(c.array("mr_service_td")?);
         }
-        let signed_len = c.pos;
+        let signed_len = c.position();
 
-        let sig_len_at = c.pos;
+        let sig_len_at = c.position();
         let sig_data_len = c.u32("signature_data_len")? as usize;
-        let sig_data_start = c.pos;
+        let sig_data_start = c.position();
         let signature = c.array("quote_signature")?;
         let attestation_key = c.array("attestation_key")?;
-        let cert_type_at = c.pos;
+        let cert_type_at = c.position();
         let cert_type = c.u16("certification_data_type")?;
         if cert_type != 6 {
             return Err(EvidenceError::malformed(
@@ -403,12 +363,12 @@ impl Quote {
                 ),
             ));
         }
-        let cert_start = c.pos;
+        let cert_start = c.position();
         let qe_raw: [u8; QE_REPORT_LEN] = c.array("qe_report")?;
         let qe_report_signature = c.array("qe_report_signature")?;
         let auth_len = c.u16("qe_auth_data_size")? as usize;
         let qe_auth_data = c.take(auth_len, "qe_auth_data")?.to_vec();
-        let inner_at = c.pos;
+        let inner_at = c.position();
         let inner_type = c.u16("inner_certification_data_type")?;
         if inner_type != 5 {
             return Err(EvidenceError::malformed(
@@ -420,20 +380,21 @@ impl Quote {
         }
         let inner_size = c.u32("inner_certification_data_size")? as usize;
         let pck_chain = c.take(inner_size, "pck_chain")?.to_vec();
-        if c.pos - cert_start != cert_size {
+        if c.position() - cert_start != cert_size {
             return Err(EvidenceError::malformed(
                 STRUCT,
                 "certification_data_size",
                 cert_type_at + 2,
                 format!(
                     "{cert_size}, but its parts (QE report, signature, auth data, PCK chain) take {}",
-                    c.pos - cert_start
+                    c.position() - cert_start
                 ),
             ));
         }
-        debug_assert_eq!(c.pos, sig_data_start + sig_data_len);
-        let end = c.pos;
-        let nonzero = bytes[end..].iter().position(|&b| b != 0);
+        debug_assert_eq!(c.position(), sig_data_start + sig_data_len);
+        let end = c.position();
+        let (structure, trailing) = bytes.split_at(end);
+        let nonzero = trailing.iter().position(|&b| b != 0);
         if let Some(i) = nonzero.filter(|_| !allow_trailing) {
             return Err(EvidenceError::malformed(
                 STRUCT,
@@ -451,14 +412,14 @@ impl Quote {
             body_descriptor,
             signature,
             attestation_key,
-            qe_report: QeReport::parse(&qe_raw),
+            qe_report: QeReport::parse(&qe_raw)?,
             qe_report_signature,
             qe_auth_data,
             pck_chain,
             trailing_len: bytes.len() - end,
             trailing_all_zero: nonzero.is_none(),
             signed_len,
-            bytes: bytes[..end].to_vec(),
+            bytes: structure.to_vec(),
         })
     }
 

@@ -1,259 +1,20 @@
-//! Intel PCS collateral for TDX: TCB Info v3, QE Identity v2, the TCB signing chain, the PCK
-//! CRL and the Root CA CRL.
-//!
-//! [`RawCollateral`] holds the bytes (read from a directory laid out as DESIGN §4 says);
-//! [`verify_collateral`] checks every signature once and returns a
-//! [`Verified<Collateral>`](crate::Verified) that can be cached and reused for every quote of
-//! the same FMSPC. Validity windows are checked again for each quote at that quote's time.
+//! Verification of Intel PCS collateral for TDX: the TCB signing chain, both JSON signatures
+//! over their exact bytes, validity windows and the CRLs. [`verify_collateral`] checks every
+//! signature once and returns a [`Verified<Collateral>`](crate::Verified) that can be cached
+//! and reused for every quote of the same FMSPC; validity windows are checked again for each
+//! quote at that quote's time ([`check_window`]).
 
-use std::path::Path;
 use std::time::SystemTime;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use super::options::VerifyOptions;
+use super::pcs::{
+    Collateral, QeIdentity, QeIdentityBody, RawCollateral, TcbInfo, TcbInfoBody, coll, hex_n,
+    window,
+};
 use super::roots::{check_issued_by_root, intel_root};
 use crate::error::{ChainError, CollateralError, EvidenceError, Result};
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, parse_certs_except, unix};
-
-/// Intel's TCB status names (one type shared with appraisal).
-pub use coco_core::claims::TcbStatus;
-
-/// One TCB component SVN of a TCB level. (Intel's informational `category` and `type` are
-/// not kept: the algorithm compares SVNs only, and skipping them spares hundreds of string
-/// allocations per TCB Info.)
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TcbComponent {
-    /// The SVN.
-    pub svn: u8,
-}
-
-/// The SVNs of a platform TCB level.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PlatformTcb {
-    /// The 16 SGX TCB components.
-    pub sgxtcbcomponents: Vec<TcbComponent>,
-    /// PCESVN.
-    pub pcesvn: u16,
-    /// The 16 TDX TCB components (compared with TEE_TCB_SVN).
-    pub tdxtcbcomponents: Vec<TcbComponent>,
-}
-
-/// A platform TCB level of TCB Info.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TcbLevel {
-    /// The SVNs.
-    pub tcb: PlatformTcb,
-    /// The level's date.
-    pub tcb_date: String,
-    /// Its status.
-    pub tcb_status: TcbStatus,
-    /// Security advisories that apply.
-    #[serde(default, rename = "advisoryIDs")]
-    pub advisory_ids: Vec<String>,
-}
-
-/// An ISVSVN threshold (TDX module identity or QE identity level).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct IsvSvn {
-    /// The ISVSVN.
-    pub isvsvn: u16,
-}
-
-/// A TCB level keyed by ISVSVN.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IsvTcbLevel {
-    /// The threshold.
-    pub tcb: IsvSvn,
-    /// The level's date.
-    pub tcb_date: String,
-    /// Its status.
-    pub tcb_status: TcbStatus,
-    /// Security advisories that apply.
-    #[serde(default, rename = "advisoryIDs")]
-    pub advisory_ids: Vec<String>,
-}
-
-/// The TDX module's expected signer and attributes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TdxModule {
-    /// Expected MRSIGNERSEAM (hex).
-    pub mrsigner: String,
-    /// Expected SEAMATTRIBUTES (hex).
-    pub attributes: String,
-    /// Mask applied to SEAMATTRIBUTES before comparing (hex).
-    pub attributes_mask: String,
-}
-
-/// A TDX module identity (`TDX_01`, `TDX_03`, ...) with its own TCB levels.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TdxModuleIdentity {
-    /// `TDX_` and the module's major version in hex.
-    pub id: String,
-    /// Expected MRSIGNERSEAM (hex).
-    pub mrsigner: String,
-    /// Expected SEAMATTRIBUTES (hex).
-    pub attributes: String,
-    /// Mask applied to SEAMATTRIBUTES (hex).
-    pub attributes_mask: String,
-    /// Levels by module ISVSVN, newest first.
-    pub tcb_levels: Vec<IsvTcbLevel>,
-}
-
-/// TDX TCB Info (Intel PCS v4 `tcbInfo`, version 3, id "TDX").
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TcbInfo {
-    /// "TDX".
-    pub id: String,
-    /// 3.
-    pub version: u32,
-    /// Issue date (RFC 3339).
-    pub issue_date: String,
-    /// Next update (RFC 3339): the collateral is stale after it.
-    pub next_update: String,
-    /// FMSPC (hex, either case).
-    pub fmspc: String,
-    /// PCE-ID (hex).
-    pub pce_id: String,
-    /// TCB type.
-    pub tcb_type: u32,
-    /// TCB evaluation data number.
-    pub tcb_evaluation_data_number: u32,
-    /// The TDX module signer and attributes.
-    #[serde(default)]
-    pub tdx_module: Option<TdxModule>,
-    /// TDX module identities.
-    #[serde(default)]
-    pub tdx_module_identities: Option<Vec<TdxModuleIdentity>>,
-    /// Platform TCB levels, newest first.
-    pub tcb_levels: Vec<TcbLevel>,
-}
-
-/// The TD quoting enclave's identity (Intel PCS v4 `enclaveIdentity`, version 2, id "TD_QE").
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QeIdentity {
-    /// "TD_QE".
-    pub id: String,
-    /// 2.
-    pub version: u32,
-    /// Issue date (RFC 3339).
-    pub issue_date: String,
-    /// Next update (RFC 3339).
-    pub next_update: String,
-    /// TCB evaluation data number.
-    pub tcb_evaluation_data_number: u32,
-    /// Expected MISCSELECT (hex).
-    pub miscselect: String,
-    /// Mask for MISCSELECT (hex).
-    pub miscselect_mask: String,
-    /// Expected ATTRIBUTES (hex).
-    pub attributes: String,
-    /// Mask for ATTRIBUTES (hex).
-    pub attributes_mask: String,
-    /// Expected MRSIGNER (hex).
-    pub mrsigner: String,
-    /// Expected ISVPRODID.
-    pub isvprodid: u16,
-    /// Levels by QE ISVSVN, newest first.
-    pub tcb_levels: Vec<IsvTcbLevel>,
-}
-
-/// Collateral bytes as fetched from Intel PCS (or a caching service).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RawCollateral {
-    /// The TCB Info response body `{"tcbInfo": {...}, "signature": "..."}`.
-    pub tcb_info: Vec<u8>,
-    /// The QE Identity response body `{"enclaveIdentity": {...}, "signature": "..."}`.
-    pub qe_identity: Vec<u8>,
-    /// The TCB signing chain (PEM: TCB Signing cert, Root CA).
-    pub tcb_signing_chain: Vec<u8>,
-    /// The PCK CRL (DER or PEM), if available.
-    pub pck_crl: Option<Vec<u8>>,
-    /// The Root CA CRL (DER or PEM), if available.
-    pub root_ca_crl: Option<Vec<u8>>,
-}
-
-impl RawCollateral {
-    /// Reads `tcb_info.json`, `qe_identity.json`, `tcb_signing_chain.pem` and, when present,
-    /// `pck_crl.der` and `root_ca_crl.der` from `dir`.
-    pub fn from_dir(dir: &Path) -> Result<Self> {
-        let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| {
-                EvidenceError::Collateral(CollateralError::Unreadable {
-                    path: dir.join(name).display().to_string(),
-                    reason: e.to_string(),
-                })
-            })
-        };
-        let optional = |name: &str| -> Result<Option<Vec<u8>>> {
-            let p = dir.join(name);
-            if p.exists() {
-                read(name).map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        Ok(Self {
-            tcb_info: read("tcb_info.json")?,
-            qe_identity: read("qe_identity.json")?,
-            tcb_signing_chain: read("tcb_signing_chain.pem")?,
-            pck_crl: optional("pck_crl.der")?,
-            root_ca_crl: optional("root_ca_crl.der")?,
-        })
-    }
-}
-
-/// Collateral whose signatures and chain verified.
-#[derive(Debug, Clone)]
-pub struct Collateral {
-    /// TCB Info.
-    pub tcb_info: TcbInfo,
-    /// QE Identity.
-    pub qe_identity: QeIdentity,
-    /// The TCB Signing certificate that signed both.
-    pub tcb_signing: Cert,
-    /// The root both chains end in.
-    pub root: Cert,
-    /// The PCK CRL (its signature is checked against the quote's PCK CA).
-    pub pck_crl: Option<Crl>,
-    /// The Root CA CRL (signature verified).
-    pub root_ca_crl: Option<Crl>,
-    /// FMSPC of the TCB Info.
-    pub fmspc: [u8; 6],
-    /// `(issueDate, nextUpdate)` of TCB Info, Unix seconds.
-    pub tcb_info_window: (u64, u64),
-    /// `(issueDate, nextUpdate)` of QE Identity, Unix seconds.
-    pub qe_identity_window: (u64, u64),
-}
-
-#[derive(Deserialize)]
-struct TcbInfoBody<'a> {
-    #[serde(rename = "tcbInfo", borrow)]
-    tcb_info: &'a RawValue,
-    signature: String,
-}
-
-#[derive(Deserialize)]
-struct QeIdentityBody<'a> {
-    #[serde(rename = "enclaveIdentity", borrow)]
-    enclave_identity: &'a RawValue,
-    signature: String,
-}
-
-fn coll(document: &str, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::Collateral(CollateralError::Invalid {
-        document: document.into(),
-        reason: reason.into(),
-    })
-}
 
 /// Checks Intel's JSON signature: ECDSA P-256/SHA-256, hex r‖s, over the exact bytes of the
 /// signed object as they appear in the response body.
@@ -263,15 +24,6 @@ fn check_json_signature(signed: &str, sig_hex: &str, signer: &Cert, what: &str) 
         .filter(|b| b.len() == 64)
         .ok_or_else(|| coll(what, "the signature is not 64 bytes of hex r||s"))?;
     signer.verify_ecdsa_fixed(signed.as_bytes(), &sig, what)
-}
-
-fn window(issue: &str, next: &str, what: &str) -> Result<(u64, u64)> {
-    let p = |s: &str| {
-        crate::time::parse_rfc3339(s)
-            .map(unix)
-            .map_err(|_| coll(what, format!("bad date {s:?}")))
-    };
-    Ok((p(issue)?, p(next)?))
 }
 
 /// Fails unless `at` lies in `[issue, next]`.
@@ -286,14 +38,6 @@ pub(crate) fn check_window(w: (u64, u64), at: SystemTime, what: &str) -> Result<
         });
     }
     Ok(())
-}
-
-/// Parses hex of a fixed length (either case).
-pub(crate) fn hex_n<const N: usize>(s: &str, what: &str) -> Result<[u8; N]> {
-    hex::decode(s)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| coll(what, format!("{s:?} is not {N} bytes of hex")))
 }
 
 /// Verifies collateral at `opts.at`: the TCB signing chain to the trusted root (pinned Intel

@@ -10,37 +10,38 @@
 //! let raw = tdx::RawCollateral::from_dir("collateral/".as_ref()).unwrap();
 //! // Verify the collateral once per FMSPC and reuse it for every quote.
 //! let collateral = tdx::verify_collateral(&raw, &opts).unwrap();
-//! let verified = tdx::verify_bytes(&quote, Some(&collateral), &opts, None).unwrap();
+//! let opts = opts.with_collateral(&collateral);
+//! let verified = tdx::verify(tdx::parse(&quote, &opts).unwrap(), &opts).unwrap();
 //! println!("{}", tdx::claims::claims(&verified));
 //! ```
 
 pub mod abi;
+pub mod cache;
 pub mod claims;
 pub mod collateral;
+pub mod dir;
 pub mod options;
 pub mod pck;
+pub mod pcs;
 pub mod roots;
 pub mod tcb;
 pub mod verify;
 
 pub use abi::{BodyKind, Quote, TdReport};
-pub use collateral::{Collateral, RawCollateral, TcbStatus, verify_collateral};
-pub use verify::{ChainCache, TdxEvidence, VerifyOptions, verify};
+pub use cache::ChainCache;
+pub use collateral::verify_collateral;
+pub use options::VerifyOptions;
+pub use pcs::{Collateral, RawCollateral, TcbStatus};
+pub use verify::{TdxEvidence, verify};
 
 use crate::error::Result;
-use crate::verified::Verified;
 
-/// Parses (strictly, unless `opts.allow_trailing_data`) and verifies a quote (see [`verify()`]).
-pub fn verify_bytes(
-    bytes: &[u8],
-    collateral: Option<&Verified<Collateral>>,
-    opts: &VerifyOptions,
-    cache: Option<&ChainCache>,
-) -> Result<Verified<TdxEvidence>> {
-    let quote = if opts.allow_trailing_data {
-        Quote::parse_allowing_trailing_data(bytes)?
+/// Parses a quote: strictly (only zero padding after it), or with
+/// [`VerifyOptions::allow_trailing_data`] ignoring any bytes after the structure.
+pub fn parse(bytes: &[u8], opts: &VerifyOptions<'_>) -> Result<Quote> {
+    if opts.allow_trailing_data {
+        Quote::parse_allowing_trailing_data(bytes)
     } else {
-        Quote::parse(bytes)?
-    };
-    verify(quote, collateral, opts, cache)
+        Quote::parse(bytes)
+    }
 }

@@ -18,8 +18,8 @@
 use serde::Serialize;
 
 use super::abi::{QeReport, TdReport};
-use super::collateral::{Collateral, IsvTcbLevel, TcbStatus, hex_n};
 use super::pck::PckExtensions;
+use super::pcs::{Collateral, IsvTcbLevel, TcbStatus, hex_n};
 use crate::error::{EvidenceError, Result};
 
 /// The level one of the three parts matched.

@@ -2,15 +2,14 @@
 //! signed by the PCK key, the QE report binding the attestation key, the quote signed by the
 //! attestation key; with collateral, revocation and the TCB status.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use sha2::{Digest, Sha256};
 
 use super::abi::Quote;
-use super::collateral::{Collateral, check_window, hex_n};
-pub use super::options::VerifyOptions;
+use super::cache::ChainCache;
+use super::collateral::check_window;
+use super::options::VerifyOptions;
 use super::pck::{PckExtensions, SGX_EXTENSION};
+use super::pcs::hex_n;
 use super::roots::{check_issued_by_root, intel_root};
 use super::tcb::{TcbEvaluation, evaluate};
 use crate::crypto::{self, Scheme};
@@ -37,53 +36,11 @@ pub struct TdxEvidence {
     pub revocation_checked: bool,
 }
 
-/// Remembers verified PCK chains and PCK CRL signatures by certificate fingerprints, so that
-/// quotes from known platforms skip those ECDSA checks. Validity windows, revocation lists,
-/// the QE report and the quote signature are still checked for every quote. Thread-safe.
-#[derive(Debug, Default)]
-pub struct ChainCache {
-    verified: Mutex<HashSet<[u8; 32]>>,
-}
-
-impl ChainCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn key(parts: &[&Cert], extra: &[u8]) -> [u8; 32] {
-        let mut h = Sha256::new();
-        for c in parts {
-            h.update(Sha256::digest(c.der()));
-        }
-        h.update(Sha256::digest(extra));
-        h.finalize().into()
-    }
-
-    fn contains(&self, k: &[u8; 32]) -> bool {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(k)
-    }
-
-    fn insert(&self, k: [u8; 32]) {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(k);
-    }
-}
-
 /// Verifies a parsed quote, with verified collateral when available. Without collateral only
 /// signatures, chain and binding are checked (`tcb` is `None`), and revocation cannot be
 /// checked: that is an error unless `opts.check_revocation` is off.
-pub fn verify(
-    quote: Quote,
-    collateral: Option<&Verified<Collateral>>,
-    opts: &VerifyOptions,
-    cache: Option<&ChainCache>,
-) -> Result<Verified<TdxEvidence>> {
+pub fn verify(quote: Quote, opts: &VerifyOptions<'_>) -> Result<Verified<TdxEvidence>> {
+    let (collateral, cache) = (opts.collateral, opts.cache);
     let root = opts.root.as_ref().unwrap_or_else(|| intel_root());
     if let Some(c) = collateral
         && c.root != *root

@@ -62,7 +62,11 @@ pub fn e2e_rims() -> (
     use coco_evidence::nvidia::rim;
     let s = vectors().join("nvidia/hopper-h100-545.00-e2e");
     let at = time("2025-05-01T00:00:00Z");
-    let load = |f: &str| rim::verify_bytes(&std::fs::read(s.join(f)).unwrap(), at).unwrap();
+    let load = |f: &str| {
+        rim::RimDocument::parse(&std::fs::read(s.join(f)).unwrap())
+            .and_then(|doc| rim::verify(doc, at))
+            .unwrap()
+    };
     (load("driver_rim.swidtag"), load("vbios_rim.swidtag"))
 }
 
@@ -146,4 +150,41 @@ pub fn bit_flips_that_verify(
             .flat_map(|w| w.join().unwrap())
             .collect()
     })
+}
+
+/// Parses SNP evidence bytes (a raw report or an Azure HCL report) and verifies them with
+/// `certs` under `opts`.
+pub fn snp_verify(
+    bytes: &[u8],
+    certs: &[coco_evidence::x509::Cert],
+    opts: &coco_evidence::snp::VerifyOptions<'_>,
+) -> coco_evidence::Result<coco_evidence::Verified<coco_evidence::snp::SnpEvidence>> {
+    use coco_evidence::snp;
+    let o = opts.clone().with_certs(certs);
+    snp::verify(snp::parse(bytes, &o)?, &o)
+}
+
+/// Parses a TDX quote and verifies it with `collateral` (when given) under `opts`.
+pub fn tdx_verify(
+    bytes: &[u8],
+    collateral: Option<&coco_evidence::Verified<coco_evidence::tdx::Collateral>>,
+    opts: &coco_evidence::tdx::VerifyOptions<'_>,
+) -> coco_evidence::Result<coco_evidence::Verified<coco_evidence::tdx::TdxEvidence>> {
+    use coco_evidence::tdx;
+    let mut o = opts.clone();
+    if let Some(c) = collateral {
+        o = o.with_collateral(c);
+    }
+    tdx::verify(tdx::parse(bytes, &o)?, &o)
+}
+
+/// Parses a raw NVIDIA report and verifies it with its device chain `certs` under `opts`.
+pub fn nvidia_verify(
+    bytes: &[u8],
+    certs: &[coco_evidence::x509::Cert],
+    opts: &coco_evidence::nvidia::VerifyOptions<'_>,
+) -> coco_evidence::Result<coco_evidence::Verified<coco_evidence::nvidia::GpuEvidence>> {
+    use coco_evidence::nvidia;
+    let o = opts.clone().with_certs(certs);
+    nvidia::verify(nvidia::Report::parse_with(bytes, o.parse)?, &o)
 }

@@ -118,8 +118,10 @@ impl Kds {
         certs.extend(parse_certs(&cert_chain).map_err(FetchError::Verify)?);
         let crl_parsed = Crl::from_der(&crl).map_err(FetchError::Verify)?;
         if vcek.is_some() {
-            let opts = snp::VerifyOptions::at(at).with_crl(crl_parsed);
-            snp::verify(r, &certs, &opts).map_err(FetchError::Verify)?;
+            let opts = snp::VerifyOptions::at(at)
+                .with_certs(&certs)
+                .with_crl(crl_parsed);
+            snp::verify(r, &opts).map_err(FetchError::Verify)?;
         } else {
             // No VLEK to verify the report with: the CRL and the ASVK against the pinned ARK.
             let ark = snp::roots::arks()

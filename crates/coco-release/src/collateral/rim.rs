@@ -111,7 +111,9 @@ impl RimService {
                 v.sha256
             )));
         }
-        let signed = rim::verify_bytes(&bytes, at).map_err(FetchError::Verify)?;
+        let signed = rim::RimDocument::parse(&bytes)
+            .and_then(|doc| rim::verify(doc, at))
+            .map_err(FetchError::Verify)?;
         if let Some(want) = version
             && !signed.colloquial_version.eq_ignore_ascii_case(want)
         {
