@@ -20,6 +20,9 @@ step() {
 }
 
 step cargo fmt --all --check
+# No two files of a crate import each other in a cycle (parse -> verify -> claims; schema ->
+# verification; types -> rules).
+step python3 scripts/check_cycles.py
 # Clippy lints every workspace crate while the tests build it: clippy-driver as the workspace
 # wrapper (what `cargo clippy` itself runs) with `-D warnings`, so the dependencies are compiled
 # once instead of checked once and built again. `cargo test --workspace` builds the libraries,

@@ -63,7 +63,7 @@ fn vm() -> SimVm {
 }
 
 fn gpu() -> SimGpu {
-    crate::release::sim_gpu(1)
+    crate::sim::sim_gpu(1)
 }
 
 /// The vendor's reference values for the demo CVM image and GPU, as REFS.toml.

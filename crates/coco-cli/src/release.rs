@@ -368,19 +368,6 @@ pub struct FetchArgs {
     crl: Option<PathBuf>,
 }
 
-/// The simulated GPU `coco fetch-key --sim DIR --gpus N` reports (serial `n`): driver
-/// 550.54.14, VBIOS 96.00.88.00.11, measurements 1..=4 of bytes 0x01..0x04 (the demo's).
-pub fn sim_gpu(serial: u64) -> coco_evidence::sim::SimGpu {
-    coco_evidence::sim::SimGpu {
-        driver_version: "550.54.14".into(),
-        vbios_version: "96.00.88.00.11".into(),
-        measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
-        cc_mode: true,
-        devtools_mode: false,
-        serial,
-    }
-}
-
 /// Collects evidence through configfs-tsm (or the simulated TEE), asks for the key, unwraps it.
 pub fn fetch(a: &FetchArgs) -> CmdResult {
     // Every local argument is checked before anything is attested or sent.
@@ -435,7 +422,7 @@ pub fn fetch(a: &FetchArgs) -> CmdResult {
                     policy: 0x30000,
                     guest_svn: 1,
                 },
-                gpus: (1..=n).map(sim_gpu).collect(),
+                gpus: (1..=n).map(crate::sim::sim_gpu).collect(),
             })
         }
         None => {

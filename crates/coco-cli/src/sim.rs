@@ -104,7 +104,7 @@ fn evidence(
             policy: if debug { 0x30000 | 1 << 19 } else { 0x30000 },
             guest_svn: 1,
         },
-        gpus: (1..=gpus).map(crate::release::sim_gpu).collect(),
+        gpus: (1..=gpus).map(sim_gpu).collect(),
     };
     let out = match platform {
         "snp" => {
@@ -229,4 +229,17 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> CmdResult {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     f.write_all(bytes)?;
     Ok(())
+}
+
+/// The simulated GPU `coco fetch-key --sim DIR --gpus N` reports (serial `n`): driver
+/// 550.54.14, VBIOS 96.00.88.00.11, measurements 1..=4 of bytes 0x01..0x04 (the demo's).
+pub fn sim_gpu(serial: u64) -> coco_evidence::sim::SimGpu {
+    coco_evidence::sim::SimGpu {
+        driver_version: "550.54.14".into(),
+        vbios_version: "96.00.88.00.11".into(),
+        measurements: (1..=4).map(|i| (i, [i as u8; 48])).collect(),
+        cc_mode: true,
+        devtools_mode: false,
+        serial,
+    }
 }

@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use crate::appraise::{Attester, Finding, ReferenceValues};
+use crate::attester::Attester;
 use crate::claims::Platform;
+use crate::finding::Finding;
 use crate::policy::Policy;
+use crate::reference::ReferenceValues;
 
 const CATEGORY: &str = "instance-identity";
 

@@ -22,6 +22,7 @@
 //! `coco-evidence`, which hands over values it alone can construct.
 
 pub mod appraise;
+pub mod attester;
 pub mod cbor;
 pub mod claims;
 pub mod composition;
@@ -29,10 +30,12 @@ pub mod corim;
 pub mod digest;
 pub mod ear;
 pub mod error;
+pub mod finding;
 pub mod initdata;
 pub mod keys;
 pub mod policy;
 pub mod profile;
+pub mod reference;
 pub mod time;
 pub mod validate;
 pub mod vectors;

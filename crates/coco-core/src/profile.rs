@@ -148,70 +148,7 @@ pub mod nvidia_mkey {
     pub const VBIOS_VERSION: &str = "vbios-version";
 }
 
-/// An SNP TCB_VERSION's components, by product layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnpTcb {
-    /// Boot loader SVN.
-    pub bootloader: u8,
-    /// TEE SVN.
-    pub tee: u8,
-    /// SNP firmware SVN.
-    pub snp: u8,
-    /// Microcode SVN.
-    pub microcode: u8,
-    /// FMC SVN (Turin).
-    pub fmc: Option<u8>,
-}
-
-impl SnpTcb {
-    /// Decodes a TCB_VERSION u64 with the layout of `product` (`milan`, `genoa`, `turin`).
-    pub fn decode(v: u64, product: &str) -> Self {
-        let b = v.to_le_bytes();
-        if product == "turin" {
-            SnpTcb {
-                fmc: Some(b[0]),
-                bootloader: b[1],
-                tee: b[2],
-                snp: b[3],
-                microcode: b[7],
-            }
-        } else {
-            SnpTcb {
-                bootloader: b[0],
-                tee: b[1],
-                snp: b[6],
-                microcode: b[7],
-                fmc: None,
-            }
-        }
-    }
-
-    /// Encodes with the layout of `product`.
-    pub fn encode(&self, product: &str) -> u64 {
-        let mut b = [0u8; 8];
-        if product == "turin" {
-            b[0] = self.fmc.unwrap_or(0);
-            b[1] = self.bootloader;
-            b[2] = self.tee;
-            b[3] = self.snp;
-        } else {
-            b[0] = self.bootloader;
-            b[1] = self.tee;
-            b[6] = self.snp;
-        }
-        b[7] = self.microcode;
-        u64::from_le_bytes(b)
-    }
-
-    /// Whether every component is at least `min`'s.
-    pub fn at_least(&self, min: &SnpTcb) -> bool {
-        self.bootloader >= min.bootloader
-            && self.tee >= min.tee
-            && self.snp >= min.snp
-            && self.microcode >= min.microcode
-            && min.fmc.is_none_or(|m| self.fmc.is_some_and(|f| f >= m))
-    }
-}
+pub use crate::claims::SnpTcb;
 
 fn raw(value: Vec<u8>) -> Mval {
     Mval {

@@ -5,8 +5,9 @@
 
 use serde_json::json;
 
-use crate::appraise::{Attester, Finding};
+use crate::attester::Attester;
 use crate::claims::{GpuClaims, SnpClaims, TcbStatus, TdxClaims};
+use crate::finding::Finding;
 use crate::policy::Policy;
 
 /// What a platform's rules found.

@@ -3,6 +3,8 @@
 //! appraisal that did not affirm, the policy setting a service refuses. [`ReleaseError::kind`]
 //! is the stable name used by the CLI's JSON, HTTP, C and Python.
 
+use std::path::PathBuf;
+
 use coco_core::appraise::Finding;
 use coco_core::ear::Status;
 use coco_evidence::EvidenceError;
@@ -117,7 +119,7 @@ pub enum ReleaseError {
     Audit(String),
     /// The key store cannot be opened or used (HSM, PIN, KEK, a tampered stored key).
     #[error("key store: {0}")]
-    KeyStore(#[from] crate::keystore::KeyStoreError),
+    KeyStore(#[from] KeyStoreError),
     /// Storage (key store, replay store) failed.
     #[error("storage: {0}")]
     Storage(String),
@@ -277,3 +279,122 @@ impl ReleaseError {
 
 /// Result type of this crate.
 pub type Result<T, E = ReleaseError> = std::result::Result<T, E>;
+
+/// Why a key store cannot be opened or used (the PKCS#11 store's failures; file stores report
+/// [`ReleaseError::Storage`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// The PKCS#11 URI is malformed or incomplete.
+    #[error("PKCS#11 URI {uri:?}: {reason}")]
+    Uri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The PKCS#11 module cannot be loaded or initialised.
+    #[error("PKCS#11 module {}: {reason}", .path.display())]
+    Module {
+        /// The module path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The PIN cannot be read.
+    #[error("PIN from {source_name}: {reason}")]
+    Pin {
+        /// The file or `$VARIABLE`.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The token refused the PIN.
+    #[error("wrong PIN for token {token:?}")]
+    WrongPin {
+        /// The token label.
+        token: String,
+    },
+    /// The token's user PIN is locked (too many wrong PINs).
+    #[error("the user PIN of token {token:?} is locked")]
+    PinLocked {
+        /// The token label.
+        token: String,
+    },
+    /// No token matches the URI.
+    #[error("no token {token:?} (tokens present: {present:?})")]
+    TokenNotFound {
+        /// What the URI asked for.
+        token: String,
+        /// The labels of the tokens present.
+        present: Vec<String>,
+    },
+    /// No key on the token matches the URI.
+    #[error("no key-encryption key {object} on token {token:?}")]
+    ObjectNotFound {
+        /// The token label.
+        token: String,
+        /// The URI's object selector (`object=...`, `id=...`).
+        object: String,
+    },
+    /// Several keys match the URI.
+    #[error("{count} keys match {object} on token {token:?}: name one (object= and id=)")]
+    Ambiguous {
+        /// The token label.
+        token: String,
+        /// The URI's object selector.
+        object: String,
+        /// How many match.
+        count: usize,
+    },
+    /// The KEK may leave the token (`CKA_EXTRACTABLE = true`): refused.
+    #[error(
+        "key-encryption key {object} is extractable (CKA_EXTRACTABLE = true): refused; create \
+         one that never leaves the token"
+    )]
+    Extractable {
+        /// The URI's object selector.
+        object: String,
+    },
+    /// The KEK is not a usable key-encryption key.
+    #[error("key-encryption key {object}: {reason}")]
+    Unusable {
+        /// The URI's object selector.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stored (wrapped) key does not open: changed, moved from another id, or sealed by
+    /// another KEK.
+    #[error("stored key {key_id:?} ({}): {reason}", .path.display())]
+    Tampered {
+        /// The key id asked for.
+        key_id: String,
+        /// The blob's file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another key is already stored under this id.
+    #[error("the store already holds a different key under {key_id:?}")]
+    Conflict {
+        /// The key id.
+        key_id: String,
+    },
+    /// A PKCS#11 call failed.
+    #[error("PKCS#11 {function}: {reason}")]
+    Token {
+        /// The PKCS#11 function.
+        function: &'static str,
+        /// The return value (`CKR_...` name) or cause.
+        reason: String,
+    },
+    /// The store's directory or a blob cannot be read or written.
+    #[error("{}: {reason}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
