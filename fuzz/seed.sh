@@ -8,6 +8,24 @@ mkdir -p corpus/{sealed_header,sealed_open,manifest,snp_report,x509_certs,tdx_qu
 for f in "$vectors"/snp/*/report.bin "$vectors"/snp/*/hcl_report.bin; do
     cp "$f" "corpus/snp_report/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+# A host certificate table (configfs-tsm auxblob): the VCEK of a real sample and the first
+# certificate of its chain (the ASK) behind their GUIDs, then the all-zero entry.
+python3 - "$vectors/snp/milan-v2-trustee" corpus/snp_report/cert-table.bin <<'PY'
+import struct, sys, uuid
+d, out = sys.argv[1], sys.argv[2]
+import base64, re
+pem = open(f"{d}/cert_chain.pem").read()
+ask = base64.b64decode("".join(re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END", pem, re.S)[0].split()))
+certs = [("63da758d-e664-4564-adc5-f4b93be8accd", open(f"{d}/vcek.der", "rb").read()),
+         ("4ab7b379-bbac-4fe4-a02f-05aef327c782", ask)]
+blobs = [b for _, b in certs]
+offset = 24 * (len(certs) + 1)
+table = b""
+for (guid, _), blob in zip(certs, blobs):
+    table += uuid.UUID(guid).bytes_le + struct.pack("<II", offset, len(blob))
+    offset += len(blob)
+open(out, "wb").write(table + bytes(24) + b"".join(blobs))
+PY
 for f in "$vectors"/snp/*/*.der "$vectors"/snp/*/*.pem "$vectors"/roots/amd/*.pem; do
     cp "$f" "corpus/x509_certs/$(basename "$(dirname "$f")")-$(basename "$f")"
 done

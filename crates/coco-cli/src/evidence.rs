@@ -30,7 +30,7 @@ pub struct CollectArgs {
 
 /// Runs `coco evidence collect-gpus`.
 pub fn collect_gpus(a: &CollectArgs) -> ExitCode {
-    use coco_evidence::nvidia::collect;
+    use coco_evidence::collect::nvml as collect;
     let nonce = match coco_evidence::nvidia::abi::parse_nonce(&a.nonce) {
         Some(n) => n,
         None => {

@@ -108,6 +108,14 @@ pub enum EvidenceError {
     /// The platform could not be determined, or the inputs name different platforms.
     #[error("platform: {0}")]
     Platform(String),
+    /// Evidence could not be collected on this machine (configfs-tsm, NVML).
+    #[error("collecting evidence from {source_name}: {reason}")]
+    Collect {
+        /// Where from (a configfs-tsm path, NVML).
+        source_name: String,
+        /// Why not.
+        reason: String,
+    },
     /// A platform name this build does not verify.
     #[error("unsupported platform {platform:?} (this build verifies: {supported})")]
     UnsupportedPlatform {
@@ -374,6 +382,7 @@ impl EvidenceError {
             EvidenceError::Collateral(_) => "collateral",
             EvidenceError::NoTcbLevel(_) => "no_tcb_level",
             EvidenceError::Platform(_) => "platform",
+            EvidenceError::Collect { .. } => "collect",
         }
     }
 }

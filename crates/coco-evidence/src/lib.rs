@@ -27,6 +27,8 @@
 pub mod api;
 pub mod attester;
 pub mod codec;
+#[cfg(feature = "collect")]
+pub mod collect;
 pub mod crypto;
 pub mod error;
 pub mod nvidia;

@@ -426,3 +426,52 @@ fn no_panic_on_any_truncation_or_bit_flip_of_every_real_report() {
     }
     assert!(n_files >= 4, "only {n_files} SNP reports found");
 }
+
+#[test]
+fn a_host_certificate_table_gives_its_known_certificates() {
+    // The table configfs-tsm returns in `auxblob`: here the real VCEK and ASK of a sample, an
+    // entry with an unknown GUID (skipped), then the all-zero entry.
+    use coco_evidence::snp::cert_table::{CERT_GUIDS, to_pem};
+    let s = vectors().join("snp/milan-v2-trustee");
+    let vcek = std::fs::read(s.join("vcek.der")).unwrap();
+    let chain = coco_evidence::x509::load_certs(&s.join("cert_chain.pem")).unwrap();
+    let ask = chain
+        .iter()
+        .find(|c| c.subject_cn() == "SEV-Milan")
+        .unwrap()
+        .der()
+        .to_vec();
+    let entries = [
+        (CERT_GUIDS[0].1, &vcek),
+        ([0x5a; 16], &ask),
+        (CERT_GUIDS[2].1, &ask),
+    ];
+    let mut offset = 24 * (entries.len() + 1);
+    let (mut table, mut blobs) = (Vec::new(), Vec::new());
+    for (guid, blob) in entries {
+        table.extend_from_slice(&guid);
+        table.extend_from_slice(&(offset as u32).to_le_bytes());
+        table.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+        offset += blob.len();
+        blobs.extend_from_slice(blob);
+    }
+    table.extend_from_slice(&[0; 24]);
+    table.extend_from_slice(&blobs);
+    let pem = to_pem(&table).unwrap();
+    let certs = coco_evidence::x509::parse_certs(pem.as_bytes()).unwrap();
+    let names: Vec<String> = certs.iter().map(|c| c.subject_cn()).collect();
+    assert_eq!(names, ["SEV-VCEK", "SEV-Milan"]);
+    // Cut inside the last certificate: its entry points outside the table.
+    let e = to_pem(&table[..table.len() - 1]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EvidenceError::Malformed {
+                field: "offset",
+                offset: 64,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

@@ -23,8 +23,6 @@
 
 pub mod abi;
 pub mod claims;
-#[cfg(feature = "collect")]
-pub mod collect;
 pub mod rim;
 pub mod roots;
 pub mod verify;

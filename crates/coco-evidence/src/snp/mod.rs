@@ -4,6 +4,7 @@
 
 pub mod abi;
 pub mod azure;
+pub mod cert_table;
 pub mod claims;
 pub mod roots;
 pub mod sev_json;

@@ -1,4 +1,4 @@
-//! Evidence collection on the attested machine (feature `collect`): each GPU's attestation
+//! GPU evidence collection on the attested machine (feature `collect`): each GPU's attestation
 //! report and certificate chain through NVML (`libnvidia-ml.so.1`, loaded at run time by
 //! `nvml-wrapper`, so nothing links against the driver). Read-only: the GPUs' ready state is
 //! never written (NVIDIA's Python verifier sets it; a verifier must not).
@@ -10,22 +10,30 @@ use nvml_wrapper::Nvml;
 use nvml_wrapper::enums::device::DeviceArchitecture;
 use serde::Serialize;
 
-use super::WireEvidence;
-use super::abi::{MAX_REPORT_LEN, NONCE_LEN};
-use super::verify::Arch;
 use crate::error::{EvidenceError, Result};
+use crate::nvidia::WireEvidence;
+use crate::nvidia::abi::{MAX_REPORT_LEN, NONCE_LEN};
+use crate::nvidia::verify::Arch;
 use nvml_wrapper::structs::device::{
     ConfidentialComputeCpuCapabilities as Cpu, ConfidentialComputeGpuCapabilities as Gpu,
 };
 
 fn nvml_err(what: &str, e: impl std::fmt::Display) -> EvidenceError {
-    EvidenceError::Platform(format!("NVML {what}: {e}"))
+    unavailable(format!("{what}: {e}"))
+}
+
+/// A collection failure: NVML could not give what was asked for.
+fn unavailable(reason: impl Into<String>) -> EvidenceError {
+    EvidenceError::Collect {
+        source_name: "NVML".into(),
+        reason: reason.into(),
+    }
 }
 
 fn init() -> Result<Nvml> {
     Nvml::init().map_err(|e| {
-        EvidenceError::Platform(format!(
-            "NVML is not available (no NVIDIA driver or libnvidia-ml.so.1 here): {e}"
+        unavailable(format!(
+            "not available (no NVIDIA driver or libnvidia-ml.so.1 here): {e}"
         ))
     })
 }
@@ -127,7 +135,7 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
         .device_count()
         .map_err(|e| nvml_err("device count", e))?;
     if n == 0 {
-        return Err(EvidenceError::Platform("NVML sees no GPU".into()));
+        return Err(unavailable("no GPU"));
     }
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
@@ -138,7 +146,7 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
             Ok(DeviceArchitecture::Hopper) => Arch::Hopper,
             Ok(DeviceArchitecture::Blackwell) => Arch::Blackwell,
             Ok(other) => {
-                return Err(EvidenceError::Platform(format!(
+                return Err(unavailable(format!(
                     "GPU {i} is {other:?}: only Hopper and Blackwell GPUs produce CC attestation reports"
                 )));
             }
@@ -149,7 +157,7 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
                 .is_cc_enabled()
                 .map(|on| if on { "on" } else { "off" })
                 .unwrap_or("unknown");
-            EvidenceError::Platform(format!(
+            unavailable(format!(
                 "GPU {i}: NVML refused the {what} ({e}); confidential computing is {cc} \
                  (a GPU yields evidence only with CC or Protected PCIe on)"
             ))
@@ -159,7 +167,7 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
             .map_err(|e| refused("attestation report", e))?;
         let len = report.attestation_report_size as usize;
         if len == 0 || len > MAX_REPORT_LEN || len > report.attestation_report.len() {
-            return Err(EvidenceError::Platform(format!(
+            return Err(unavailable(format!(
                 "GPU {i}: NVML returned an attestation report of {len} bytes"
             )));
         }
@@ -168,7 +176,7 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
             .map_err(|e| refused("certificate chain", e))?;
         let clen = cert.attestation_cert_chain_size as usize;
         if clen == 0 || clen > cert.attestation_cert_chain.len() {
-            return Err(EvidenceError::Platform(format!(
+            return Err(unavailable(format!(
                 "GPU {i}: NVML returned a certificate chain of {clen} bytes"
             )));
         }
@@ -193,8 +201,8 @@ mod tests {
         let nonce = [7u8; NONCE_LEN];
         match collect(&nonce) {
             Ok(gpus) => {
-                let opts =
-                    super::super::VerifyOptions::at(std::time::SystemTime::now()).with_nonce(nonce);
+                let opts = crate::nvidia::VerifyOptions::at(std::time::SystemTime::now())
+                    .with_nonce(nonce);
                 for g in gpus {
                     g.verify(&opts).unwrap();
                 }
