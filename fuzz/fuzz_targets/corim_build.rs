@@ -2,7 +2,8 @@
 //! builds must decode again under coco's profile.
 #![no_main]
 use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::corim::{Corim, DecodeOptions};
+use coco_core::profile::build;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

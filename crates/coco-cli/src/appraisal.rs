@@ -7,10 +7,11 @@ use std::time::SystemTime;
 use clap::{Args, Subcommand};
 use coco_core::appraise::ReferenceValues;
 use coco_core::corim::cose::{self, SignedCorim};
-use coco_core::corim::{Corim, DecodeOptions, Validity, build};
+use coco_core::corim::{Corim, DecodeOptions, Validity};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::{PublicKey, SigningKey};
 use coco_core::policy::Policy;
+use coco_core::profile::build;
 use serde_json::{Value, json};
 
 use crate::CmdResult;

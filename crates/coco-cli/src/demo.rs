@@ -15,11 +15,12 @@ use std::time::{Instant, SystemTime};
 
 use clap::Args;
 use coco_core::appraise::ReferenceValues;
+use coco_core::corim::DecodeOptions;
 use coco_core::corim::cose::{self, SignedCorim};
-use coco_core::corim::{DecodeOptions, build};
 use coco_core::ear::Ear;
 use coco_core::keys::SigningKey;
 use coco_core::policy::Policy;
+use coco_core::profile::build;
 use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
 use coco_release::http::{Client, Limits, Server};
 use coco_release::keystore::FileKeyStore;

@@ -96,7 +96,7 @@ impl ReferenceValues {
     /// assert_eq!(r.len(), 1);
     /// ```
     pub fn from_refs_toml(text: &str) -> Result<Self> {
-        let cbor = crate::corim::build::build(text)?;
+        let cbor = crate::profile::build::build(text)?;
         let corim = Corim::decode(&cbor, &crate::corim::DecodeOptions::default())?;
         Self::from_corims(&[corim])
     }

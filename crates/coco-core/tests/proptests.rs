@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, Mkey, build};
+use coco_core::corim::{Corim, DecodeOptions, Mkey};
 use coco_core::ear::{Appraisal, Ear, PROFILE, Status, TrustVector, VerifierId};
+use coco_core::profile::build;
 use proptest::prelude::*;
 
 fn status() -> impl Strategy<Value = Status> {

@@ -8,10 +8,11 @@ use std::path::Path;
 
 use coco_core::appraise::{Attester, Context, ReferenceValues, appraise};
 use coco_core::corim::cose::SignedCorim;
-use coco_core::corim::{Corim, DecodeOptions, build, cose};
+use coco_core::corim::{Corim, DecodeOptions, cose};
 use coco_core::ear::Status;
 use coco_core::keys::SigningKey;
 use coco_core::policy::Policy;
+use coco_core::profile::build;
 use coco_evidence::tdx::{self, RawCollateral, VerifyOptions};
 use coco_evidence::{attester, snp};
 use common::*;

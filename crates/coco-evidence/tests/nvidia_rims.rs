@@ -219,7 +219,7 @@ fn the_545_sample_matches_both_its_rims() {
         toml.contains("\"8\" = ["),
         "RIM index 7 is SPDM block 8: {toml}"
     );
-    let cbor = coco_core::corim::build::build(&format!("id = \"rims\"\n{toml}")).unwrap();
+    let cbor = coco_core::profile::build::build(&format!("id = \"rims\"\n{toml}")).unwrap();
     let corim = coco_core::corim::Corim::decode(&cbor, &Default::default()).unwrap();
     assert_eq!(corim.comids.len(), 1);
     // Swapping the RIMs' roles is an index conflict.

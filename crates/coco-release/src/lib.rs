@@ -22,7 +22,7 @@
 //! ```
 //! use coco_release::{KeyReleaseService, ServiceConfig, keystore::MemoryKeyStore, simkit, workload, wrap::Kem};
 //! use coco_evidence::sim::{SimRoot, SimVm, SimGpu};
-//! use coco_core::{appraise::ReferenceValues, corim::{Corim, DecodeOptions, build}, keys::SigningKey, policy::Policy};
+//! use coco_core::{appraise::ReferenceValues, corim::{Corim, DecodeOptions}, keys::SigningKey, profile::build, policy::Policy};
 //! use std::time::SystemTime;
 //!
 //! let root = SimRoot::generate().unwrap();

@@ -20,9 +20,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::corim::{Corim, DecodeOptions};
 use coco_core::keys::SigningKey;
 use coco_core::policy::{Policy, Revocation};
+use coco_core::profile::build;
 use coco_evidence::sim::{SimGpu, SimPlatform, SimRoot, SimVm};
 
 use crate::error::{ReleaseError, Result};

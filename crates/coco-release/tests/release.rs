@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use coco_core::appraise::ReferenceValues;
-use coco_core::corim::{Corim, DecodeOptions, build};
+use coco_core::corim::{Corim, DecodeOptions};
 use coco_core::ear::{Ear, Status};
 use coco_core::keys::SigningKey;
 use coco_core::policy::{Policy, Revocation};
+use coco_core::profile::build;
 use coco_evidence::EvidenceError;
 use coco_evidence::sim::{SimGpu, SimRoot, SimVm};
 use coco_release::keystore::{FileKeyStore, KeyStore, MemoryKeyStore};

@@ -9,7 +9,7 @@
 use ciborium::value::Value;
 use coset::{CborSerializable, CoseSign1, Label, TaggedCborSerializable, iana};
 
-use super::{Corim, DecodeOptions, TAG_COSE_SIGN1, TAG_LEGACY_CORIM, TAG_LEGACY_SIGNED, Validity};
+use super::{Corim, DecodeOptions, Validity, tags};
 use crate::cbor::{self, get, map, text, uint, untag};
 use crate::error::{CoreError, Result, SignatureError};
 use crate::keys::{PublicKey, SigningKey};
@@ -65,12 +65,12 @@ impl SignedCorim {
         let v = cbor::decode(bytes, "signed-corim")?;
         let mut inner = &v;
         if opts.legacy {
-            while let (Some(TAG_LEGACY_CORIM | TAG_LEGACY_SIGNED), x) = untag(inner) {
+            while let (Some(tags::LEGACY_CORIM | tags::LEGACY_SIGNED), x) = untag(inner) {
                 inner = x;
             }
         }
         let arr = match untag(inner) {
-            (Some(TAG_COSE_SIGN1), a @ Value::Array(_)) => a,
+            (Some(tags::COSE_SIGN1), a @ Value::Array(_)) => a,
             (t, other) => {
                 return Err(bad(
                     "signed-corim",
@@ -78,7 +78,9 @@ impl SignedCorim {
                         "expected 18(COSE_Sign1), found {}{}{}",
                         t.map(|t| format!("tag {t} of ")).unwrap_or_default(),
                         cbor::kind(other),
-                        if !opts.legacy && matches!(t, Some(TAG_LEGACY_CORIM | TAG_LEGACY_SIGNED)) {
+                        if !opts.legacy
+                            && matches!(t, Some(tags::LEGACY_CORIM | tags::LEGACY_SIGNED))
+                        {
                             " (NVIDIA's TCG-era CoRIM wrapping: read it in compatibility mode, \
                              --legacy)"
                         } else {
@@ -246,13 +248,13 @@ pub fn sign(
         if let Some(nb) = v.not_before {
             w.push((
                 Value::Integer(0.into()),
-                Value::Tag(1, Box::new(cbor::integer(nb.into()))),
+                Value::Tag(tags::EPOCH_TIME, Box::new(cbor::integer(nb.into()))),
             ));
         }
         if let Some(na) = v.not_after {
             w.push((
                 Value::Integer(1.into()),
-                Value::Tag(1, Box::new(cbor::integer(na.into()))),
+                Value::Tag(tags::EPOCH_TIME, Box::new(cbor::integer(na.into()))),
             ));
         }
         meta.push((Value::Integer(1.into()), Value::Map(w)));

@@ -1,7 +1,10 @@
 //! coco's CoRIM profile for confidential-AI platforms (docs/PROFILE.md): the environments and
 //! measurement keys of TDX TDs, SEV-SNP VMs and NVIDIA GPUs, expressed with base CoRIM types
 //! only, and the conversion of verified evidence claims into the same shape so that
-//! [`compare`](crate::corim::compare) can match them.
+//! [`compare`](crate::corim::compare) can match them; [`build`] writes CoRIMs of this profile
+//! from TOML.
+
+pub mod build;
 
 use ciborium::value::Value;
 
@@ -44,7 +47,10 @@ pub fn snp_environment(vlek: bool) -> Environment {
     let oid = if vlek { SNP_CLASS_VLEK } else { SNP_CLASS_VCEK };
     Environment {
         class: Some(Class {
-            class_id: Some(Value::Tag(111, Box::new(Value::Bytes(oid.to_vec())))),
+            class_id: Some(Value::Tag(
+                crate::corim::tags::OID,
+                Box::new(Value::Bytes(oid.to_vec())),
+            )),
             ..Class::default()
         }),
         ..Environment::default()

@@ -36,6 +36,7 @@ use ciborium::value::Value;
 use toml::Value as Toml;
 
 use crate::cbor;
+use crate::corim::tags;
 use crate::error::{CoreError, Result};
 use crate::profile::{self, SnpTcb, snp_mkey};
 
@@ -99,7 +100,7 @@ fn digests_mval(bytes: Vec<u8>) -> Value {
 
 fn raw_mval(value: Vec<u8>, mask: Option<Vec<u8>>) -> Value {
     let raw = match mask {
-        None => Value::Tag(560, Box::new(Value::Bytes(value))),
+        None => Value::Tag(tags::BYTES, Box::new(Value::Bytes(value))),
         Some(m) => Value::Tag(
             563,
             Box::new(Value::Array(vec![Value::Bytes(value), Value::Bytes(m)])),
@@ -136,7 +137,7 @@ fn comid(tag_id: String, triples: Vec<Value>) -> Value {
         (1, imap(vec![(0, Value::Text(tag_id))])),
         (4, imap(vec![(0, Value::Array(triples))])),
     ]);
-    Value::Tag(506, Box::new(Value::Bytes(cbor::encode(&m))))
+    Value::Tag(tags::COMID, Box::new(Value::Bytes(cbor::encode(&m))))
 }
 
 fn raw_or_masked(v: &Toml, what: &str, len: Option<usize>) -> Result<Value> {
@@ -187,7 +188,7 @@ fn sample(t: &toml::Table, id: &str) -> Result<Value> {
             "svn_min" => {
                 let m = imap(vec![(
                     1,
-                    Value::Tag(553, Box::new(int(u64_of(v, &what)?.into()))),
+                    Value::Tag(tags::MIN_SVN, Box::new(int(u64_of(v, &what)?.into()))),
                 )]);
                 triples.push(triple(&env, Value::Text(profile::SAMPLE_SVN.into()), m));
             }
@@ -298,7 +299,7 @@ fn snp(t: &toml::Table, id: &str) -> Result<Value> {
             "guest_svn_min" => {
                 let m = imap(vec![(
                     1,
-                    Value::Tag(553, Box::new(int(u64_of(v, &what)?.into()))),
+                    Value::Tag(tags::MIN_SVN, Box::new(int(u64_of(v, &what)?.into()))),
                 )]);
                 triples.push(triple(&env, mk(snp_mkey::GUEST_SVN), m));
             }
@@ -332,7 +333,7 @@ fn snp(t: &toml::Table, id: &str) -> Result<Value> {
                 };
                 let m = imap(vec![(
                     1,
-                    Value::Tag(553, Box::new(int(tcb.encode(&product).into()))),
+                    Value::Tag(tags::MIN_SVN, Box::new(int(tcb.encode(&product).into()))),
                 )]);
                 triples.push(triple(&env, mk(snp_mkey::REPORTED_TCB), m));
             }
@@ -444,7 +445,7 @@ pub fn build(text: &str) -> Result<Vec<u8>> {
         (1, Value::Array(tags)),
         (
             3,
-            Value::Tag(32, Box::new(Value::Text(profile::PROFILE.into()))),
+            Value::Tag(tags::URI, Box::new(Value::Text(profile::PROFILE.into()))),
         ),
     ];
     if let Some(v) = doc.get("validity") {
@@ -454,7 +455,7 @@ pub fn build(text: &str) -> Result<Vec<u8>> {
                 .map(|x| {
                     x.as_str()
                         .and_then(crate::time::unix_rfc3339)
-                        .map(|s| Value::Tag(1, Box::new(int(s.into()))))
+                        .map(|s| Value::Tag(tags::EPOCH_TIME, Box::new(int(s.into()))))
                         .ok_or_else(|| err(format!("validity.{k} is not RFC 3339")))
                 })
                 .transpose()
@@ -470,7 +471,7 @@ pub fn build(text: &str) -> Result<Vec<u8>> {
         corim.push((4, imap(w)));
     }
     Ok(cbor::encode(&Value::Tag(
-        super::TAG_CORIM,
+        tags::CORIM,
         Box::new(imap(corim)),
     )))
 }
