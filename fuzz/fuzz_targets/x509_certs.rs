@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = c.validity();
             let _ = vek_extensions(c, Product::Milan);
             let _ = vek_extensions(c, Product::Turin);
-            let _ = c.verify_signed_by(c);
+            let _ = c.verify_signed_by(c, None);
         }
     }
 });

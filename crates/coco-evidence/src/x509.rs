@@ -227,8 +227,16 @@ impl Cert {
     }
 
     /// Checks that `issuer`'s key signed this certificate (RSASSA-PSS/SHA-384 with a 48-byte
-    /// salt, or ECDSA P-384/SHA-384), and that the issuer name matches.
-    pub fn verify_signed_by(&self, issuer: &Cert) -> Result<()> {
+    /// salt, or ECDSA P-384/SHA-384), and that the issuer name matches; with a `cache`, a link
+    /// that verified before is not checked again (see [`LinkCache`]).
+    pub fn verify_signed_by(&self, issuer: &Cert, cache: Option<&LinkCache>) -> Result<()> {
+        match cache {
+            Some(k) => k.verify_signed_by(self, issuer),
+            None => self.signed_by(issuer),
+        }
+    }
+
+    fn signed_by(&self, issuer: &Cert) -> Result<()> {
         let what = format!(
             "certificate {} by {}",
             self.subject_cn(),
@@ -292,14 +300,6 @@ impl Cert {
     /// The serial number in decimal (NVIDIA's `ueid` claim).
     pub fn serial_decimal(&self) -> String {
         decimal(self.cert.tbs_certificate().serial_number().as_bytes())
-    }
-
-    /// [`Cert::verify_signed_by`], through `cache` when one is given.
-    pub fn verify_signed_by_cached(&self, issuer: &Cert, cache: Option<&LinkCache>) -> Result<()> {
-        match cache {
-            Some(k) => k.verify_signed_by(self, issuer),
-            None => self.verify_signed_by(issuer),
-        }
     }
 
     /// The raw value of extension `oid`, if present.
@@ -540,15 +540,129 @@ fn decimal(bytes: &[u8]) -> String {
 /// other certificate that is not part of the chain is an error, and so is a chain that does
 /// not end in `root`. `role` names the chain in errors. Returns the chain, leaf first, root
 /// last.
-pub fn build_chain(certs: &[Cert], root: &Cert, at: SystemTime, role: &str) -> Result<Vec<Cert>> {
-    build_chain_cached(certs, root, at, role, None)
+///
+/// With a `cache`, signatures that verified before are not checked again, and a chain's
+/// links are remembered only once the whole chain verified up to `root`.
+pub fn build_chain(
+    certs: &[Cert],
+    root: &Cert,
+    at: SystemTime,
+    role: &str,
+    cache: Option<&LinkCache>,
+) -> Result<Vec<Cert>> {
+    let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
+    if pool.len() > MAX_CHAIN_CERTS {
+        return Err(EvidenceError::Chain(ChainError::TooLong {
+            chain: role.into(),
+            count: pool.len(),
+            max: MAX_CHAIN_CERTS,
+        }));
+    }
+    if pool.is_empty() {
+        return Err(EvidenceError::Chain(ChainError::Empty {
+            chain: role.into(),
+        }));
+    }
+    fn subject(c: &Cert) -> &x509_cert::name::Name {
+        c.cert.tbs_certificate().subject()
+    }
+    fn issuer(c: &Cert) -> &x509_cert::name::Name {
+        c.cert.tbs_certificate().issuer()
+    }
+    // The leaf is the one certificate that issues none of the others; the input order
+    // (leaf first) decides between equals.
+    let leaves: Vec<&Cert> = pool
+        .iter()
+        .copied()
+        .filter(|c| !pool.iter().any(|o| *o != *c && issuer(o) == subject(c)))
+        .collect();
+    let leaf = match leaves.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(EvidenceError::Chain(ChainError::Loop {
+                chain: role.into(),
+            }));
+        }
+        many => {
+            return Err(EvidenceError::Chain(ChainError::MultipleLeaves {
+                chain: role.into(),
+                leaves: many.iter().map(|c| c.subject_cn()).collect(),
+            }));
+        }
+    };
+    // By names first (no signature checked yet): the chain from the leaf to the pinned root,
+    // using every certificate given.
+    let mut chain = vec![leaf.clone()];
+    loop {
+        let cur = chain.last().expect("non-empty");
+        if issuer(cur) == subject(root) {
+            chain.push(root.clone());
+            break;
+        }
+        let next = pool
+            .iter()
+            .find(|c| subject(c) == issuer(cur) && !chain.contains(c))
+            .ok_or_else(|| {
+                EvidenceError::Chain(ChainError::UnknownIssuer {
+                    chain: role.into(),
+                    cert: cur.subject_cn(),
+                    issuer: cur.issuer_cn(),
+                    root: root.subject_cn(),
+                })
+            })?;
+        chain.push((*next).clone());
+    }
+    if chain.len() - 1 != pool.len() {
+        let extra: Vec<String> = pool
+            .iter()
+            .filter(|c| !chain.contains(c))
+            .map(|c| c.subject_cn())
+            .collect();
+        return Err(EvidenceError::Chain(ChainError::Unused {
+            chain: role.into(),
+            certs: extra,
+        }));
+    }
+    // Then the signatures, from the root down, each link skipped when remembered; new links
+    // are remembered only when every link verified.
+    let mut verified = Vec::new();
+    for pair in chain.windows(2).rev() {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        if cache.is_some_and(|c| c.knows(cert, issuer)) {
+            continue;
+        }
+        cert.signed_by(issuer)?;
+        verified.push(LinkCache::key(cert, issuer));
+    }
+    for (i, c) in chain.iter().enumerate() {
+        let name = format!("{role} certificate {i}");
+        c.check_validity(at, &name)?;
+        if i == 0 && (c.is_ca()? || c.key_usage()?.is_some_and(|k| !k.digital_signature())) {
+            return Err(EvidenceError::CertificateRole {
+                cert: format!("{name} ({})", c.subject_cn()),
+                role: crate::error::CertRole::SigningLeaf,
+            });
+        }
+        if i > 0 {
+            let ku_ok = c.key_usage()?.is_none_or(|k| k.key_cert_sign());
+            if !c.is_ca()? || !ku_ok {
+                return Err(EvidenceError::CertificateRole {
+                    cert: format!("{name} ({})", c.subject_cn()),
+                    role: crate::error::CertRole::Issuer,
+                });
+            }
+        }
+    }
+    if let Some(c) = cache {
+        c.remember(verified);
+    }
+    Ok(chain)
 }
-
 /// Remembers certificate signatures that verified (by the SHA-256 of both certificates'
 /// DER), so that chains seen again (the same GPU, the same chip) skip their signature
 /// checks. Names, CA rights, validity and everything else are still checked every time.
 /// Bounded: at most [`LinkCache::capacity`] links, the least recently used evicted first; and
-/// [`build_chain_cached`] remembers a chain's links only once the whole chain verified up to the
+/// [`build_chain`] remembers a chain's links only once the whole chain verified up to the
 /// pinned root, so input that never reaches a root cannot fill it. Thread-safe.
 #[derive(Debug)]
 pub struct LinkCache {
@@ -643,7 +757,7 @@ impl LinkCache {
         if self.knows(cert, issuer) {
             return Ok(());
         }
-        cert.verify_signed_by(issuer)?;
+        cert.signed_by(issuer)?;
         self.remember([Self::key(cert, issuer)]);
         Ok(())
     }
@@ -664,126 +778,9 @@ impl LinkCache {
     }
 }
 
-/// The most certificates [`build_chain_cached`] accepts for one chain (NVIDIA's device chains
+/// The most certificates [`build_chain`] accepts for one chain (NVIDIA's device chains
 /// have five; AMD's and Intel's three). More is refused before any signature is checked.
 pub const MAX_CHAIN_CERTS: usize = 16;
-
-/// [`build_chain`] with signature checks remembered in `cache`.
-pub fn build_chain_cached(
-    certs: &[Cert],
-    root: &Cert,
-    at: SystemTime,
-    role: &str,
-    cache: Option<&LinkCache>,
-) -> Result<Vec<Cert>> {
-    let pool: Vec<&Cert> = certs.iter().filter(|c| *c != root).collect();
-    if pool.len() > MAX_CHAIN_CERTS {
-        return Err(EvidenceError::Chain(ChainError::TooLong {
-            chain: role.into(),
-            count: pool.len(),
-            max: MAX_CHAIN_CERTS,
-        }));
-    }
-    if pool.is_empty() {
-        return Err(EvidenceError::Chain(ChainError::Empty {
-            chain: role.into(),
-        }));
-    }
-    fn subject(c: &Cert) -> &x509_cert::name::Name {
-        c.cert.tbs_certificate().subject()
-    }
-    fn issuer(c: &Cert) -> &x509_cert::name::Name {
-        c.cert.tbs_certificate().issuer()
-    }
-    // The leaf is the one certificate that issues none of the others; the input order
-    // (leaf first) decides between equals.
-    let leaves: Vec<&Cert> = pool
-        .iter()
-        .copied()
-        .filter(|c| !pool.iter().any(|o| *o != *c && issuer(o) == subject(c)))
-        .collect();
-    let leaf = match leaves.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(EvidenceError::Chain(ChainError::Loop {
-                chain: role.into(),
-            }));
-        }
-        many => {
-            return Err(EvidenceError::Chain(ChainError::MultipleLeaves {
-                chain: role.into(),
-                leaves: many.iter().map(|c| c.subject_cn()).collect(),
-            }));
-        }
-    };
-    // By names first (no signature checked yet): the chain from the leaf to the pinned root,
-    // using every certificate given.
-    let mut chain = vec![leaf.clone()];
-    loop {
-        let cur = chain.last().expect("non-empty");
-        if issuer(cur) == subject(root) {
-            chain.push(root.clone());
-            break;
-        }
-        let next = pool
-            .iter()
-            .find(|c| subject(c) == issuer(cur) && !chain.contains(c))
-            .ok_or_else(|| {
-                EvidenceError::Chain(ChainError::UnknownIssuer {
-                    chain: role.into(),
-                    cert: cur.subject_cn(),
-                    issuer: cur.issuer_cn(),
-                    root: root.subject_cn(),
-                })
-            })?;
-        chain.push((*next).clone());
-    }
-    if chain.len() - 1 != pool.len() {
-        let extra: Vec<String> = pool
-            .iter()
-            .filter(|c| !chain.contains(c))
-            .map(|c| c.subject_cn())
-            .collect();
-        return Err(EvidenceError::Chain(ChainError::Unused {
-            chain: role.into(),
-            certs: extra,
-        }));
-    }
-    // Then the signatures, from the root down, each link skipped when remembered; new links
-    // are remembered only when every link verified.
-    let mut verified = Vec::new();
-    for pair in chain.windows(2).rev() {
-        let (cert, issuer) = (&pair[0], &pair[1]);
-        if cache.is_some_and(|c| c.knows(cert, issuer)) {
-            continue;
-        }
-        cert.verify_signed_by(issuer)?;
-        verified.push(LinkCache::key(cert, issuer));
-    }
-    for (i, c) in chain.iter().enumerate() {
-        let name = format!("{role} certificate {i}");
-        c.check_validity(at, &name)?;
-        if i == 0 && (c.is_ca()? || c.key_usage()?.is_some_and(|k| !k.digital_signature())) {
-            return Err(EvidenceError::CertificateRole {
-                cert: format!("{name} ({})", c.subject_cn()),
-                role: crate::error::CertRole::SigningLeaf,
-            });
-        }
-        if i > 0 {
-            let ku_ok = c.key_usage()?.is_none_or(|k| k.key_cert_sign());
-            if !c.is_ca()? || !ku_ok {
-                return Err(EvidenceError::CertificateRole {
-                    cert: format!("{name} ({})", c.subject_cn()),
-                    role: crate::error::CertRole::Issuer,
-                });
-            }
-        }
-    }
-    if let Some(c) = cache {
-        c.remember(verified);
-    }
-    Ok(chain)
-}
 
 /// Seconds since the Unix epoch (0 before it).
 pub use coco_core::time::unix;
@@ -982,7 +979,7 @@ mod tests {
             vec![p.ica.clone(), p.leaf.clone()],
             vec![p.leaf.clone(), p.ica.clone(), p.root.clone()],
         ] {
-            let chain = build_chain(&certs, &p.root, now(), "test").unwrap();
+            let chain = build_chain(&certs, &p.root, now(), "test", None).unwrap();
             let names: Vec<String> = chain.iter().map(Cert::subject_cn).collect();
             assert_eq!(names, ["Test Leaf", "Test ICA", "Test Root"]);
         }
@@ -993,7 +990,7 @@ mod tests {
         let p = pki();
         let (i, l) = (key(2), key(3));
         let ca_leaf = cert(LEAF, ICA, &l, &i, true, None);
-        let e = build_chain(&[ca_leaf, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        let e = build_chain(&[ca_leaf, p.ica.clone()], &p.root, now(), "test", None).unwrap_err();
         let leaf = |e: &EvidenceError| {
             matches!(
                 e,
@@ -1005,11 +1002,11 @@ mod tests {
         };
         assert!(leaf(&e), "{e}");
         let no_sign = cert(LEAF, ICA, &l, &i, false, Some(KeyUsages::KeyEncipherment));
-        let e = build_chain(&[no_sign, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        let e = build_chain(&[no_sign, p.ica.clone()], &p.root, now(), "test", None).unwrap_err();
         assert!(leaf(&e), "{e}");
         // No KeyUsage at all is allowed for the leaf (NVIDIA's leaves carry one, RIM ones vary).
         let plain = cert(LEAF, ICA, &l, &i, false, None);
-        build_chain(&[plain, p.ica.clone()], &p.root, now(), "test").unwrap();
+        build_chain(&[plain, p.ica.clone()], &p.root, now(), "test", None).unwrap();
         // A KeyUsage that does not decode is not taken for an absent one.
         let bad = cert_with(
             LEAF,
@@ -1023,7 +1020,7 @@ mod tests {
                 extn_value: der::asn1::OctetString::new(vec![0x04, 0x02, 0x07, 0x80]).unwrap(),
             }],
         );
-        let e = build_chain(&[bad, p.ica.clone()], &p.root, now(), "test").unwrap_err();
+        let e = build_chain(&[bad, p.ica.clone()], &p.root, now(), "test", None).unwrap_err();
         assert!(
             matches!(&e, EvidenceError::Extension { extension, .. } if extension == "KeyUsage"),
             "{e}"
@@ -1035,7 +1032,7 @@ mod tests {
         let p = pki();
         let (r, i) = (key(1), key(2));
         let not_ca = cert(ICA, ROOT, &i, &r, false, None);
-        let e = build_chain(&[p.leaf.clone(), not_ca], &p.root, now(), "test").unwrap_err();
+        let e = build_chain(&[p.leaf.clone(), not_ca], &p.root, now(), "test", None).unwrap_err();
         let issuer = |e: &EvidenceError| {
             matches!(
                 e,
@@ -1047,7 +1044,14 @@ mod tests {
         };
         assert!(issuer(&e), "{e}");
         let no_cert_sign = cert(ICA, ROOT, &i, &r, true, Some(KeyUsages::DigitalSignature));
-        let e = build_chain(&[p.leaf.clone(), no_cert_sign], &p.root, now(), "test").unwrap_err();
+        let e = build_chain(
+            &[p.leaf.clone(), no_cert_sign],
+            &p.root,
+            now(),
+            "test",
+            None,
+        )
+        .unwrap_err();
         assert!(issuer(&e), "{e}");
     }
 
@@ -1057,7 +1061,8 @@ mod tests {
         // The same names under another key: the signature link breaks.
         let (r2, i2) = (key(9), key(2));
         let forged_ica = cert(ICA, ROOT, &i2, &r2, true, Some(KeyUsages::KeyCertSign));
-        let e = build_chain(&[p.leaf.clone(), forged_ica], &p.root, now(), "test").unwrap_err();
+        let e =
+            build_chain(&[p.leaf.clone(), forged_ica], &p.root, now(), "test", None).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -1069,7 +1074,8 @@ mod tests {
             "{e}"
         );
         // A missing intermediate.
-        let e = build_chain(std::slice::from_ref(&p.leaf), &p.root, now(), "test").unwrap_err();
+        let e =
+            build_chain(std::slice::from_ref(&p.leaf), &p.root, now(), "test", None).unwrap_err();
         assert!(
             matches!(&e, EvidenceError::Chain(ChainError::UnknownIssuer { cert, .. }) if cert == "Test Leaf"),
             "{e}"
@@ -1082,6 +1088,7 @@ mod tests {
             &p.root,
             now(),
             "test",
+            None,
         )
         .unwrap_err();
         assert!(
@@ -1090,10 +1097,17 @@ mod tests {
         );
         // Outside the validity period (the certificates are valid for 30 days).
         let later = now() + Duration::from_secs(31 * 86400);
-        let e = build_chain(&[p.leaf.clone(), p.ica.clone()], &p.root, later, "test").unwrap_err();
+        let e = build_chain(
+            &[p.leaf.clone(), p.ica.clone()],
+            &p.root,
+            later,
+            "test",
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(e, EvidenceError::Expired { .. }), "{e}");
         assert!(matches!(
-            build_chain(&[], &p.root, now(), "test"),
+            build_chain(&[], &p.root, now(), "test", None),
             Err(EvidenceError::Chain(ChainError::Empty { .. }))
         ));
     }
@@ -1130,7 +1144,7 @@ mod tests {
             ));
         }
         other.reverse();
-        let e = build_chain_cached(&other, &p.root, now(), "test", Some(&cache)).unwrap_err();
+        let e = build_chain(&other, &p.root, now(), "test", Some(&cache)).unwrap_err();
         assert!(
             matches!(e, EvidenceError::Chain(ChainError::UnknownIssuer { .. })),
             "{e}"
@@ -1138,7 +1152,7 @@ mod tests {
         assert!(cache.is_empty());
         // Too many certificates: refused as such.
         let many: Vec<Cert> = (0..MAX_CHAIN_CERTS + 1).map(|_| p.ica.clone()).collect();
-        let e = build_chain_cached(&many, &p.root, now(), "test", Some(&cache)).unwrap_err();
+        let e = build_chain(&many, &p.root, now(), "test", Some(&cache)).unwrap_err();
         assert!(
             matches!(e, EvidenceError::Chain(ChainError::TooLong { count, .. }) if count == MAX_CHAIN_CERTS + 1),
             "{e}"
@@ -1146,7 +1160,7 @@ mod tests {
         assert!(cache.is_empty());
         // A chain to the pinned root: both links remembered; a forged leaf under the same
         // intermediate fails and adds nothing.
-        build_chain_cached(
+        build_chain(
             &[p.leaf.clone(), p.ica.clone()],
             &p.root,
             now(),
@@ -1157,7 +1171,7 @@ mod tests {
         assert_eq!(cache.len(), 2);
         let forged = cert(LEAF, ICA, &key(40), &key(41), false, None);
         assert!(
-            build_chain_cached(
+            build_chain(
                 &[forged, p.ica.clone()],
                 &p.root,
                 now(),
@@ -1177,7 +1191,7 @@ mod tests {
                 false,
                 None,
             );
-            build_chain_cached(&[l, p.ica.clone()], &p.root, now(), "test", Some(&cache)).unwrap();
+            build_chain(&[l, p.ica.clone()], &p.root, now(), "test", Some(&cache)).unwrap();
             assert!(cache.len() <= cache.capacity());
         }
         assert_eq!(cache.len(), 3);

@@ -133,9 +133,9 @@ fn a_complete_chain_under_a_throwaway_ark_is_rejected() {
     }
 
     // Every link of the synthetic chain is itself valid ...
-    ark.verify_signed_by(&ark).unwrap();
-    ask.verify_signed_by(&ark).unwrap();
-    vcek.verify_signed_by(&ask).unwrap();
+    ark.verify_signed_by(&ark, None).unwrap();
+    ask.verify_signed_by(&ark, None).unwrap();
+    vcek.verify_signed_by(&ask, None).unwrap();
     // ... yet the chain is refused: the ARK is not one of AMD's pinned roots, and an ARK in
     // the input is never trusted.
     let opts = VerifyOptions::at(SystemTime::now() + Duration::from_secs(60));

@@ -314,7 +314,7 @@ pub fn verify(doc: RimDocument, at: SystemTime) -> Result<Verified<SignedRim>> {
             },
         ));
     }
-    let chain = build_chain(&certs, roots::rim_root(), at, "RIM signing")?;
+    let chain = build_chain(&certs, roots::rim_root(), at, "RIM signing", None)?;
     let leaf = &chain[0];
     leaf.verify_ecdsa_fixed(
         &xml::canonicalize(signed_info, &|_| false),

@@ -11,7 +11,7 @@ use super::abi::{NONCE_LEN, ParseOptions, Report};
 use super::roots;
 use crate::error::{EvidenceError, Result};
 use crate::verified::Verified;
-use crate::x509::{Cert, LinkCache, build_chain_cached};
+use crate::x509::{Cert, LinkCache, build_chain};
 
 /// Hopper's FWID extension on the leaf (TCG's older composite device id; the FWID is its last
 /// element).
@@ -220,7 +220,7 @@ pub fn leaf_fwid(leaf: &Cert, arch: Arch) -> Result<Option<Vec<u8>>> {
 pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<GpuEvidence>> {
     let (certs, cache) = (opts.certs, opts.cache);
     // 1. The chain, leaf first, to the pinned root.
-    let chain = build_chain_cached(certs, roots::device_root(), opts.at, "GPU device", cache)?;
+    let chain = build_chain(certs, roots::device_root(), opts.at, "GPU device", cache)?;
     let leaf = &chain[0];
     let identity = chain.get(1).filter(|_| chain.len() >= 3).ok_or_else(|| {
         EvidenceError::Chain(crate::error::ChainError::MissingRole {

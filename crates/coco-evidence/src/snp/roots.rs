@@ -56,7 +56,7 @@ mod tests {
             assert_eq!(*p, fp_p);
             assert_eq!(cert.fingerprint(), fp, "{p:?}");
             assert_eq!(cert.subject_cn(), format!("ARK-{}", p.name()));
-            cert.verify_signed_by(cert).unwrap();
+            cert.verify_signed_by(cert, None).unwrap();
         }
     }
 }

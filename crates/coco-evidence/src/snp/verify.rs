@@ -244,16 +244,14 @@ pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<SnpEv
         .iter()
         .find(|(p, _)| *p == product)
         .expect("a pinned ARK for every product");
-    intermediate
-        .verify_signed_by_cached(ark, cache)
-        .map_err(|e| {
-            EvidenceError::Chain(crate::error::ChainError::NotSignedByRoot {
-                cert: intermediate.subject_cn(),
-                root: ark.subject_cn(),
-                reason: e.to_string(),
-            })
-        })?;
-    vek.verify_signed_by_cached(intermediate, cache)?;
+    intermediate.verify_signed_by(ark, cache).map_err(|e| {
+        EvidenceError::Chain(crate::error::ChainError::NotSignedByRoot {
+            cert: intermediate.subject_cn(),
+            root: ark.subject_cn(),
+            reason: e.to_string(),
+        })
+    })?;
+    vek.verify_signed_by(intermediate, cache)?;
     let inter_role = if role == "VCEK" { "ASK" } else { "ASVK" };
     for (cert, r) in [(ark, "ARK"), (intermediate, inter_role), (vek, role)] {
         cert.check_validity(opts.at, r)?;

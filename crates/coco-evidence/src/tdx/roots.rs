@@ -54,7 +54,7 @@ pub(crate) fn check_issued_by_root(cert: &Cert, root: &Cert) -> crate::Result<()
     if root == intel_root() && known_intermediates().contains(cert) {
         return Ok(());
     }
-    cert.verify_signed_by(root)
+    cert.verify_signed_by(root, None)
 }
 
 /// The pinned Intel SGX Root CA.
@@ -76,7 +76,7 @@ mod tests {
         let root = intel_root();
         assert_eq!(root.fingerprint(), INTEL_ROOT_FINGERPRINT);
         assert_eq!(root.subject_cn(), "Intel SGX Root CA");
-        root.verify_signed_by(root).unwrap();
+        root.verify_signed_by(root, None).unwrap();
     }
 
     #[test]
@@ -86,7 +86,7 @@ mod tests {
             .zip(KNOWN_INTERMEDIATE_FINGERPRINTS)
         {
             assert_eq!(c.fingerprint(), fp);
-            c.verify_signed_by(intel_root()).unwrap();
+            c.verify_signed_by(intel_root(), None).unwrap();
         }
         assert_eq!(
             known_intermediates()[0].serial_hex(),

@@ -104,7 +104,7 @@ pub fn verify(quote: Quote, opts: &VerifyOptions<'_>) -> Result<Verified<TdxEvid
                 reason: e.to_string(),
             })
         })?;
-        pck.verify_signed_by(pck_ca)?;
+        pck.verify_signed_by(pck_ca, None)?;
         if let Some((c, k)) = cache.zip(key) {
             c.insert(k);
         }

@@ -136,7 +136,7 @@ impl Kds {
                 })?;
             snp::verify::check_crl(&crl_parsed, ark, at, &[]).map_err(FetchError::Verify)?;
             for c in certs.iter().filter(|c| c.subject_cn() != ark.subject_cn()) {
-                c.verify_signed_by(ark).map_err(FetchError::Verify)?;
+                c.verify_signed_by(ark, None).map_err(FetchError::Verify)?;
             }
         }
         Ok(SnpCollateral {

@@ -264,7 +264,7 @@ fn verify_pck_crl(crl: &coco_evidence::x509::Crl, chain: &[u8]) -> Result<(), Fe
         })?;
     crl.verify_signed_by(issuer).map_err(FetchError::Verify)?;
     issuer
-        .verify_signed_by(coco_evidence::tdx::roots::intel_root())
+        .verify_signed_by(coco_evidence::tdx::roots::intel_root(), None)
         .map_err(FetchError::Verify)
 }
 
