@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use coco_core::appraise::ReferenceValues;
 use coco_core::ear::Status;
 use coco_core::keys::{PublicKey, SigningKey};
@@ -121,11 +119,6 @@ impl std::fmt::Debug for KeyReleaseService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "KeyReleaseService({:?})", self.decider)
     }
-}
-
-fn b64(s: &str, what: &str) -> Result<Vec<u8>> {
-    B64.decode(s)
-        .map_err(|_| ReleaseError::Request(format!("{what} is not base64")))
 }
 
 impl KeyReleaseService {
@@ -439,8 +432,8 @@ impl KeyReleaseService {
             return Err(ReleaseError::Request("key_id must be 1..=256 bytes".into()).into());
         }
         let (challenge, expires_at) = self.issuer.verify(&bundle.token, t)?;
-        let pk = b64(&bundle.public_key, "public_key")?;
-        wrap::check_public_key(bundle.kem, &pk)?;
+        let pk = bundle.public_key.as_bytes();
+        wrap::check_public_key(bundle.kem, pk)?;
         if self.replay.is_used(&challenge) {
             return Err(ReleaseError::Challenge(crate::error::ChallengeError::Replayed).into());
         }
@@ -455,7 +448,7 @@ impl KeyReleaseService {
             &evidence,
             Binding::KeyRelease {
                 challenge: &challenge,
-                public_key: &pk,
+                public_key: pk,
             },
             now,
             Some(hex::encode(Sha256::digest(challenge))),
@@ -482,7 +475,7 @@ impl KeyReleaseService {
         let info = binding::wrap_info(&bundle.key_id, &jwt);
         let w = wrap::wrap(
             bundle.kem,
-            &pk,
+            pk,
             dek.as_bytes(),
             &info,
             bundle.key_id.as_bytes(),
@@ -493,8 +486,8 @@ impl KeyReleaseService {
                 ear: jwt,
                 wrapped_key: WrappedKey {
                     kem: w.kem,
-                    enc: B64.encode(&w.enc),
-                    ciphertext: B64.encode(&w.ciphertext),
+                    enc: w.enc.into(),
+                    ciphertext: w.ciphertext.into(),
                 },
             },
             status,
@@ -532,30 +525,16 @@ fn cpu_evidence(cpu: &CpuEvidence) -> Result<Evidence> {
             )));
         }
     };
-    let mut e = Evidence::new(platform, b64(&cpu.evidence, "cpu.evidence")?);
+    let mut e = Evidence::new(platform, cpu.evidence.0.clone());
     e.certs = certs(&cpu.certs, "cpu.certs")?;
     if let Some(crl) = &cpu.crl {
         e.crl = Some(
-            coco_evidence::x509::Crl::from_der(&b64(crl, "cpu.crl")?)
+            coco_evidence::x509::Crl::from_der(crl)
                 .map_err(|err| ReleaseError::Request(format!("cpu.crl: {err}")))?,
         );
     }
     if let Some(c) = &cpu.collateral {
-        e.collateral = Some(tdx::RawCollateral {
-            tcb_info: b64(&c.tcb_info, "tcb_info")?,
-            qe_identity: b64(&c.qe_identity, "qe_identity")?,
-            tcb_signing_chain: b64(&c.tcb_signing_chain, "tcb_signing_chain")?,
-            pck_crl: c
-                .pck_crl
-                .as_deref()
-                .map(|x| b64(x, "pck_crl"))
-                .transpose()?,
-            root_ca_crl: c
-                .root_ca_crl
-                .as_deref()
-                .map(|x| b64(x, "root_ca_crl"))
-                .transpose()?,
-        });
+        e.collateral = Some(c.to_raw());
     }
     Ok(e)
 }
@@ -571,7 +550,7 @@ fn gpu_evidence(g: &GpuEvidence, i: usize) -> Result<Evidence> {
             )));
         }
     };
-    let mut e = Evidence::new(platform, b64(&g.evidence, &format!("gpus[{i}].evidence"))?);
+    let mut e = Evidence::new(platform, g.evidence.0.clone());
     e.certs = certs(&g.certs, &format!("gpus[{i}].certs"))?;
     Ok(e)
 }

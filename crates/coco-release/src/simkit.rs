@@ -17,8 +17,6 @@
 //! assert!(workload::unwrap(&response, &key, "model-1").is_ok());
 //! ```
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use coco_core::appraise::ReferenceValues;
 use coco_core::corim::{Corim, DecodeOptions};
 use coco_core::keys::SigningKey;
@@ -177,7 +175,7 @@ impl Attester for SimAttester {
             .iter()
             .map(|g| GpuEvidence {
                 platform: "sim-gpu".into(),
-                evidence: B64.encode(self.platform.gpu_report(g, nonce)),
+                evidence: self.platform.gpu_report(g, nonce).into(),
                 certs: Some(self.platform.gpu_cert().to_pem()),
             })
             .collect())
@@ -186,7 +184,7 @@ impl Attester for SimAttester {
     fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {
         Ok(CpuEvidence {
             platform: "sim-snp".into(),
-            evidence: B64.encode(self.platform.snp_report(&self.vm, report_data)),
+            evidence: self.platform.snp_report(&self.vm, report_data).into(),
             certs: Some(self.platform.vcek().to_pem()),
             collateral: None,
             crl: None,

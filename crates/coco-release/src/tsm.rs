@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use coco_evidence::collect::tsm::{self, Provider};
 
 use crate::error::{ReleaseError, Result};
-use crate::wire::{CpuEvidence, GpuEvidence, TdxCollateral};
+use crate::wire::{Base64, CpuEvidence, GpuEvidence, TdxCollateral};
 use crate::workload::Attester;
 
 pub use coco_evidence::collect::tsm::DEFAULT_ROOT;
@@ -21,7 +21,7 @@ pub use coco_evidence::collect::tsm::DEFAULT_ROOT;
 pub struct TsmAttester {
     root: PathBuf,
     collateral: Option<TdxCollateral>,
-    snp_crl: Option<String>,
+    snp_crl: Option<Base64>,
     gpus: bool,
 }
 
@@ -39,7 +39,7 @@ impl TsmAttester {
 
     /// Sends AMD's CRL (DER) along with SNP evidence, so the service can check revocation.
     pub fn with_snp_crl(mut self, crl_der: &[u8]) -> Self {
-        self.snp_crl = Some(B64.encode(crl_der));
+        self.snp_crl = Some(crl_der.into());
         self
     }
 
@@ -63,9 +63,12 @@ impl Attester for TsmAttester {
                 let pem = B64
                     .decode(&w.certificate)
                     .map_err(|e| ReleaseError::Collect(format!("GPU chain: {e}")))?;
+                let report = B64
+                    .decode(&w.evidence)
+                    .map_err(|e| ReleaseError::Collect(format!("GPU report: {e}")))?;
                 Ok(GpuEvidence {
                     platform: "nvidia".into(),
-                    evidence: w.evidence,
+                    evidence: report.into(),
                     certs: Some(String::from_utf8_lossy(&pem).into_owned()),
                 })
             })
@@ -78,14 +81,14 @@ impl Attester for TsmAttester {
         Ok(match r.provider {
             Provider::Tdx => CpuEvidence {
                 platform: "tdx".into(),
-                evidence: B64.encode(r.report),
+                evidence: r.report.into(),
                 certs: None,
                 collateral: self.collateral.clone(),
                 crl: None,
             },
             Provider::Snp => CpuEvidence {
                 platform: "snp".into(),
-                evidence: B64.encode(r.report),
+                evidence: r.report.into(),
                 certs: r.certs_pem,
                 collateral: None,
                 crl: self.snp_crl.clone(),

@@ -2,7 +2,6 @@
 //! the bundle, and unwrap the released key into zeroizing memory.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coco_seal::Dek;
 
@@ -33,17 +32,10 @@ pub fn bundle(
     let key = WorkloadKey::generate(kem);
     let pk = key.public_key().to_vec();
     let gpus = attester.gpu_evidence(&binding::gpu_nonce(&nonce, &pk))?;
-    let raw: Vec<Vec<u8>> = gpus
-        .iter()
-        .map(|g| {
-            B64.decode(&g.evidence)
-                .map_err(|_| ReleaseError::Request("GPU evidence is not base64".into()))
-        })
-        .collect::<Result<_>>()?;
     let cpu = attester.cpu_evidence(&binding::report_data(
         &nonce,
         &pk,
-        raw.iter().map(Vec::as_slice),
+        gpus.iter().map(|g| g.evidence.as_bytes()),
     ))?;
     Ok((
         EvidenceBundle {
@@ -51,7 +43,7 @@ pub fn bundle(
             token: challenge.token.clone(),
             key_id: key_id.into(),
             kem,
-            public_key: B64.encode(&pk),
+            public_key: pk.into(),
             cpu,
             gpus,
         },
@@ -137,12 +129,8 @@ pub fn unwrap(response: &ReleaseResponse, key: &WorkloadKey, key_id: &str) -> Re
     let w = &response.wrapped_key;
     let wrapped = Wrapped {
         kem: w.kem,
-        enc: B64
-            .decode(&w.enc)
-            .map_err(|_| ReleaseError::Request("enc is not base64".into()))?,
-        ciphertext: B64
-            .decode(&w.ciphertext)
-            .map_err(|_| ReleaseError::Request("ciphertext is not base64".into()))?,
+        enc: w.enc.0.clone(),
+        ciphertext: w.ciphertext.0.clone(),
     };
     let info = binding::wrap_info(key_id, &response.ear);
     let dek = key.unwrap(&wrapped, &info, key_id.as_bytes())?;

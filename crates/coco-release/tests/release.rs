@@ -336,8 +336,7 @@ fn a_gpu_report_from_another_session_breaks_the_binding() {
     // Another workload key than the one the evidence is bound to: both nonces break.
     let (mut third, _) = request(&w, &a, Kem::P384);
     let other = coco_release::wrap::WorkloadKey::generate(Kem::P384);
-    use base64::Engine;
-    third.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key());
+    third.public_key = other.public_key().into();
     assert!(matches!(
         refused(&w, &third),
         ReleaseError::Evidence { index: 1, .. }
@@ -354,7 +353,7 @@ fn a_gpu_report_from_another_session_breaks_the_binding() {
     let a = cvm(&w, vm(), vec![]);
     let (mut fourth, _) = request(&w, &a, Kem::P384);
     let other = coco_release::wrap::WorkloadKey::generate(Kem::P384);
-    fourth.public_key = base64::engine::general_purpose::STANDARD.encode(other.public_key());
+    fourth.public_key = other.public_key().into();
     assert_eq!(findings(&refused(&w, &fourth)), ["cpu0.report_data"]);
 }
 
@@ -485,16 +484,17 @@ fn malformed_requests_are_refused_and_the_service_keeps_serving() {
     let mut b = good.clone();
     b.version = 2;
     assert_eq!(refused(&w, &b).kind(), "request");
+    // Bytes that are not base64 never reach the service: the document is refused when read.
+    let mut v = serde_json::to_value(&good).unwrap();
+    v["public_key"] = "not base64!".into();
+    assert!(serde_json::from_value::<coco_release::wire::EvidenceBundle>(v).is_err());
     let mut b = good.clone();
-    b.public_key = "not base64!".into();
-    assert_eq!(refused(&w, &b).kind(), "request");
-    let mut b = good.clone();
-    b.public_key = "AAAA".into();
+    b.public_key = vec![0u8; 3].into();
     assert_eq!(refused(&w, &b).kind(), "wrap");
     // Evidence that does not verify does not spend the challenge (whoever saw the token
     // cannot burn it with garbage) ...
     let mut b = good.clone();
-    b.cpu.evidence = "AAAA".into();
+    b.cpu.evidence = vec![0u8; 3].into();
     assert_eq!(refused(&w, &b).kind(), "evidence");
     let resp = w.service.release(&good, now()).unwrap();
     assert_eq!(
@@ -611,8 +611,6 @@ fn file_key_store() {
 /// broken chain is refused as evidence.
 #[test]
 fn real_nvidia_gpu_evidence_is_verified_and_bound() {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let w = world();
     let a = cvm(&w, vm(), vec![gpu()]);
     let s = coco_evidence::vectors::dir().join("nvidia/hopper-h100-550.90.07");
@@ -621,7 +619,7 @@ fn real_nvidia_gpu_evidence_is_verified_and_bound() {
     let (mut bundle, _) = request(&w, &a, Kem::P384);
     bundle.gpus = vec![coco_release::wire::GpuEvidence {
         platform: "nvidia".into(),
-        evidence: b64.encode(&report),
+        evidence: report.clone().into(),
         certs: Some(chain.clone()),
     }];
     let e = refused(&w, &bundle);
@@ -641,7 +639,7 @@ fn real_nvidia_gpu_evidence_is_verified_and_bound() {
     let (mut bundle, _) = request(&w, &a, Kem::P384);
     bundle.gpus = vec![coco_release::wire::GpuEvidence {
         platform: "nvidia".into(),
-        evidence: b64.encode(&report),
+        evidence: report.clone().into(),
         certs: Some(other),
     }];
     let e = refused(&w, &bundle);

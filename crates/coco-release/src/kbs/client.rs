@@ -67,7 +67,7 @@ impl Attester for SampleAttester {
         let e = json!({"svn": self.svn.to_string(), "report_data": B64.encode(report_data)});
         Ok(CpuEvidence {
             platform: "sample".into(),
-            evidence: B64.encode(e.to_string()),
+            evidence: e.to_string().into_bytes().into(),
             certs: None,
             collateral: None,
             crl: None,
@@ -80,21 +80,19 @@ impl Attester for SampleAttester {
 /// the sample attester's `{"svn", "report_data"}` with the report data cut to `digest_len`
 /// bytes (the binding hash's length, unpadded, as the guest client sends it).
 pub fn primary_evidence(cpu: &CpuEvidence, digest_len: usize) -> Result<Value> {
-    let raw = B64
-        .decode(&cpu.evidence)
-        .map_err(|_| ReleaseError::Request("cpu evidence is not base64".into()))?;
+    let raw = cpu.evidence.as_bytes();
     match cpu.platform.as_str() {
         "sample" => {
-            let s = coco_evidence::sample::parse(&raw)
+            let s = coco_evidence::sample::parse(raw)
                 .map_err(|e| ReleaseError::from_evidence(0, "sample", e))?;
             let rd = &s.claims.report_data[..digest_len.min(64)];
             Ok(json!({"svn": s.claims.svn.to_string(), "report_data": B64.encode(rd)}))
         }
-        "tdx" => Ok(json!({"quote": cpu.evidence})),
+        "tdx" => Ok(json!({"quote": B64.encode(raw)})),
         "snp" | "sim-snp" => {
             let head = raw
                 .get(..coco_evidence::snp::abi::REPORT_LEN)
-                .unwrap_or(&raw);
+                .unwrap_or(raw);
             let report = coco_evidence::snp::Report::parse(head)
                 .map_err(|e| ReleaseError::from_evidence(0, &cpu.platform, e))?;
             let vlek = report.signing_key == coco_evidence::snp::SigningKey::Vlek;
