@@ -83,16 +83,22 @@ pub(crate) fn entities(v: &Value, path: &str) -> Result<Vec<Entity>> {
     })
 }
 
+/// A map without duplicate keys that must have at least one entry (`what` names it).
+fn nonempty_map<'a>(v: &'a Value, path: &str, what: &str) -> Result<&'a [(Value, Value)]> {
+    let m = map(v, path)?;
+    no_duplicates(m, path)?;
+    if m.is_empty() {
+        return Err(CoreError::malformed(
+            path,
+            format!("{what} must not be empty"),
+        ));
+    }
+    Ok(m)
+}
+
 impl Environment {
     pub(crate) fn decode(v: &Value, path: &str) -> Result<Self> {
-        let m = map(v, path)?;
-        no_duplicates(m, path)?;
-        if m.is_empty() {
-            return Err(CoreError::malformed(
-                path,
-                "an environment-map must not be empty",
-            ));
-        }
+        let m = nonempty_map(v, path, "an environment-map")?;
         let class = get(m, 0)
             .map(|c| {
                 let p = format!("{path}/class");
@@ -167,14 +173,7 @@ pub(crate) fn digests(v: &Value, path: &str) -> Result<Vec<Digest>> {
 
 impl Mval {
     pub(crate) fn decode(v: &Value, path: &str) -> Result<Self> {
-        let m = map(v, path)?;
-        no_duplicates(m, path)?;
-        if m.is_empty() {
-            return Err(CoreError::malformed(
-                path,
-                "a measurement-values-map must not be empty",
-            ));
-        }
+        let m = nonempty_map(v, path, "a measurement-values-map")?;
         let mut out = Mval::default();
         let mut mask5 = None;
         for (k, val) in m {
