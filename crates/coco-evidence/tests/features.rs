@@ -12,7 +12,7 @@ fn resolved(extra: &[&str]) -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let out = Command::new(cargo)
-        .args(["tree", "--offline", "--locked", "--manifest-path", manifest])
+        .args(["tree", "--locked", "--manifest-path", manifest])
         .args(["-p", "coco-evidence", "-e", "normal", "--prefix", "none"])
         .args(["-f", "{p}|{f}"])
         .args(extra)
