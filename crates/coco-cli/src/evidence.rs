@@ -40,7 +40,8 @@ pub fn collect_gpus(a: &CollectArgs) -> ExitCode {
     };
     match collect::collect(&nonce) {
         Ok(gpus) => {
-            let text = serde_json::to_string_pretty(&gpus).expect("wire JSON serializes");
+            let wire: Vec<_> = gpus.iter().map(|g| g.to_wire(&nonce)).collect();
+            let text = serde_json::to_string_pretty(&wire).expect("wire JSON serializes");
             match &a.out {
                 Some(p) => {
                     if let Err(e) = std::fs::write(p, text + "\n") {

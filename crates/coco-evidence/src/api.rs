@@ -299,9 +299,7 @@ impl<'a> Verifier<'a> {
                 if self.allow_trailing_data {
                     o = o.allowing_trailing_data();
                 }
-                if let Some(c) = self.cache {
-                    o = o.with_cache(c);
-                }
+                o.cache = self.cache;
                 let report = snp::parse(bytes, &o)?;
                 Ok(VerifiedEvidence::Snp(Box::new(snp::verify(report, &o)?)))
             }

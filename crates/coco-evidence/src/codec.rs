@@ -43,16 +43,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The structure's name.
-    pub fn structure(&self) -> &'static str {
-        self.structure
-    }
-
-    /// All the bytes of this reader, read or not.
-    pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
-    }
-
     /// The offset of the next sequential read, in the whole structure.
     pub fn position(&self) -> usize {
         self.base + self.pos

@@ -23,7 +23,8 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-use crate::error::{EvidenceError, Result};
+use crate::error::Result;
+use crate::simulated::sim_err;
 use crate::x509::Cert;
 
 const ROOT_NAME: &str = "CN=coco simulated TEE root,O=coco (simulation - not a TEE)";
@@ -55,10 +56,6 @@ impl BuilderProfile for CertProfile {
     ) -> x509_cert::builder::Result<Vec<Extension>> {
         Ok(self.extensions.clone())
     }
-}
-
-fn sim_err(msg: impl Into<String>) -> EvidenceError {
-    EvidenceError::Platform(format!("simulated TEE: {}", msg.into()))
 }
 
 fn key() -> Result<p384::ecdsa::SigningKey> {

@@ -16,7 +16,8 @@ use crate::snp::verify::{SnpEvidence, vek_extensions};
 use crate::verified::Verified;
 use crate::x509::{Cert, LinkCache};
 
-fn sim_err(msg: impl Into<String>) -> EvidenceError {
+/// An error of the simulated TEE (its evidence or its making).
+pub(crate) fn sim_err(msg: impl Into<String>) -> EvidenceError {
     EvidenceError::Platform(format!("simulated TEE: {}", msg.into()))
 }
 

@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use coco_evidence::collect::tsm::{self, Provider};
 
 use crate::error::{ReleaseError, Result};
@@ -56,23 +54,16 @@ impl Attester for TsmAttester {
         if !self.gpus {
             return Ok(Vec::new());
         }
-        coco_evidence::collect::nvml::collect(nonce)
-            .map_err(|e| ReleaseError::Collect(format!("GPU evidence: {e}")))?
+        let gpus = coco_evidence::collect::nvml::collect(nonce)
+            .map_err(|e| ReleaseError::Collect(format!("GPU evidence: {e}")))?;
+        Ok(gpus
             .into_iter()
-            .map(|w| {
-                let pem = B64
-                    .decode(&w.certificate)
-                    .map_err(|e| ReleaseError::Collect(format!("GPU chain: {e}")))?;
-                let report = B64
-                    .decode(&w.evidence)
-                    .map_err(|e| ReleaseError::Collect(format!("GPU report: {e}")))?;
-                Ok(GpuEvidence {
-                    platform: "nvidia".into(),
-                    evidence: report.into(),
-                    certs: Some(String::from_utf8_lossy(&pem).into_owned()),
-                })
+            .map(|g| GpuEvidence {
+                platform: "nvidia".into(),
+                certs: Some(String::from_utf8_lossy(&g.pem_chain).into_owned()),
+                evidence: g.report.into(),
             })
-            .collect()
+            .collect())
     }
 
     fn cpu_evidence(&self, report_data: &[u8; 64]) -> Result<CpuEvidence> {

@@ -127,9 +127,28 @@ pub fn cc_state() -> Result<CcState> {
     Ok(s)
 }
 
+/// One GPU's evidence as NVML returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuReport {
+    /// The architecture NVML reports.
+    pub arch: Arch,
+    /// The attestation report (SPDM GET_MEASUREMENTS request ‖ response).
+    pub report: Vec<u8>,
+    /// The device certificate chain (PEM, leaf first).
+    pub pem_chain: Vec<u8>,
+}
+
+impl GpuReport {
+    /// The JSON wire form that [`verify_wire`](crate::nvidia::verify_wire) reads, for the
+    /// `nonce` the report was requested with.
+    pub fn to_wire(&self, nonce: &[u8; NONCE_LEN]) -> WireEvidence {
+        WireEvidence::new(self.arch, nonce, &self.report, &self.pem_chain)
+    }
+}
+
 /// Collects every GPU's report (requested with `nonce`) and certificate chain, in NVML's
-/// device order, in the JSON wire format that [`verify_wire`](super::verify_wire) reads.
-pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
+/// device order.
+pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<GpuReport>> {
     let nvml = init()?;
     let n = nvml
         .device_count()
@@ -180,12 +199,11 @@ pub fn collect(nonce: &[u8; NONCE_LEN]) -> Result<Vec<WireEvidence>> {
                 "GPU {i}: NVML returned a certificate chain of {clen} bytes"
             )));
         }
-        out.push(WireEvidence::new(
+        out.push(GpuReport {
             arch,
-            nonce,
-            &report.attestation_report[..len],
-            &cert.attestation_cert_chain[..clen],
-        ));
+            report: report.attestation_report[..len].to_vec(),
+            pem_chain: cert.attestation_cert_chain[..clen].to_vec(),
+        });
     }
     Ok(out)
 }
@@ -204,7 +222,7 @@ mod tests {
                 let opts = crate::nvidia::VerifyOptions::at(std::time::SystemTime::now())
                     .with_nonce(nonce);
                 for g in gpus {
-                    g.verify(&opts).unwrap();
+                    g.to_wire(&nonce).verify(&opts).unwrap();
                 }
             }
             Err(e) => {
