@@ -29,6 +29,22 @@ PY
 for f in "$vectors"/snp/*/*.der "$vectors"/snp/*/*.pem "$vectors"/roots/amd/*.pem; do
     cp "$f" "corpus/x509_certs/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+# An OCSP response made by OpenSSL's responder (nonce, responder certificate, P-384), for the
+# OCSP reader that the x509_certs target also drives.
+out=$(pwd)/corpus/x509_certs
+(
+    t=$(mktemp -d)
+    trap 'rm -rf "$t"' EXIT
+    cd "$t"
+    printf '[req]\ndistinguished_name=dn\nx509_extensions=ca\nprompt=no\n[dn]\nCN=Seed Root\n[ca]\nbasicConstraints=critical,CA:TRUE\n[r]\nextendedKeyUsage=OCSPSigning\n' > x.cnf
+    k=(-newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes)
+    openssl req -x509 "${k[@]}" -keyout root.key -out root.pem -days 30 -config x.cnf 2>/dev/null
+    openssl req -new "${k[@]}" -keyout r.key -out r.csr -subj /CN=Seed-Responder -config x.cnf 2>/dev/null
+    openssl x509 -req -in r.csr -CA root.pem -CAkey root.key -set_serial 7 -days 30 -extfile x.cnf -extensions r -out r.pem 2>/dev/null
+    printf 'V\t351231000000Z\t\t07\tunknown\t/CN=Seed-Responder\n' > index.txt
+    openssl ocsp -sha384 -issuer root.pem -cert r.pem -reqout req.der >/dev/null 2>&1
+    openssl ocsp -index index.txt -CA root.pem -rsigner r.pem -rkey r.key -rmd sha384 -reqin req.der -respout "$out/ocsp-openssl.der" -ndays 1 >/dev/null 2>&1
+)
 for f in "$vectors"/tdx/*/quote.bin; do
     cp "$f" "corpus/tdx_quote/$(basename "$(dirname "$f")")"
 done

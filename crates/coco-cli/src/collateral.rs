@@ -18,7 +18,10 @@ pub enum CollateralCommand {
     /// to Intel's pinned root, validity, the quote's FMSPC) and write tcb_info.json,
     /// qe_identity.json, tcb_signing_chain.pem, pck_crl.der and root_ca_crl.der into --out;
     /// or of an SNP report from AMD's KDS (VCEK, ASK + ARK, CRL), verified with the report,
-    /// written as vcek.der, cert_chain.pem (read with --certs DIR) and amd.crl (--crl).
+    /// written as vcek.der, cert_chain.pem (read with --certs DIR) and amd.crl (--crl); or of
+    /// NVIDIA GPU evidence: the driver and VBIOS RIMs from the RIM service and, for the device
+    /// chain, OCSP responses asked with a fresh nonce and verified (ocsp/*.der, read back by
+    /// `evidence verify --platform nvidia --collateral DIR`).
     Fetch(FetchArgs),
 }
 
@@ -40,6 +43,13 @@ pub struct FetchArgs {
     /// NVIDIA: the chip of a report that does not name it (Hopper: GH100).
     #[arg(long, default_value = "GH100")]
     chip: String,
+    /// NVIDIA: the OCSP responder asked about the device chain's certificates.
+    #[arg(long, value_name = "URL", default_value = coco_release::collateral::ocsp::NVIDIA_OCSP)]
+    ocsp: String,
+    /// NVIDIA: the device certificate chain of a raw report (PEM; the JSON wire evidence
+    /// carries its own). Without a chain no OCSP response is fetched.
+    #[arg(long, value_name = "FILE")]
+    certs: Option<PathBuf>,
     /// SNP: the product of a version 2 report (milan, genoa, turin; later reports name it).
     #[arg(long, value_parser = ["milan", "genoa", "turin"])]
     product: Option<String>,
@@ -183,36 +193,87 @@ fn snp(a: &FetchArgs, at: SystemTime) -> CmdResult {
 }
 
 /// The files written for NVIDIA: the driver and VBIOS RIMs (`coco corim from-rims --driver
-/// --vbios` reads them).
+/// --vbios` reads them); OCSP responses go to `ocsp/`.
 const NVIDIA_FILES: [&str; 2] = ["driver_rim.xml", "vbios_rim.swidtag"];
 
-/// `coco collateral fetch --platform nvidia`.
+/// `coco collateral fetch --platform nvidia`: the RIMs of the (first) GPU's report, and OCSP
+/// responses for every GPU's device chain when the chain is known.
 fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
+    use coco_evidence::nvidia::{self, verify::ocsp_range};
+    use coco_release::collateral::ocsp::OcspClient;
     use coco_release::collateral::rim::{RimService, rim_ids};
     let bytes = crate::read_file(&a.evidence, None)?;
-    let report = coco_evidence::nvidia::abi::Report::parse(&bytes)?;
+    let certs = match &a.certs {
+        Some(p) => coco_evidence::x509::load_certs(p)?,
+        None => Vec::new(),
+    };
+    // The chains whose certificates OCSP is asked about: verified first (pinned root, report
+    // signature), so that nothing is asked about certificates that do not chain to NVIDIA.
+    let opts = nvidia::VerifyOptions::at(at).with_certs(&certs);
+    let (report, chains) = if nvidia::is_wire_json(&bytes) {
+        let gpus = nvidia::verify_wire(&bytes, &opts)?;
+        let first = gpus
+            .first()
+            .ok_or("the GPU evidence lists no GPU")?
+            .report
+            .clone();
+        (first, gpus.iter().map(|g| g.chain.clone()).collect())
+    } else {
+        let report = nvidia::Report::parse(&bytes)?;
+        let chains = if certs.is_empty() {
+            Vec::new()
+        } else {
+            vec![nvidia::verify(report.clone(), &opts)?.chain.clone()]
+        };
+        (report, chains)
+    };
     let chip = report.opaque.chip_info().unwrap_or_else(|| a.chip.clone());
     let (driver_id, vbios_id) = rim_ids(&report, &chip)?;
     let tls = client_tls(a)?;
     let service = RimService::new(&a.rim_service, &tls)?;
-    // Both verified before either is written.
+    // Everything verified before anything is written.
     let driver = service.get(&driver_id, report.opaque.driver_version().as_deref(), at)?;
     let vbios = service.get(&vbios_id, report.opaque.vbios_version().as_deref(), at)?;
+    let mut responses: Vec<(String, Vec<u8>)> = Vec::new();
+    if !chains.is_empty() {
+        let client = OcspClient::new(&a.ocsp, &tls)?;
+        for chain in &chains {
+            for r in client.fetch_chain(chain, ocsp_range(chain.len()), at)? {
+                let name = format!("{}.der", r.status.serial);
+                if !responses.iter().any(|(n, _)| *n == name) {
+                    responses.push((name, r.response.der().to_vec()));
+                }
+            }
+        }
+    }
     std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
     write(&a.out.join(NVIDIA_FILES[0]), &driver.bytes)?;
     write(&a.out.join(NVIDIA_FILES[1]), &vbios.bytes)?;
+    if !responses.is_empty() {
+        let dir = a.out.join("ocsp");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("--out {}: {e}", dir.display()))?;
+        for (name, der) in &responses {
+            write(&dir.join(name), der)?;
+        }
+    }
     if a.json {
         outln!(
             "{}",
             serde_json::json!({"platform": "nvidia", "driver_rim": driver.id, "vbios_rim": vbios.id,
+                               "ocsp": responses.iter().map(|(n, _)| format!("ocsp/{n}")).collect::<Vec<_>>(),
                                "out": a.out, "files": NVIDIA_FILES})
         );
     } else {
         eprintln!(
-            "coco: RIMs {} and {} verified and written to {}",
+            "coco: RIMs {} and {} verified and written to {}; {}",
             driver.id,
             vbios.id,
-            a.out.display()
+            a.out.display(),
+            if responses.is_empty() {
+                "no OCSP responses (a raw report needs --certs for its chain)".to_string()
+            } else {
+                format!("{} OCSP responses (good) in ocsp/", responses.len())
+            }
         );
     }
     Ok(())

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{EvidenceError, Result};
+use crate::ocsp::OcspResponse;
 use crate::verified::Verified;
 use crate::x509::{Cert, Crl, LinkCache};
-use crate::{attester, nvidia, simulated, snp, tdx, x509};
+use crate::{attester, nvidia, ocsp, simulated, snp, tdx, x509};
 
 /// Options, named as the CLI flags (`certs`, `collateral`, `nonce`, `at`,
 /// `no_revocation_check`).
@@ -23,7 +24,8 @@ pub struct Options {
     /// PEM bundles or DER files, or directories of PEM/DER files (in JSON one path or a list).
     #[serde(default, deserialize_with = "one_or_many")]
     pub certs: Vec<PathBuf>,
-    /// A collateral directory (TDX).
+    /// A collateral directory: TDX (tcb_info.json, ...), or NVIDIA (OCSP responses for the
+    /// device chain in its `ocsp/` directory, as `coco collateral fetch` writes them).
     pub collateral: Option<PathBuf>,
     /// AMD's CRL for the product (SNP; DER or PEM).
     pub crl: Option<PathBuf>,
@@ -107,12 +109,17 @@ impl Options {
             }
             _ => None,
         };
+        let ocsp = match &self.collateral {
+            Some(dir) if platform == EvidencePlatform::Nvidia => ocsp::load_dir(&dir.join("ocsp"))?,
+            _ => Vec::new(),
+        };
         Ok(Evidence {
             platform,
             bytes,
             certs,
             crl,
             collateral,
+            ocsp,
         })
     }
 
@@ -206,6 +213,8 @@ pub struct Evidence {
     pub crl: Option<Crl>,
     /// Intel PCS collateral (TDX).
     pub collateral: Option<tdx::RawCollateral>,
+    /// OCSP responses for the GPU device chains (NVIDIA).
+    pub ocsp: Vec<OcspResponse>,
 }
 
 impl Evidence {
@@ -217,6 +226,7 @@ impl Evidence {
             certs: Vec::new(),
             crl: None,
             collateral: None,
+            ocsp: Vec::new(),
         }
     }
 }
@@ -322,7 +332,9 @@ impl<'a> Verifier<'a> {
                 Ok(VerifiedEvidence::Tdx(Box::new(tdx::verify(quote, &o)?)))
             }
             EvidencePlatform::Nvidia => {
-                let mut o = nvidia::VerifyOptions::at(at).with_certs(&e.certs);
+                let mut o = nvidia::VerifyOptions::at(at)
+                    .with_certs(&e.certs)
+                    .with_ocsp(&e.ocsp);
                 o.parse.allow_trailing_data = self.allow_trailing_data;
                 o.nonce = self.gpu_nonce;
                 o.cache = self.cache;

@@ -81,8 +81,8 @@ pub fn tdx(name: &str, v: &Verified<TdxEvidence>) -> Attester {
     )
 }
 
-/// An NVIDIA GPU attester named `name` (e.g. `gpu0`). OCSP is not consulted for NVIDIA's
-/// device certificates, so its claims say `"revocation_checked": false`.
+/// An NVIDIA GPU attester named `name` (e.g. `gpu0`); `revocation_checked` when the device
+/// chain was checked with OCSP responses.
 pub fn nvidia(name: &str, v: &Verified<GpuEvidence>) -> Attester {
     let r = &v.report;
     let claims = GpuClaims {
@@ -101,7 +101,7 @@ pub fn nvidia(name: &str, v: &Verified<GpuEvidence>) -> Attester {
         cc_mode: true,
         devtools_mode: false,
         nvdec0_disabled: r.opaque.nvdec0_status() == Some(crate::nvidia::abi::Status::Disabled),
-        revocation_checked: false,
+        revocation_checked: v.revocation_checked(),
     };
     Attester::verified(name, Claims::Gpu(claims), crate::nvidia::claims::claims(v))
 }

@@ -81,6 +81,14 @@ pub enum EvidenceError {
         /// Its serial number, hex.
         serial: String,
     },
+    /// An OCSP response cannot vouch for a certificate (see [`crate::ocsp`]).
+    #[error("OCSP for certificate {cert}: {problem}")]
+    Ocsp {
+        /// The certificate (subject CN and serial number).
+        cert: String,
+        /// What is wrong.
+        problem: OcspProblem,
+    },
     /// A signature does not verify.
     #[error("signature of {what} {cause}")]
     Signature {
@@ -301,6 +309,36 @@ pub enum SignatureCause {
     },
 }
 
+/// Why an OCSP response cannot vouch for a certificate (beyond signatures, chains and time,
+/// which have their own [`EvidenceError`] kinds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OcspProblem {
+    /// The response does not decode, or is not a basic response.
+    #[error("malformed OCSP response: {0}")]
+    Malformed(String),
+    /// The responder answered with an error status (`tryLater`, `unauthorized`, ...).
+    #[error("the responder answered {0}")]
+    Status(String),
+    /// No single response of the response names the certificate.
+    #[error("no OCSP response names it")]
+    NotCovered,
+    /// The responder's certificate may not sign OCSP responses (no `id-kp-OCSPSigning`).
+    #[error("responder {0:?} is not authorised to sign OCSP responses (no id-kp-OCSPSigning)")]
+    ResponderNotAuthorized(String),
+    /// The response carries no nonce, or another one than the request's.
+    #[error("nonce: the request sent {expected}, the response carries {found}")]
+    Nonce {
+        /// The nonce sent, hex.
+        expected: String,
+        /// The nonce found, hex (`none` when absent).
+        found: String,
+    },
+    /// The responder does not know the certificate.
+    #[error("the responder does not know the certificate (status unknown)")]
+    Unknown,
+}
+
 /// Why collateral cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -377,6 +415,7 @@ impl EvidenceError {
             EvidenceError::Gpu { source, .. } => source.kind(),
             EvidenceError::Expired { .. } => "expired",
             EvidenceError::Revoked { .. } => "revoked",
+            EvidenceError::Ocsp { .. } => "ocsp",
             EvidenceError::Signature { .. } => "signature",
             EvidenceError::Mismatch { .. } => "mismatch",
             EvidenceError::Collateral(_) => "collateral",

@@ -32,6 +32,7 @@ pub mod collect;
 pub mod crypto;
 pub mod error;
 pub mod nvidia;
+pub mod ocsp;
 pub mod sample;
 #[cfg(feature = "sim")]
 pub mod sim;

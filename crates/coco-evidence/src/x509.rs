@@ -315,7 +315,7 @@ impl Cert {
 
 /// The first element inside the outer SEQUENCE of a signed DER structure (certificate or CRL):
 /// the exact bytes the issuer signed.
-fn signed_part(der: &[u8]) -> Option<&[u8]> {
+pub(crate) fn signed_part(der: &[u8]) -> Option<&[u8]> {
     fn tlv(b: &[u8]) -> Option<(usize, usize)> {
         let first = *b.get(1)?;
         if first < 0x80 {
@@ -340,7 +340,7 @@ fn signed_part(der: &[u8]) -> Option<&[u8]> {
 /// Verifies `sig` (as carried in a certificate or CRL) over `tbs` with `issuer`'s key, for
 /// the algorithm `alg`: RSASSA-PSS/SHA-384 with a 48-byte salt, ECDSA P-384/SHA-384 or ECDSA
 /// P-256/SHA-256.
-fn verify_signature(
+pub(crate) fn verify_signature(
     tbs: &[u8],
     alg: &der::asn1::ObjectIdentifier,
     sig: &[u8],

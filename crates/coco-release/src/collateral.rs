@@ -9,11 +9,14 @@
 //!   the product's ASK + ARK and CRL), verified with the report.
 //! - [`rim`]: NVIDIA's driver and VBIOS RIMs from the RIM service by the ids a GPU report
 //!   names, verified (digest, XML signature to the pinned RIM root, version).
+//! - [`ocsp`]: OCSP responses for NVIDIA's GPU device chains from NVIDIA's responder (or any
+//!   RFC 6960 responder), each asked with a fresh nonce and verified with it.
 //! - [`cache`]: verified TDX collateral by platform, refreshed before it expires, never used
 //!   past its validity; what `coco serve --collateral-cache DIR` decides with.
 
 pub mod cache;
 pub mod kds;
+pub mod ocsp;
 pub mod pcs;
 pub mod rim;
 
@@ -54,13 +57,31 @@ impl Fetcher {
     }
 
     fn get(&self, url: &str, header: Option<&'static str>) -> Result<Fetched, FetchError> {
+        self.call(url, header, None)
+    }
+
+    /// POSTs `body` with `content_type` (an OCSP request), with the same rules as a GET.
+    fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Fetched, FetchError> {
+        self.call(url, None, Some((content_type, body)))
+    }
+
+    fn call(
+        &self,
+        url: &str,
+        header: Option<&'static str>,
+        post: Option<(&str, &[u8])>,
+    ) -> Result<Fetched, FetchError> {
         let transport = |e: &dyn std::fmt::Display| FetchError::Transport {
             url: url.into(),
             reason: e.to_string(),
         };
         let mut waited = false;
         loop {
-            let mut r = self.agent.get(url).call().map_err(|e| transport(&e))?;
+            let sent = match post {
+                None => self.agent.get(url).call(),
+                Some((ct, body)) => self.agent.post(url).content_type(ct).send(body),
+            };
+            let mut r = sent.map_err(|e| transport(&e))?;
             let status = r.status().as_u16();
             if status == 200 {
                 let header = header

@@ -80,7 +80,7 @@ pub fn claims(v: &Verified<GpuEvidence>) -> Value {
         // the measurements against the RIMs. DEVTOOLS mode is not in the signed evidence.
         "cc_mode": true,
         "gpu_mode": if r.opaque.feature_flag() == Some(2) { json!("ppcie") } else { Value::Null },
-        "revocation_checked": false,
+        "revocation_checked": v.revocation_checked(),
         "x-nvidia-gpu-arch-check": true,
         "x-nvidia-gpu-attestation-report-parsed": true,
         "x-nvidia-gpu-attestation-report-signature-verified": true,
@@ -89,6 +89,8 @@ pub fn claims(v: &Verified<GpuEvidence>) -> Value {
         "x-nvidia-gpu-attestation-report-cert-chain": {
             "x-nvidia-cert-status": "valid",
             "x-nvidia-cert-expiration-date": coco_core::time::format_rfc3339(earliest_not_after),
+            "x-nvidia-cert-ocsp-status": if v.revocation_checked() { json!("good") } else { Value::Null },
+            "x-nvidia-cert-ocsp-nonce-matches": if v.revocation_checked() { json!(v.ocsp.iter().all(|o| o.nonce_matched)) } else { Value::Null },
         },
     })
 }

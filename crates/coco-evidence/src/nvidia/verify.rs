@@ -10,6 +10,7 @@ use der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
 use super::abi::{NONCE_LEN, ParseOptions, Report};
 use super::roots;
 use crate::error::{EvidenceError, Result};
+use crate::ocsp::{self, CertOcsp, OcspResponse};
 use crate::verified::Verified;
 use crate::x509::{Cert, LinkCache, build_chain};
 
@@ -61,8 +62,8 @@ impl Arch {
     }
 }
 
-/// Options of verification: the time, the expected nonce, the device certificate chain and
-/// the chain cache.
+/// Options of verification: the time, the expected nonce, the device certificate chain, OCSP
+/// responses and the chain cache.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions<'a> {
     /// The time at which certificates must be valid.
@@ -83,6 +84,14 @@ pub struct VerifyOptions<'a> {
     /// Certificate signatures already verified: the same GPU's next report costs one
     /// signature check (its own).
     pub cache: Option<&'a LinkCache>,
+    /// OCSP responses for the device chain (NVIDIA's responder, `ocsp.ndis.nvidia.com`).
+    /// Empty: revocation is not checked, and the claims say `"revocation_checked": false`.
+    /// Otherwise every certificate between the leaf and the root must have a good response
+    /// among them ([`ocsp::check`]), or verification fails.
+    pub ocsp: &'a [OcspResponse],
+    /// The nonce the OCSP requests carried, when the responses were fetched for this
+    /// verification (each must carry it).
+    pub ocsp_nonce: Option<&'a [u8]>,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -95,6 +104,8 @@ impl<'a> VerifyOptions<'a> {
             parse: ParseOptions::default(),
             certs: &[],
             cache: None,
+            ocsp: &[],
+            ocsp_nonce: None,
         }
     }
 
@@ -113,6 +124,12 @@ impl<'a> VerifyOptions<'a> {
     /// Reuses certificate signature checks remembered in `cache` (and remembers new ones).
     pub fn with_cache(mut self, cache: &'a LinkCache) -> Self {
         self.cache = Some(cache);
+        self
+    }
+
+    /// Checks the device chain's revocation with these OCSP responses.
+    pub fn with_ocsp(mut self, responses: &'a [OcspResponse]) -> Self {
+        self.ocsp = responses;
         self
     }
 }
@@ -135,6 +152,10 @@ pub struct GpuEvidence {
     pub fwid_compared: bool,
     /// Whether the request nonce was compared with an expected nonce.
     pub nonce_checked: bool,
+    /// The OCSP status of every certificate between the leaf and the root (NVIDIA's
+    /// verifiers skip the leaf, which the GPU makes at boot, and the pinned root); empty when
+    /// no responses were given.
+    pub ocsp: Vec<CertOcsp>,
 }
 
 impl GpuEvidence {
@@ -147,6 +168,18 @@ impl GpuEvidence {
     pub fn ueid(&self) -> String {
         self.chain[0].serial_decimal()
     }
+
+    /// Whether the chain was checked for revocation (a good OCSP response for every
+    /// certificate between the leaf and the root).
+    pub fn revocation_checked(&self) -> bool {
+        !self.ocsp.is_empty()
+    }
+}
+
+/// The certificates of a device chain (leaf first, root last) that OCSP is asked about: all
+/// but the leaf and the root.
+pub fn ocsp_range(chain_len: usize) -> std::ops::Range<usize> {
+    1..chain_len.saturating_sub(1)
 }
 
 #[derive(der::Sequence)]
@@ -281,7 +314,17 @@ pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<GpuEv
             });
         }
     };
+    // 5. Revocation, when OCSP responses were given.
+    let ocsp = if opts.ocsp.is_empty() {
+        Vec::new()
+    } else {
+        let mut o = ocsp::CheckOptions::at(opts.at);
+        o.nonce = opts.ocsp_nonce;
+        o.cache = opts.cache;
+        ocsp::check_chain(&chain, ocsp_range(chain.len()), opts.ocsp, &o)?
+    };
     Ok(Verified::new(GpuEvidence {
+        ocsp,
         nonce_checked: opts.nonce.is_some(),
         report,
         arch,

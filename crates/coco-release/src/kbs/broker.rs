@@ -43,8 +43,11 @@ const TEES: &[&str] = &["snp", "tdx", "sample"];
 /// The longest segment of a resource path.
 const MAX_SEGMENT: usize = 128;
 
-/// A resource path `<repository>/<type>/<tag>` (the key id), or why not.
+/// A resource path `<repository>/<type>/<tag>` (the key id), or why not. One leading `/` is
+/// dropped: guest-components' `trustee-attester --path repo/type/tag` asks for
+/// `/kbs/v0/resource//repo/type/tag` (its `ResourceUri` keeps the path's leading slash).
 pub fn resource_id(path: &str) -> Result<&str, KbsError> {
+    let path = path.strip_prefix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
     let ok = segments.len() == 3
         && segments.iter().all(|s| {
@@ -505,8 +508,13 @@ mod tests {
             resource_id("default/model/dek").unwrap(),
             "default/model/dek"
         );
+        assert_eq!(
+            resource_id("/default/model/dek").unwrap(),
+            "default/model/dek"
+        );
         for bad in [
-            "a/b", "a/b/c/d", "a//c", "../b/c", "a/./c", "a/b/c%2f", "a/b/ c", "",
+            "a/b", "a/b/c/d", "a//c", "//a/b/c", "/a/b", "../b/c", "a/./c", "a/b/c%2f", "a/b/ c",
+            "",
         ] {
             assert!(
                 matches!(resource_id(bad), Err(KbsError::InvalidRequestPath(_))),

@@ -8,6 +8,8 @@
 //! root passed explicitly; the regular verifiers pin the vendor roots and refuse the simulated
 //! chain, and the claims say `"simulated": true`, so that appraisal marks the result.
 
+pub mod ocsp;
+
 use std::str::FromStr;
 use std::time::Duration;
 
