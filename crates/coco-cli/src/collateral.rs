@@ -230,22 +230,28 @@ fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
     let chip = report.opaque.chip_info().unwrap_or_else(|| a.chip.clone());
     let (driver_id, vbios_id) = rim_ids(&report, &chip)?;
     let tls = client_tls(a)?;
-    let service = RimService::new(&a.rim_service, &tls)?;
-    // Everything verified before anything is written.
-    let driver = service.get(&driver_id, report.opaque.driver_version().as_deref(), at)?;
-    let vbios = service.get(&vbios_id, report.opaque.vbios_version().as_deref(), at)?;
+    // Everything verified before anything is written: the OCSP answers (one per certificate,
+    // shared certificates asked once), then the RIMs.
     let mut responses: Vec<(String, Vec<u8>)> = Vec::new();
     if !chains.is_empty() {
         let client = OcspClient::new(&a.ocsp, &tls)?;
         for chain in &chains {
-            for r in client.fetch_chain(chain, ocsp_range(chain.len()), at)? {
-                let name = format!("{}.der", r.status.serial);
-                if !responses.iter().any(|(n, _)| *n == name) {
-                    responses.push((name, r.response.der().to_vec()));
+            for i in ocsp_range(chain.len()) {
+                let name = format!("{}.der", chain[i].serial_hex());
+                if responses.iter().any(|(n, _)| *n == name) {
+                    continue;
                 }
+                let r = client.fetch_chain(chain, i..i + 1, at)?;
+                responses.extend(
+                    r.into_iter()
+                        .map(|r| (name.clone(), r.response.der().to_vec())),
+                );
             }
         }
     }
+    let service = RimService::new(&a.rim_service, &tls)?;
+    let driver = service.get(&driver_id, report.opaque.driver_version().as_deref(), at)?;
+    let vbios = service.get(&vbios_id, report.opaque.vbios_version().as_deref(), at)?;
     std::fs::create_dir_all(&a.out).map_err(|e| format!("--out {}: {e}", a.out.display()))?;
     write(&a.out.join(NVIDIA_FILES[0]), &driver.bytes)?;
     write(&a.out.join(NVIDIA_FILES[1]), &vbios.bytes)?;

@@ -109,9 +109,11 @@ pub struct VerifyArgs {
     /// Vendor roots are pinned in coco and never taken from here. Repeatable.
     #[arg(long, value_name = "PATH")]
     certs: Vec<PathBuf>,
-    /// TDX collateral directory: tcb_info.json, qe_identity.json, tcb_signing_chain.pem,
-    /// pck_crl.der, root_ca_crl.der. Without it a TDX quote's TCB status is not evaluated
-    /// (`tcb_status: null`) and --no-revocation-check is required.
+    /// Collateral directory. TDX: tcb_info.json, qe_identity.json, tcb_signing_chain.pem,
+    /// pck_crl.der, root_ca_crl.der; without it a TDX quote's TCB status is not evaluated
+    /// (`tcb_status: null`) and --no-revocation-check is required. NVIDIA: OCSP responses for
+    /// the device chain in ocsp/ (`coco collateral fetch --platform nvidia`); without them the
+    /// claims say "revocation_checked": false.
     #[arg(long)]
     collateral: Option<PathBuf>,
     /// AMD's CRL for the product (SNP; KDS /vcek/v1/{product}/crl, DER or PEM): it must be

@@ -48,11 +48,20 @@ fn serve_counting(
             }
             let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
             *counted.lock().unwrap().entry(target.clone()).or_default() += 1;
+            let mut len = 0usize;
             loop {
                 let mut h = String::new();
                 if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
                     break;
                 }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            // A POST's body (an OCSP request) is read before the answer.
+            let mut body = vec![0u8; len.min(1 << 16)];
+            if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                continue;
             }
             let answer = {
                 let mut r = routes.lock().unwrap();
@@ -952,4 +961,112 @@ fn tcg_era_nvidia_corims_are_read_in_compatibility_mode() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// OCSP for a real GPU's device chain: `collateral fetch --platform nvidia` asks the responder
+/// about the chain's CAs and refuses answers that are not signed under NVIDIA's root, writing
+/// nothing; `evidence verify --collateral` reads `ocsp/` back and refuses responses that do not
+/// vouch for the chain (forged signer: a chain failure; not OCSP at all: `ocsp`).
+#[test]
+fn gpu_ocsp_answers_must_chain_to_nvidias_root() {
+    use coco_evidence::sim::ocsp::{SimAnswer, SimSigner};
+    let v = coco_core::vectors::dir().join("nvidia/hopper-h100-550.90.07");
+    let report = v.join("attestation_report.bin");
+    let pem = v.join("cert_chain.pem");
+    let nonce = std::fs::read_to_string(v.join("nonce.hex")).unwrap();
+    let chain = coco_evidence::x509::load_certs(&pem).unwrap();
+    let root = coco_evidence::nvidia::roots::device_root();
+    // NVML's chain, leaf first; its CAs below the root, each with its issuer.
+    let mut full: Vec<&coco_evidence::x509::Cert> = chain.iter().filter(|c| *c != root).collect();
+    full.push(root);
+    let entries: Vec<_> = (1..full.len() - 1)
+        .map(|i| (full[i], full[i + 1]))
+        .collect();
+    let forger =
+        SimSigner::forged("CN=NVIDIA OCSP Responder", "CN=NVIDIA Device Identity CA").unwrap();
+    let forged = forger
+        .respond(&SimAnswer::good(&entries, None).unwrap(), &[&forger.cert])
+        .unwrap();
+    let mut routes = HashMap::new();
+    routes.insert(
+        "/".to_string(),
+        vec![Answer {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/ocsp-response".into())],
+            body: forged.clone(),
+        }],
+    );
+    let (base, hits) = serve_counting(routes);
+    let t = tempfile::tempdir().unwrap();
+    let out = coco_env(
+        &[
+            "collateral",
+            "fetch",
+            "--platform",
+            "nvidia",
+            report.to_str().unwrap(),
+            "--certs",
+            pem.to_str().unwrap(),
+            "--ocsp",
+            &format!("{base}/"),
+            "--rim-service",
+            &base,
+            "--out",
+            "gpu",
+            "--json",
+        ],
+        t.path(),
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["kind"], "verify", "{e}");
+    assert!(!t.path().join("gpu").exists());
+    assert_eq!(
+        hits.lock().unwrap().get("/"),
+        Some(&1),
+        "asked once, refused at once"
+    );
+
+    let verify = |dir: &str| {
+        let out = coco_env(
+            &[
+                "evidence",
+                "verify",
+                "--platform",
+                "nvidia",
+                report.to_str().unwrap(),
+                "--certs",
+                pem.to_str().unwrap(),
+                "--nonce",
+                nonce.trim(),
+                "--collateral",
+                dir,
+                "--json",
+            ],
+            t.path(),
+            &[],
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    // Without responses: verified, not revocation-checked.
+    let (code, claims) = verify("none");
+    assert_eq!(code, Some(0), "{claims}");
+    assert_eq!(claims["claims"]["revocation_checked"], false, "{claims}");
+    for (dir, body, kind) in [
+        ("forged", forged.as_slice(), "chain"),
+        ("junk", &b"not an OCSP response"[..], "ocsp"),
+    ] {
+        std::fs::create_dir_all(t.path().join(dir).join("ocsp")).unwrap();
+        std::fs::write(t.path().join(dir).join("ocsp/r.der"), body).unwrap();
+        let (code, e) = verify(dir);
+        assert_eq!(code, Some(1), "{e}");
+        assert_eq!(e["error"]["kind"], kind, "{e}");
+    }
 }
