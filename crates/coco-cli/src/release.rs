@@ -164,6 +164,13 @@ pub struct ServeArgs {
     /// With --collateral-cache: AMD's KDS, for SNP evidence sent without its VCEK, ASK or CRL.
     #[arg(long, value_name = "URL", default_value = coco_release::collateral::kds::AMD_KDS)]
     kds: String,
+    /// Check the device chain of every real GPU with OCSP answers from this responder (e.g.
+    /// NVIDIA's, https://ocsp.ndis.nvidia.com/), asked with fresh nonces, verified, cached per
+    /// certificate and asked again half way through their window; then GPU claims say
+    /// "revocation_checked": true and a revoked certificate is refused. Responder unreachable
+    /// with nothing valid cached: 503.
+    #[arg(long, value_name = "URL")]
+    ocsp: Option<String>,
     /// With --collateral-cache: where the Root CA CRL comes from.
     #[arg(long, value_name = "URL", default_value = coco_release::collateral::pcs::INTEL_ROOT_CA_CRL)]
     root_ca_crl: String,
@@ -285,6 +292,16 @@ pub fn serve(a: &ServeArgs) -> CmdResult {
                     coco_release::collateral::kds::SnpEndorsements::new(kds)
                         .with_dir(dir.join("snp")),
                 ))
+        }
+        None => service,
+    };
+    let service = match &a.ocsp {
+        Some(url) => {
+            let client =
+                coco_release::collateral::ocsp::OcspClient::new(url, &ClientTls::default())?;
+            service.with_gpu_ocsp(Arc::new(coco_release::collateral::ocsp::OcspCache::new(
+                client,
+            )))
         }
         None => service,
     };

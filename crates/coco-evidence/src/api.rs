@@ -249,6 +249,8 @@ pub struct Verifier<'a> {
     pub cache: Option<&'a LinkCache>,
     /// Accept the unsigned sample attester's evidence (where simulation is allowed).
     pub accept_sample: bool,
+    /// OCSP responses for GPU device chains that came without any (a service's cache).
+    pub ocsp_source: Option<&'a dyn ocsp::OcspSource>,
 }
 
 impl<'a> Verifier<'a> {
@@ -262,6 +264,7 @@ impl<'a> Verifier<'a> {
             sim_root: None,
             cache: None,
             accept_sample: false,
+            ocsp_source: None,
         }
     }
 
@@ -338,6 +341,7 @@ impl<'a> Verifier<'a> {
                 o.parse.allow_trailing_data = self.allow_trailing_data;
                 o.nonce = self.gpu_nonce;
                 o.cache = self.cache;
+                o.ocsp_source = self.ocsp_source;
                 if nvidia::is_wire_json(bytes) {
                     return Ok(VerifiedEvidence::Nvidia(nvidia::verify_wire(bytes, &o)?));
                 }

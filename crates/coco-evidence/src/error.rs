@@ -357,6 +357,15 @@ pub enum CollateralError {
         /// The missing documents (`pck_crl.der`, `root_ca_crl.der`).
         missing: Vec<String>,
     },
+    /// Collateral the verifier must obtain itself (e.g. OCSP responses) cannot be obtained
+    /// now: a service cannot decide, rather than the evidence being wrong.
+    #[error("{what} unavailable: {reason}")]
+    Unavailable {
+        /// What (e.g. `OCSP response for <cert>`).
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// A collateral document is malformed or inconsistent.
     #[error("{document}: {reason}")]
     Invalid {

@@ -489,6 +489,22 @@ pub fn load_dir(dir: &std::path::Path) -> Result<Vec<OcspResponse>> {
 /// The most responses [`load_dir`] reads (eight GPUs, three certificates each, with room).
 pub const MAX_DIR_RESPONSES: usize = 64;
 
+/// Where verification gets OCSP responses for a device chain it has just verified (leaf
+/// first, pinned root last): a service's cache that asks the vendor's responder. This crate
+/// does no I/O itself; `coco_release::collateral::ocsp::OcspCache` is one. Whatever a source
+/// returns is checked like any other response ([`check_chain`]).
+pub trait OcspSource: std::fmt::Debug + Send + Sync {
+    /// Responses for `chain[range]` at `at`. A source that cannot answer (responder
+    /// unreachable, nothing valid cached) returns
+    /// [`CollateralError::Unavailable`](crate::error::CollateralError::Unavailable).
+    fn responses(
+        &self,
+        chain: &[Cert],
+        range: std::ops::Range<usize>,
+        at: SystemTime,
+    ) -> Result<Vec<OcspResponse>>;
+}
+
 /// What [`check`] requires beyond the signature.
 #[derive(Debug, Clone)]
 pub struct CheckOptions<'a> {

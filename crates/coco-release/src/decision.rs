@@ -116,6 +116,7 @@ pub struct Decider {
     mode: Mode,
     accept_missing_revocation: bool,
     allow_trailing_data: bool,
+    ocsp: Option<std::sync::Arc<dyn coco_evidence::ocsp::OcspSource>>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -169,6 +170,7 @@ impl Decider {
             mode: Mode::Release,
             accept_missing_revocation: false,
             allow_trailing_data: false,
+            ocsp: None,
         })
     }
 
@@ -182,7 +184,21 @@ impl Decider {
             mode: Mode::Offline,
             accept_missing_revocation: false,
             allow_trailing_data: false,
+            ocsp: None,
         }
+    }
+
+    /// Checks GPU device chains that come without OCSP responses with responses from `source`
+    /// (e.g. [`crate::collateral::ocsp::OcspCache`]), so that real GPUs can satisfy a policy
+    /// requiring revocation checks. A source that cannot answer is
+    /// [`ReleaseError::Storage`] (the service cannot decide now); a revoked certificate is the
+    /// evidence's failure.
+    pub fn with_ocsp_source(
+        mut self,
+        source: std::sync::Arc<dyn coco_evidence::ocsp::OcspSource>,
+    ) -> Self {
+        self.ocsp = Some(source);
+        self
     }
 
     /// Accepts evidence without revocation data at verification (offline only; the policy
@@ -221,6 +237,7 @@ impl Decider {
     fn verifier(&self, platform: EvidencePlatform, at: SystemTime) -> Verifier<'_> {
         let mut v = Verifier::at(at);
         v.cache = Some(&self.chains);
+        v.ocsp_source = self.ocsp.as_deref();
         v.sim_root = self.sim_root.as_ref();
         v.allow_trailing_data = self.allow_trailing_data;
         // The unsigned sample attester only where simulated evidence is allowed at all (its
@@ -302,10 +319,15 @@ impl Decider {
             cancel.check()?;
             let mut v = self.verifier(e.platform, now);
             v.gpu_nonce = gpu_nonce;
-            let verified = v.verify(e).map_err(|source| ReleaseError::Evidence {
-                index,
-                platform: e.platform.name().to_string(),
-                source: Box::new(source),
+            let verified = v.verify(e).map_err(|source| match source.root() {
+                coco_evidence::EvidenceError::Collateral(
+                    coco_evidence::error::CollateralError::Unavailable { .. },
+                ) => ReleaseError::Storage(format!("evidence {index}: {source}")),
+                _ => ReleaseError::Evidence {
+                    index,
+                    platform: e.platform.name().to_string(),
+                    source: Box::new(source),
+                },
             })?;
             let (prefix, next) = if verified.is_gpu() {
                 ("gpu", &mut gpus)

@@ -196,6 +196,17 @@ impl KeyReleaseService {
         })
     }
 
+    /// Checks GPU device chains with OCSP answers from `source` (NVIDIA's responder through
+    /// [`crate::collateral::ocsp::OcspCache`]), for both protocols; see
+    /// [`Decider::with_ocsp_source`].
+    pub fn with_gpu_ocsp(
+        mut self,
+        source: std::sync::Arc<dyn coco_evidence::ocsp::OcspSource>,
+    ) -> Self {
+        self.decider = self.decider.with_ocsp_source(source);
+        self
+    }
+
     /// Verifies every TDX quote against collateral from `cache` (fetched from the PCS for the
     /// quote's platform, refreshed before it expires, never used past its validity), ignoring
     /// collateral a client sends.

@@ -183,3 +183,104 @@ fn http_statuses_are_honoured() {
         "{e}"
     );
 }
+
+/// The service's cache: one request per certificate until half way through the answer's
+/// window; while the responder is down a cached answer is used inside its window, and past it
+/// the source is unavailable (a service cannot decide: 503), never stale.
+#[test]
+fn the_cache_asks_once_refreshes_and_never_serves_stale_answers() {
+    use coco_evidence::ocsp::OcspSource;
+    use coco_release::collateral::ocsp::OcspCache;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+    let pki = Arc::new(SimOcspPki::generate().unwrap());
+    let (asked, down) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (p, a, d) = (pki.clone(), asked.clone(), down.clone());
+    let url = responder(Arc::new(move |_, req: &[u8]| {
+        a.fetch_add(1, Ordering::SeqCst);
+        if d.load(Ordering::SeqCst) {
+            return (500, vec![], vec![]);
+        }
+        let ans = SimAnswer::for_request(req).unwrap();
+        ok(p.responder.respond(&ans, &[&p.responder.cert]).unwrap())
+    }));
+    let cache = OcspCache::new(client(&url));
+    let now = SystemTime::now();
+    assert_eq!(cache.responses(&pki.chain, 1..3, now).unwrap().len(), 2);
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(cache.len(), 2);
+    cache.responses(&pki.chain, 1..3, now).unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 2, "cached");
+    // Half way through the window (this_update - 10 min .. + 1 day): asked again; down, so the
+    // cached answers, still valid, are used.
+    down.store(true, Ordering::SeqCst);
+    let later = now + Duration::from_secs(50_000);
+    cache.responses(&pki.chain, 1..3, later).unwrap();
+    assert_eq!(asked.load(Ordering::SeqCst), 4);
+    // Past the window, nothing is used.
+    let e = cache
+        .responses(&pki.chain, 1..3, now + Duration::from_secs(90_000))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            EvidenceError::Collateral(coco_evidence::error::CollateralError::Unavailable { .. })
+        ),
+        "{e}"
+    );
+}
+
+/// A service checking GPU chains with OCSP: a real GPU's chain asked about at a responder that
+/// answers under another root is the evidence's failure; a responder that cannot be reached
+/// leaves the service unable to decide (storage, 503), never a release without the check.
+#[test]
+fn a_decision_with_ocsp_refuses_forged_answers_and_waits_for_unreachable_responders() {
+    use coco_evidence::api::{Evidence, EvidencePlatform};
+    use coco_evidence::sim::ocsp::SimSigner;
+    use coco_release::ReleaseError;
+    use coco_release::collateral::ocsp::OcspCache;
+    use coco_release::decision::{Binding, Decider};
+    let v = coco_core::vectors::dir().join("nvidia/hopper-h100-550.90.07");
+    let mut e = Evidence::new(
+        EvidencePlatform::Nvidia,
+        std::fs::read(v.join("attestation_report.bin")).unwrap(),
+    );
+    e.certs = coco_evidence::x509::load_certs(&v.join("cert_chain.pem")).unwrap();
+    let nonce: [u8; 32] = hex::decode(std::fs::read_to_string(v.join("nonce.hex")).unwrap().trim())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let forger = Arc::new(
+        SimSigner::forged("CN=NVIDIA OCSP Responder", "CN=NVIDIA Device Identity CA").unwrap(),
+    );
+    let f = forger.clone();
+    let url = responder(Arc::new(move |_, req: &[u8]| {
+        let ans = SimAnswer::for_request(req).unwrap();
+        ok(f.respond(&ans, &[&f.cert]).unwrap())
+    }));
+    let decide = |url: &str| {
+        let d = Decider::offline(Default::default(), Default::default())
+            .with_ocsp_source(Arc::new(OcspCache::new(client(url))));
+        d.decide(
+            std::slice::from_ref(&e),
+            Binding::GpuNonce(nonce),
+            SystemTime::now(),
+            None,
+        )
+    };
+    let err = decide(&url).unwrap_err();
+    assert!(
+        matches!(&err, ReleaseError::Evidence { source, .. } if source.kind() == "chain"),
+        "{err}"
+    );
+    // Nothing listens on a port just released.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", l.local_addr().unwrap())
+    };
+    let err = decide(&closed).unwrap_err();
+    assert!(matches!(&err, ReleaseError::Storage(_)), "{err}");
+}

@@ -92,6 +92,9 @@ pub struct VerifyOptions<'a> {
     /// The nonce the OCSP requests carried, when the responses were fetched for this
     /// verification (each must carry it).
     pub ocsp_nonce: Option<&'a [u8]>,
+    /// Where to get OCSP responses for the verified chain when [`Self::ocsp`] is empty (a
+    /// service's cache of the vendor responder's answers).
+    pub ocsp_source: Option<&'a dyn ocsp::OcspSource>,
 }
 
 impl<'a> VerifyOptions<'a> {
@@ -106,6 +109,7 @@ impl<'a> VerifyOptions<'a> {
             cache: None,
             ocsp: &[],
             ocsp_nonce: None,
+            ocsp_source: None,
         }
     }
 
@@ -315,13 +319,17 @@ pub fn verify(report: Report, opts: &VerifyOptions<'_>) -> Result<Verified<GpuEv
         }
     };
     // 5. Revocation, when OCSP responses were given.
-    let ocsp = if opts.ocsp.is_empty() {
-        Vec::new()
-    } else {
-        let mut o = ocsp::CheckOptions::at(opts.at);
-        o.nonce = opts.ocsp_nonce;
-        o.cache = opts.cache;
-        ocsp::check_chain(&chain, ocsp_range(chain.len()), opts.ocsp, &o)?
+    let mut o = ocsp::CheckOptions::at(opts.at);
+    o.nonce = opts.ocsp_nonce;
+    o.cache = opts.cache;
+    let range = ocsp_range(chain.len());
+    let ocsp = match (opts.ocsp, opts.ocsp_source) {
+        ([], None) => Vec::new(),
+        ([], Some(source)) => {
+            let fetched = source.responses(&chain, range.clone(), opts.at)?;
+            ocsp::check_chain(&chain, range, &fetched, &o)?
+        }
+        (given, _) => ocsp::check_chain(&chain, range, given, &o)?,
     };
     Ok(Verified::new(GpuEvidence {
         ocsp,
