@@ -114,9 +114,30 @@ pub struct InspectArgs {
     /// Accept NVIDIA's legacy wire shape (tags 500/502, bare payload and tags).
     #[arg(long)]
     legacy: bool,
+    /// The signer's certificate chain (PEM, leaf first) of a CoRIM that names its signer only
+    /// by URL and thumbprint: it is the signer when the leaf's thumbprint matches and the chain
+    /// leads to NVIDIA's pinned CoRIM signing root; the signature is then checked with its key.
+    #[arg(long, value_name = "FILE", conflicts_with = "fetch_signer")]
+    signer_cert: Option<PathBuf>,
+    /// Fetch that certificate chain from the URL the CoRIM names (then as --signer-cert).
+    #[arg(long)]
+    fetch_signer: bool,
+    /// With --fetch-signer: trust only this CA bundle (PEM) for the server's TLS certificate.
+    #[arg(long, value_name = "FILE", requires = "fetch_signer")]
+    ca: Option<PathBuf>,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where the signer certificate of a CoRIM named by URL and thumbprint comes from.
+pub enum SignerCert<'a> {
+    /// Not given: the signature is checked with `--key` keys only.
+    None,
+    /// A PEM chain read from a file.
+    Pem(Vec<u8>),
+    /// Fetched from the CoRIM's locator URL with these TLS settings.
+    Fetch(&'a coco_release::tls::ClientTls),
 }
 
 fn decode_opts(legacy: bool) -> DecodeOptions {
@@ -133,18 +154,54 @@ pub fn load_corim(
     trusted: &[PublicKey],
     at: u64,
     legacy: bool,
+    signer_cert: SignerCert<'_>,
 ) -> Result<(Corim, Value), Box<dyn std::error::Error>> {
     let bytes = read(path)?;
     let opts = decode_opts(legacy);
     if cose::is_signed(&bytes) {
         let s = SignedCorim::decode(&bytes, &opts)?;
-        let verified = if trusted.is_empty() {
-            None
-        } else {
-            Some(s.verify(trusted, at)?)
+        // A signer named by URL and thumbprint, given or fetched: its key, once its
+        // certificate is the thumbprinted one under NVIDIA's CoRIM root.
+        let locator = s
+            .corim
+            .dependent_rims
+            .iter()
+            .find(|l| l.thumbprint.is_some());
+        let pem = match (&signer_cert, locator) {
+            (SignerCert::None, _) => None,
+            (_, None) => {
+                return Err(err(
+                    "--signer-cert/--fetch-signer: the CoRIM names no signer by URL and thumbprint",
+                ));
+            }
+            (SignerCert::Pem(p), Some(_)) => Some(p.clone()),
+            (SignerCert::Fetch(tls), Some(l)) => {
+                Some(coco_release::collateral::rim::corim_signer(&l.href, tls)?)
+            }
+        };
+        let signer = match (pem, locator.and_then(|l| l.thumbprint.as_ref())) {
+            (Some(pem), Some(thumb)) => Some(coco_evidence::nvidia::corim_signer::signer_key(
+                &pem,
+                thumb,
+                coco_evidence::nvidia::roots::rim_root(),
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(at),
+            )?),
+            _ => None,
+        };
+        let verified = match &signer {
+            Some((key, _)) => Some(s.verify(std::slice::from_ref(key), at).map(|_| ())?),
+            None if trusted.is_empty() => None,
+            None => Some(s.verify(trusted, at).map(|_| ())?),
         };
         // What can be said of the signature: verified under a given key, or why not.
         let signature = match (&verified, s.corim.dependent_rims.first()) {
+            (Some(_), _) if signer.is_some() => format!(
+                "verified (signer certificate {:?}: thumbprint and chain to NVIDIA's CoRIM root)",
+                signer
+                    .as_ref()
+                    .map(|(_, c)| c.subject_cn())
+                    .unwrap_or_default()
+            ),
             (Some(_), _) => "verified".to_string(),
             (None, Some(l)) if trusted.is_empty() => format!(
                 "signer unavailable: referenced only by {} and its thumbprint (give its key with \
@@ -200,7 +257,20 @@ pub fn corim(cmd: &CorimCommand) -> CmdResult {
     match cmd {
         CorimCommand::Inspect(a) => {
             let at = now_or(&a.at)?;
-            let (c, info) = load_corim(&a.file, &keys(&a.keys)?, at, a.legacy)?;
+            let tls = coco_release::tls::ClientTls {
+                ca_pem: a
+                    .ca
+                    .as_deref()
+                    .map(|p| crate::read_file(p, Some("--ca")))
+                    .transpose()?,
+                allow_plain_http: false,
+            };
+            let signer = match (&a.signer_cert, a.fetch_signer) {
+                (Some(p), _) => SignerCert::Pem(crate::read_file(p, Some("--signer-cert"))?),
+                (None, true) => SignerCert::Fetch(&tls),
+                (None, false) => SignerCert::None,
+            };
+            let (c, info) = load_corim(&a.file, &keys(&a.keys)?, at, a.legacy, signer)?;
             let mut j = c.to_json();
             for (k, v) in info.as_object().expect("object") {
                 j[k] = v.clone();

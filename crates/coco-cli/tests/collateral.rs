@@ -961,6 +961,25 @@ fn tcg_era_nvidia_corims_are_read_in_compatibility_mode() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
+    // A signer certificate that is not the thumbprinted one is refused before any signature.
+    let sim = coco_evidence::sim::SimTls::generate(&["localhost"]).unwrap();
+    std::fs::write(d.join("not-the-signer.pem"), sim.cert.to_pem()).unwrap();
+    let out = coco_env(
+        &[
+            "corim",
+            "inspect",
+            corim,
+            "--legacy",
+            "--signer-cert",
+            "not-the-signer.pem",
+            "--json",
+        ],
+        d,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["kind"], "mismatch", "{e}");
 }
 
 /// OCSP for a real GPU's device chain: `collateral fetch --platform nvidia` asks the responder

@@ -23,6 +23,7 @@
 
 pub mod abi;
 pub mod claims;
+pub mod corim_signer;
 pub mod rim;
 pub mod roots;
 pub mod verify;

@@ -130,3 +130,10 @@ impl RimService {
         })
     }
 }
+
+/// The certificate chain (PEM) at `url`, as a TCG-era CoRIM names its signer: fetched with the
+/// services' rules (bounded body, no redirects, 404/429 typed). Not trusted: the caller checks
+/// its thumbprint and chain ([`coco_evidence::nvidia::corim_signer::signer_key`]).
+pub fn corim_signer(url: &str, tls: &ClientTls) -> Result<Vec<u8>, FetchError> {
+    Fetcher::new(url, tls)?.get(url, None).map(|f| f.body)
+}
