@@ -1089,3 +1089,79 @@ fn gpu_ocsp_answers_must_chain_to_nvidias_root() {
         assert_eq!(e["error"]["kind"], kind, "{e}");
     }
 }
+
+/// A DCAP client that asks the service's PCCS endpoints for the QE Identity before any TCB
+/// Info gets it: fetched from the PCS on the miss, verified on its own, served byte for byte
+/// with its issuer chain, asked once; a PCS answering with a tampered body gets a 404 through.
+#[test]
+fn the_qe_identity_is_fetched_on_a_miss() {
+    use coco_release::collateral::cache::TdxCache;
+    use coco_release::collateral::pcs::Pcs;
+    use coco_release::http::{Limits, Server};
+    use coco_release::tls::ClientTls;
+    use std::io::Read;
+
+    let get = |url: &str| {
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        (head.to_ascii_lowercase(), body.to_string())
+    };
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let qe = recorded("tdx_qe_identity.json");
+    let body = qe["enclave_identity_json"].as_str().unwrap();
+    for tampered in [false, true] {
+        let mut routes = pcs_routes();
+        if tampered {
+            let list = routes.get_mut("/tdx/certification/v4/qe/identity").unwrap();
+            list[0].body = body
+                .replacen(
+                    "\"tcbEvaluationDataNumber\":17",
+                    "\"tcbEvaluationDataNumber\":18",
+                    1,
+                )
+                .into_bytes();
+        }
+        let (base, hits) = serve_counting(routes);
+        let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
+        let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
+        let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
+            .with_tdx_collateral_cache(Arc::new(cache));
+        let server = Server::start(
+            Arc::new(service),
+            "127.0.0.1:0".parse().unwrap(),
+            Limits::default(),
+        )
+        .unwrap();
+        let url = format!("{}/tdx/certification/v4/qe/identity", server.url());
+        let (head, got) = get(&url);
+        if tampered {
+            assert!(head.starts_with("http/1.1 404"), "{head}");
+            continue;
+        }
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert_eq!(got, body);
+        assert!(
+            head.contains("sgx-enclave-identity-issuer-chain: "),
+            "{head}"
+        );
+        let (_, again) = get(&url);
+        assert_eq!(again, body);
+        let h = hits.lock().unwrap();
+        assert_eq!(
+            h.get("/tdx/certification/v4/qe/identity"),
+            Some(&1),
+            "{h:?}"
+        );
+        assert_eq!(h.get("/tdx/certification/v4/tcb?fmspc=00806F050000"), None);
+    }
+}

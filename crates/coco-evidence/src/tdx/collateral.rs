@@ -51,40 +51,8 @@ pub fn verify_collateral(
 ) -> Result<Verified<Collateral>> {
     let root = opts.root.clone().unwrap_or_else(|| intel_root().clone());
 
-    // The TCB signing cert: any certificate of the chain issued by the root other than the
-    // root itself. Intel re-issued it in 2025 with the same key and serial: pick an edition
-    // valid at the verification time.
     let chain = parse_certs_except(&raw.tcb_signing_chain, Some(&root))?;
-    let candidates: Vec<&Cert> = chain
-        .iter()
-        .filter(|c| {
-            **c != root
-                && c.inner().tbs_certificate().issuer() == root.inner().tbs_certificate().subject()
-        })
-        .collect();
-    let first = candidates.first().ok_or_else(|| {
-        EvidenceError::Chain(ChainError::NoneIssuedByRoot {
-            chain: "TCB signing chain".into(),
-            root: root.subject_cn(),
-            certs: chain.iter().map(Cert::subject_cn).collect(),
-        })
-    })?;
-    let tcb_signing = candidates
-        .iter()
-        .find(|c| c.check_validity(opts.at, "TCB Signing").is_ok())
-        .copied()
-        .map_or_else(
-            || first.check_validity(opts.at, "TCB Signing").map(|_| *first),
-            Ok,
-        )?;
-    check_issued_by_root(tcb_signing, &root).map_err(|e| {
-        EvidenceError::Chain(ChainError::NotSignedByRoot {
-            cert: tcb_signing.subject_cn(),
-            root: root.subject_cn(),
-            reason: e.to_string(),
-        })
-    })?;
-    root.check_validity(opts.at, "root CA")?;
+    let tcb_signing = tcb_signing_cert(&chain, &root, opts.at)?;
 
     let tcb_body: TcbInfoBody<'_> =
         serde_json::from_slice(&raw.tcb_info).map_err(|e| coll("tcb_info.json", e.to_string()))?;
@@ -121,31 +89,8 @@ pub fn verify_collateral(
     let tcb_info_window = window(&tcb_info.issue_date, &tcb_info.next_update, "TCB Info")?;
     check_window(tcb_info_window, opts.at, "TCB Info")?;
 
-    let qe_body: QeIdentityBody<'_> = serde_json::from_slice(&raw.qe_identity)
-        .map_err(|e| coll("qe_identity.json", e.to_string()))?;
-    check_json_signature(
-        qe_body.enclave_identity.get(),
-        &qe_body.signature,
-        tcb_signing,
-        "QE Identity",
-    )?;
-    let qe_identity: QeIdentity = serde_json::from_str(qe_body.enclave_identity.get())
-        .map_err(|e| coll("qe_identity.json", format!("enclaveIdentity: {e}")))?;
-    if qe_identity.id != "TD_QE" || qe_identity.version != 2 {
-        return Err(coll(
-            "qe_identity.json",
-            format!(
-                "QE Identity is id {:?} version {}; TDX needs id \"TD_QE\" version 2",
-                qe_identity.id, qe_identity.version
-            ),
-        ));
-    }
-    let qe_identity_window = window(
-        &qe_identity.issue_date,
-        &qe_identity.next_update,
-        "QE Identity",
-    )?;
-    check_window(qe_identity_window, opts.at, "QE Identity")?;
+    let (qe_identity, qe_identity_window) =
+        check_qe_identity(&raw.qe_identity, tcb_signing, opts.at)?;
 
     let root_ca_crl = raw.root_ca_crl.as_deref().map(Crl::from_der).transpose()?;
     let pck_crl = raw.pck_crl.as_deref().map(Crl::from_der).transpose()?;
@@ -189,4 +134,93 @@ pub fn verify_collateral(
         tcb_info_window,
         qe_identity_window,
     }))
+}
+
+/// The TCB Signing certificate of `chain` at `at`: a certificate issued by `root` (Intel
+/// re-issued it in 2025 with the same key and serial: an edition valid at `at` is picked),
+/// whose signature by `root` verifies; and `root` valid at `at`.
+fn tcb_signing_cert<'a>(chain: &'a [Cert], root: &Cert, at: SystemTime) -> Result<&'a Cert> {
+    let candidates: Vec<&Cert> = chain
+        .iter()
+        .filter(|c| {
+            *c != root
+                && c.inner().tbs_certificate().issuer() == root.inner().tbs_certificate().subject()
+        })
+        .collect();
+    let first = candidates.first().ok_or_else(|| {
+        EvidenceError::Chain(ChainError::NoneIssuedByRoot {
+            chain: "TCB signing chain".into(),
+            root: root.subject_cn(),
+            certs: chain.iter().map(Cert::subject_cn).collect(),
+        })
+    })?;
+    let tcb_signing = candidates
+        .iter()
+        .find(|c| c.check_validity(at, "TCB Signing").is_ok())
+        .copied()
+        .map_or_else(
+            || first.check_validity(at, "TCB Signing").map(|_| *first),
+            Ok,
+        )?;
+    check_issued_by_root(tcb_signing, root).map_err(|e| {
+        EvidenceError::Chain(ChainError::NotSignedByRoot {
+            cert: tcb_signing.subject_cn(),
+            root: root.subject_cn(),
+            reason: e.to_string(),
+        })
+    })?;
+    root.check_validity(at, "root CA")?;
+
+    Ok(tcb_signing)
+}
+
+/// Checks a QE Identity document (`qe_identity.json` as the PCS serves it) signed by `signer`:
+/// the signature over the exact bytes, id `TD_QE` version 2, and its window at `at`.
+fn check_qe_identity(
+    raw: &[u8],
+    signer: &Cert,
+    at: SystemTime,
+) -> Result<(QeIdentity, (u64, u64))> {
+    let qe_body: QeIdentityBody<'_> =
+        serde_json::from_slice(raw).map_err(|e| coll("qe_identity.json", e.to_string()))?;
+    check_json_signature(
+        qe_body.enclave_identity.get(),
+        &qe_body.signature,
+        signer,
+        "QE Identity",
+    )?;
+    let qe_identity: QeIdentity = serde_json::from_str(qe_body.enclave_identity.get())
+        .map_err(|e| coll("qe_identity.json", format!("enclaveIdentity: {e}")))?;
+    if qe_identity.id != "TD_QE" || qe_identity.version != 2 {
+        return Err(coll(
+            "qe_identity.json",
+            format!(
+                "QE Identity is id {:?} version {}; TDX needs id \"TD_QE\" version 2",
+                qe_identity.id, qe_identity.version
+            ),
+        ));
+    }
+    let qe_identity_window = window(
+        &qe_identity.issue_date,
+        &qe_identity.next_update,
+        "QE Identity",
+    )?;
+    check_window(qe_identity_window, at, "QE Identity")?;
+
+    Ok((qe_identity, qe_identity_window))
+}
+
+/// Verifies a QE Identity document on its own (a caching service asked for it before any
+/// TCB Info): `tcb_signing_chain` (PEM, the issuer chain the PCS sends beside it) to the
+/// trusted root, the signature over the exact bytes, id and version, and the window at
+/// `opts.at`. Returns the window `(issueDate, nextUpdate)` in Unix seconds.
+pub fn verify_qe_identity(
+    qe_identity: &[u8],
+    tcb_signing_chain: &[u8],
+    opts: &VerifyOptions,
+) -> Result<(u64, u64)> {
+    let root = opts.root.clone().unwrap_or_else(|| intel_root().clone());
+    let chain = parse_certs_except(tcb_signing_chain, Some(&root))?;
+    let signer = tcb_signing_cert(&chain, &root, opts.at)?;
+    Ok(check_qe_identity(qe_identity, signer, opts.at)?.1)
 }

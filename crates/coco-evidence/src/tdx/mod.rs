@@ -29,7 +29,7 @@ pub mod verify;
 
 pub use abi::{BodyKind, Quote, TdReport};
 pub use cache::ChainCache;
-pub use collateral::verify_collateral;
+pub use collateral::{verify_collateral, verify_qe_identity};
 pub use options::VerifyOptions;
 pub use pcs::{Collateral, RawCollateral, TcbStatus};
 pub use verify::{TdxEvidence, verify};

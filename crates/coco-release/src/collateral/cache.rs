@@ -19,8 +19,9 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(24 * 3600);
 /// The most platforms (FMSPC, CA) remembered.
 pub const MAX_ENTRIES: usize = 1024;
 
-/// A PCK CRL fetched on its own: DER, issuer chain (PEM), valid until (Unix seconds).
-type CachedCrl = (Vec<u8>, Vec<u8>, u64);
+/// A document fetched on its own (a PCK CRL, the QE Identity): its bytes, its issuer chain
+/// (PEM), valid until (Unix seconds).
+type CachedDoc = (Vec<u8>, Vec<u8>, u64);
 
 /// The time source of a cache.
 pub type Clock = std::sync::Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -32,8 +33,11 @@ pub struct TdxCache {
     entries: Mutex<HashMap<([u8; 6], PckCa), TdxCollateral>>,
     /// CRLs fetched on their own (PCCS requests that come before any platform's): DER, issuer
     /// chain, valid until.
-    crls: Mutex<HashMap<PckCa, CachedCrl>>,
+    crls: Mutex<HashMap<PckCa, CachedDoc>>,
     root_crl: Mutex<Option<(Vec<u8>, u64)>>,
+    /// The QE Identity fetched on its own (asked before any platform's TCB Info): body,
+    /// issuer chain, valid until.
+    qe_identity: Mutex<Option<CachedDoc>>,
     clock: Clock,
 }
 
@@ -89,6 +93,7 @@ impl TdxCache {
             entries: Mutex::new(HashMap::new()),
             crls: Mutex::new(HashMap::new()),
             root_crl: Mutex::new(None),
+            qe_identity: Mutex::new(None),
             clock: std::sync::Arc::new(SystemTime::now),
         }
     }
@@ -148,6 +153,25 @@ impl TdxCache {
         let (der, chain, until) = self.pcs.pck_crl(ca, now)?;
         crls.insert(ca, (der.clone(), chain.clone(), until));
         Ok((der, chain))
+    }
+
+    /// The TD QE Identity valid at `now` (the body as the PCS sent it) and its issuer chain:
+    /// from a cached platform, else fetched and verified on its own (a DCAP client may ask for
+    /// it before any TCB Info).
+    pub fn qe_identity(&self, now: SystemTime) -> Result<(Vec<u8>, Vec<u8>), FetchError> {
+        if let Some(e) = self.find(now, |_| true) {
+            return Ok((e.raw.qe_identity, e.raw.tcb_signing_chain));
+        }
+        let t = unix(now);
+        let mut qe = self.qe_identity.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((body, chain, until)) = &*qe
+            && t.saturating_add(REFRESH_MARGIN.as_secs()) < *until
+        {
+            return Ok((body.clone(), chain.clone()));
+        }
+        let (body, chain, until) = self.pcs.qe_identity(now)?;
+        *qe = Some((body.clone(), chain.clone(), until));
+        Ok((body, chain))
     }
 
     /// The Root CA CRL valid at `now` (DER): from a cached platform, else fetched and verified.

@@ -174,6 +174,19 @@ impl Pcs {
         }
     }
 
+    /// Fetches the TD QE Identity (the body byte for byte) with its issuer chain (PEM),
+    /// verified at `at` on its own: chain to the pinned Intel root, signature, id and version,
+    /// window. Returns them with the end of its window (Unix seconds).
+    pub fn qe_identity(&self, at: SystemTime) -> Result<(Vec<u8>, Vec<u8>, u64), FetchError> {
+        let url = format!("{}/tdx/certification/v4/qe/identity", self.base);
+        let f = self.get(&url, "SGX-Enclave-Identity-Issuer-Chain")?;
+        let chain = self.chain(&f, &url, "SGX-Enclave-Identity-Issuer-Chain")?;
+        let (_, until) =
+            coco_evidence::tdx::verify_qe_identity(&f.body, &chain, &VerifyOptions::at(at))
+                .map_err(FetchError::Verify)?;
+        Ok((f.body, chain, until))
+    }
+
     /// Fetches the CRL of the PCK CA `ca` (DER) with its issuer chain (PEM), verified at
     /// `at`: signed by the chain's PCK CA, which the pinned Intel root issued, and inside its
     /// window.

@@ -15,7 +15,7 @@ use axum::routing::get;
 
 use super::App;
 use crate::collateral::cache::TdxCache;
-use crate::collateral::pcs::{PckCa, QuoteIds, TdxCollateral};
+use crate::collateral::pcs::{PckCa, QuoteIds};
 
 fn query<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
     uri.query()?
@@ -59,10 +59,6 @@ fn answer(content_type: &str, body: Vec<u8>, chains: &[(&'static str, &[u8])]) -
         }
     }
     r
-}
-
-fn any_valid(c: &TdxCache) -> Option<TdxCollateral> {
-    c.find(c.now(), |_| true)
 }
 
 async fn tcb(State(app): State<App>, uri: Uri) -> Response {
@@ -109,20 +105,20 @@ async fn tcb(State(app): State<App>, uri: Uri) -> Response {
 }
 
 async fn qe_identity(State(app): State<App>) -> Response {
-    let Some(c) = cache(&app) else {
+    let Some(now) = cache(&app).map(TdxCache::now) else {
         return no_cache();
     };
-    let Some(e) = any_valid(c) else {
-        return plain(StatusCode::NOT_FOUND, "no collateral cached yet");
-    };
-    answer(
-        "application/json",
-        e.raw.qe_identity.clone(),
-        &[(
-            "sgx-enclave-identity-issuer-chain",
-            &e.raw.tcb_signing_chain,
-        )],
-    )
+    let cache = app.service.tdx_collateral_cache().cloned();
+    let got = tokio::task::spawn_blocking(move || cache.map(|c| c.qe_identity(now))).await;
+    match got {
+        Ok(Some(Ok((body, chain)))) => answer(
+            "application/json",
+            body,
+            &[("sgx-enclave-identity-issuer-chain", &chain)],
+        ),
+        Ok(Some(Err(e))) => plain(StatusCode::NOT_FOUND, &e.to_string()),
+        _ => plain(StatusCode::SERVICE_UNAVAILABLE, "collateral unavailable"),
+    }
 }
 
 async fn pck_crl(State(app): State<App>, uri: Uri) -> Response {
