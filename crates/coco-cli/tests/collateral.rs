@@ -1165,3 +1165,99 @@ fn the_qe_identity_is_fetched_on_a_miss() {
         assert_eq!(h.get("/tdx/certification/v4/tcb?fmspc=00806F050000"), None);
     }
 }
+
+/// A second independent client of the service's PCCS endpoints: the `intel-dcap-api` crate's
+/// Intel PCS API client (matter-labs/teepot), pointed at `coco serve` as its base URL, fetches
+/// the TCB Info, QE Identity and PCK CRL of a real quote's platform (coco fetching them from the
+/// loopback PCS on the way); with them, the quote verifies to the status coco reaches with
+/// collateral from the PCS itself.
+#[test]
+fn intel_dcap_api_fetches_collateral_from_the_services_pccs_endpoints() {
+    use coco_release::collateral::cache::TdxCache;
+    use coco_release::collateral::pcs::Pcs;
+    use coco_release::http::{Limits, Server};
+    use coco_release::tls::ClientTls;
+    use intel_dcap_api::{ApiClient, CaType, CrlEncoding};
+
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let base = serve(pcs_routes());
+    let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
+    let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
+    let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
+        .with_tdx_collateral_cache(Arc::new(cache));
+    let server = Server::start(
+        Arc::new(service),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let quote = coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin");
+    let fmspc = hex::encode_upper(
+        coco_release::collateral::pcs::quote_ids(&std::fs::read(&quote).unwrap())
+            .unwrap()
+            .fmspc,
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (tcb, qe, crl) = rt.block_on(async {
+        let client = ApiClient::new_with_base_url(format!("{}/", server.url()).as_str()).unwrap();
+        let tcb = client.get_tdx_tcb_info(&fmspc, None, None).await.unwrap();
+        let qe = client.get_tdx_qe_identity(None, None).await.unwrap();
+        let crl = client
+            .get_pck_crl(CaType::Platform, Some(CrlEncoding::Der))
+            .await
+            .unwrap();
+        (tcb, qe, crl)
+    });
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("theirs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tcb_info.json"), &tcb.tcb_info_json).unwrap();
+    std::fs::write(dir.join("qe_identity.json"), &qe.enclave_identity_json).unwrap();
+    std::fs::write(dir.join("tcb_signing_chain.pem"), &tcb.issuer_chain).unwrap();
+    std::fs::write(dir.join("pck_crl.der"), &crl.crl_data).unwrap();
+    // The Root CA CRL from the same service (the client has no call for it).
+    let root = {
+        use std::io::Read;
+        let host = server.url().strip_prefix("http://").unwrap().to_string();
+        let mut s = std::net::TcpStream::connect(&host).unwrap();
+        write!(
+            s,
+            "GET /sgx/certification/v4/rootcacrl HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        hex::decode(text.split_once("\r\n\r\n").unwrap().1.trim()).unwrap()
+    };
+    std::fs::write(dir.join("root_ca_crl.der"), root).unwrap();
+    let verify = |dir: &str| {
+        let out = coco_env(
+            &[
+                "evidence",
+                "verify",
+                "--platform",
+                "tdx",
+                quote.to_str().unwrap(),
+                "--collateral",
+                dir,
+                "--at",
+                AT,
+                "--json",
+            ],
+            t.path(),
+            &[],
+        );
+        ok(&out);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let theirs = verify("theirs");
+    ok(&fetch(t.path(), &base, "ours", &["--at", AT]));
+    let ours = verify("ours");
+    assert_eq!(theirs["claims"]["revocation_checked"], true, "{theirs}");
+    assert_eq!(theirs["claims"]["tcb_status"], ours["claims"]["tcb_status"]);
+    assert_eq!(theirs["claims"]["fmspc"], ours["claims"]["fmspc"]);
+}
