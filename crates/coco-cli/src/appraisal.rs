@@ -233,6 +233,7 @@ pub fn load_references(
     files: &[PathBuf],
     key_files: &[PathBuf],
     now: u64,
+    legacy: bool,
 ) -> Result<ReferenceValues, Box<dyn std::error::Error>> {
     let trusted = keys(key_files)?;
     let bytes = files
@@ -240,7 +241,7 @@ pub fn load_references(
         .map(|f| read(f))
         .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
-    ReferenceValues::from_cbor(&refs, &trusted, now).map_err(|e| {
+    ReferenceValues::from_cbor_with(&refs, &trusted, now, &decode_opts(legacy)).map_err(|e| {
         err(format!(
             "reference values ({}): {e}",
             files
@@ -411,12 +412,17 @@ pub struct DecisionArgs {
     /// The policy (TOML); default: the strict built-in policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Read --reference CoRIMs in NVIDIA's TCG-era shape too (tags 500/502, a bare payload,
+    /// CoMIDs as bare byte strings: the RIM service's). Signed ones still verify under
+    /// --corim-key.
+    #[arg(long)]
+    pub legacy_corim: bool,
 }
 
 impl DecisionArgs {
     /// The verified reference values and the policy, at `now`.
     pub fn load(&self, now: u64) -> Result<(ReferenceValues, Policy), Box<dyn std::error::Error>> {
-        let refs = load_references(&self.references, &self.corim_keys, now)?;
+        let refs = load_references(&self.references, &self.corim_keys, now, self.legacy_corim)?;
         let policy = match &self.policy {
             Some(p) => Policy::from_toml(
                 &String::from_utf8(read(p)?).map_err(|_| err("policy is not UTF-8"))?,

@@ -905,6 +905,95 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
     ok(&out);
     let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ear["submods"]["gpu0"]["ear_status"], "affirming", "{ear}");
+    // The same reference values in NVIDIA's TCG-era shape (the RIM service's): unsigned as
+    // 500(bare corim-map, CoMIDs as bare byte strings), and signed as 500(502(18(...))). Read
+    // only with --legacy-corim; the signed one still only under its signer's key.
+    use ciborium::Value as Cbor;
+    let mut v: Cbor =
+        ciborium::from_reader(std::fs::read(t.path().join("r.cbor")).unwrap().as_slice()).unwrap();
+    let Cbor::Tag(501, inner) = &mut v else {
+        panic!("not 501")
+    };
+    let Cbor::Map(m) = inner.as_mut() else {
+        panic!("not a map")
+    };
+    for (k, tags) in m.iter_mut() {
+        if *k == Cbor::Integer(1.into()) {
+            let Cbor::Array(list) = tags else {
+                panic!("tags")
+            };
+            for t in list.iter_mut() {
+                let Cbor::Tag(506, b) = t else {
+                    panic!("not 506")
+                };
+                let Cbor::Bytes(bytes) = b.as_ref() else {
+                    panic!("not bstr")
+                };
+                let comid: Cbor = ciborium::from_reader(bytes.as_slice()).unwrap();
+                let mut wrapped = Vec::new();
+                ciborium::into_writer(&Cbor::Tag(506, Box::new(comid)), &mut wrapped).unwrap();
+                *t = Cbor::Bytes(wrapped);
+            }
+        }
+    }
+    let mut legacy = Vec::new();
+    ciborium::into_writer(&Cbor::Tag(500, inner.clone()), &mut legacy).unwrap();
+    std::fs::write(t.path().join("legacy.cbor"), legacy).unwrap();
+    ok(&coco(&["keygen", "--vendor", "--out", "nv.pem"], t.path()));
+    ok(&coco(
+        &[
+            "corim", "sign", "r.cbor", "--key", "nv.pem", "--signer", "NVIDIA", "--out", "s.cbor",
+        ],
+        t.path(),
+    ));
+    let signed = std::fs::read(t.path().join("s.cbor")).unwrap();
+    std::fs::write(
+        t.path().join("legacy-signed.cbor"),
+        [&[0xd9, 0x01, 0xf4, 0xd9, 0x01, 0xf6][..], &signed].concat(),
+    )
+    .unwrap();
+    let appraise = |extra: &[&str]| {
+        let mut args = vec![
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--certs",
+            chain.to_str().unwrap(),
+            "--nonce",
+            nonce.trim(),
+            "--policy",
+            "policy.toml",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        coco(&args, t.path())
+    };
+    for (file, key) in [
+        ("legacy.cbor", None),
+        ("legacy-signed.cbor", Some("nv.pem.pub")),
+    ] {
+        let mut extra = vec!["--reference", file];
+        if let Some(k) = key {
+            extra.extend(["--corim-key", k]);
+        }
+        let strict = appraise(&extra);
+        assert_ne!(
+            strict.status.code(),
+            Some(0),
+            "{file} read without --legacy-corim"
+        );
+        extra.push("--legacy-corim");
+        let out = appraise(&extra);
+        ok(&out);
+        let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            ear["submods"]["gpu0"]["ear_status"], "affirming",
+            "{file}: {ear}"
+        );
+    }
+    // Signed, without its signer's key: refused.
+    let out = appraise(&["--reference", "legacy-signed.cbor", "--legacy-corim"]);
+    assert_ne!(out.status.code(), Some(0));
     // Another VBIOS's RIM as reference: contraindicated, naming the measurements.
     let other = vectors().join("nvidia/rims/vbios/g520_0200_885_9600740001_PROD.swidtag");
     let out = coco(

@@ -110,8 +110,20 @@ impl ReferenceValues {
         trusted: &[crate::keys::PublicKey],
         at: u64,
     ) -> Result<Self> {
-        use crate::corim::{DecodeOptions, cose};
-        let opts = DecodeOptions::default();
+        Self::from_cbor_with(corims, trusted, at, &crate::corim::DecodeOptions::default())
+    }
+
+    /// [`Self::from_cbor`] with decoding options: `opts.legacy` reads NVIDIA's TCG-era shape
+    /// (tags 500/502, a bare corim-map payload, CoMIDs as bare byte strings); a signed CoRIM
+    /// must still verify under one of `trusted`.
+    pub fn from_cbor_with(
+        corims: &[&[u8]],
+        trusted: &[crate::keys::PublicKey],
+        at: u64,
+        opts: &crate::corim::DecodeOptions,
+    ) -> Result<Self> {
+        use crate::corim::cose;
+        let opts = *opts;
         let mut out = Vec::with_capacity(corims.len());
         for (i, bytes) in corims.iter().enumerate() {
             if cose::is_signed(bytes) {
