@@ -191,6 +191,46 @@ const AT: &str = "2025-06-01T00:00:00Z";
 
 /// A service with the reference values of `refs` (REFS.toml), the default policy, no keys and
 /// its audit discarded.
+/// `coco serve`'s HTTP server over a service whose TDX collateral cache fetches from the
+/// loopback PCS at `base`, at the recorded responses' time ([`AT`]).
+fn pccs_server(base: &str) -> coco_release::http::Server {
+    use coco_release::collateral::cache::TdxCache;
+    use coco_release::collateral::pcs::Pcs;
+    use coco_release::http::{Limits, Server};
+    use coco_release::tls::ClientTls;
+    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
+    let pcs = Pcs::new(base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
+    let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
+    let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
+        .with_tdx_collateral_cache(Arc::new(cache));
+    Server::start(
+        Arc::new(service),
+        "127.0.0.1:0".parse().unwrap(),
+        Limits::default(),
+    )
+    .unwrap()
+}
+
+/// A plain HTTP/1.1 GET of `url`: the head (lower case) and the body.
+fn http_get(url: &str) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (
+        String::from_utf8_lossy(&out[..split]).to_ascii_lowercase(),
+        out[split + 4..].to_vec(),
+    )
+}
+
 fn service_over(refs: &str) -> coco_release::KeyReleaseService {
     coco_release::KeyReleaseService::new(
         Box::new(coco_release::keystore::MemoryKeyStore::default()),
@@ -501,23 +541,9 @@ fn the_service_decides_with_its_own_cached_collateral() {
 /// (served from its cache, filled from the loopback PCS) and verifies the quote with it.
 #[test]
 fn dcap_qvl_fetches_collateral_from_the_services_pccs_endpoints() {
-    use coco_release::collateral::cache::TdxCache;
-    use coco_release::collateral::pcs::Pcs;
-    use coco_release::http::{Limits, Server};
-    use coco_release::tls::ClientTls;
-
     let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
     let base = serve(pcs_routes());
-    let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
-    let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
-    let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
-        .with_tdx_collateral_cache(Arc::new(cache));
-    let server = Server::start(
-        Arc::new(service),
-        "127.0.0.1:0".parse().unwrap(),
-        Limits::default(),
-    )
-    .unwrap();
+    let server = pccs_server(&base);
     let quote = coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin");
     let when = coco_core::time::unix(at).to_string();
     let script = r#"
@@ -1095,28 +1121,6 @@ fn gpu_ocsp_answers_must_chain_to_nvidias_root() {
 /// with its issuer chain, asked once; a PCS answering with a tampered body gets a 404 through.
 #[test]
 fn the_qe_identity_is_fetched_on_a_miss() {
-    use coco_release::collateral::cache::TdxCache;
-    use coco_release::collateral::pcs::Pcs;
-    use coco_release::http::{Limits, Server};
-    use coco_release::tls::ClientTls;
-    use std::io::Read;
-
-    let get = |url: &str| {
-        let rest = url.strip_prefix("http://").unwrap();
-        let (host, path) = rest.split_at(rest.find('/').unwrap());
-        let mut s = std::net::TcpStream::connect(host).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        (head.to_ascii_lowercase(), body.to_string())
-    };
-    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
     let qe = recorded("tdx_qe_identity.json");
     let body = qe["enclave_identity_json"].as_str().unwrap();
     for tampered in [false, true] {
@@ -1132,30 +1136,21 @@ fn the_qe_identity_is_fetched_on_a_miss() {
                 .into_bytes();
         }
         let (base, hits) = serve_counting(routes);
-        let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
-        let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
-        let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
-            .with_tdx_collateral_cache(Arc::new(cache));
-        let server = Server::start(
-            Arc::new(service),
-            "127.0.0.1:0".parse().unwrap(),
-            Limits::default(),
-        )
-        .unwrap();
+        let server = pccs_server(&base);
         let url = format!("{}/tdx/certification/v4/qe/identity", server.url());
-        let (head, got) = get(&url);
+        let (head, got) = http_get(&url);
         if tampered {
             assert!(head.starts_with("http/1.1 404"), "{head}");
             continue;
         }
         assert!(head.starts_with("http/1.1 200"), "{head}");
-        assert_eq!(got, body);
+        assert_eq!(got, body.as_bytes());
         assert!(
             head.contains("sgx-enclave-identity-issuer-chain: "),
             "{head}"
         );
-        let (_, again) = get(&url);
-        assert_eq!(again, body);
+        let (_, again) = http_get(&url);
+        assert_eq!(again, body.as_bytes());
         let h = hits.lock().unwrap();
         assert_eq!(
             h.get("/tdx/certification/v4/qe/identity"),
@@ -1173,24 +1168,10 @@ fn the_qe_identity_is_fetched_on_a_miss() {
 /// collateral from the PCS itself.
 #[test]
 fn intel_dcap_api_fetches_collateral_from_the_services_pccs_endpoints() {
-    use coco_release::collateral::cache::TdxCache;
-    use coco_release::collateral::pcs::Pcs;
-    use coco_release::http::{Limits, Server};
-    use coco_release::tls::ClientTls;
     use intel_dcap_api::{ApiClient, CaType, CrlEncoding};
 
-    let at = coco_evidence::time::parse_rfc3339(AT).unwrap();
     let base = serve(pcs_routes());
-    let pcs = Pcs::new(&base, &format!("{base}/root.crl"), &ClientTls::default()).unwrap();
-    let cache = TdxCache::new(pcs, None).with_clock(Arc::new(move || at));
-    let service = service_over("id = \"any\"\n[sample]\nsvn_min = 1\n")
-        .with_tdx_collateral_cache(Arc::new(cache));
-    let server = Server::start(
-        Arc::new(service),
-        "127.0.0.1:0".parse().unwrap(),
-        Limits::default(),
-    )
-    .unwrap();
+    let server = pccs_server(&base);
     let quote = coco_core::vectors::dir().join("tdx/v4-gcp-cos-padded-go-tdx-guest/quote.bin");
     let fmspc = hex::encode_upper(
         coco_release::collateral::pcs::quote_ids(&std::fs::read(&quote).unwrap())
@@ -1219,20 +1200,8 @@ fn intel_dcap_api_fetches_collateral_from_the_services_pccs_endpoints() {
     std::fs::write(dir.join("tcb_signing_chain.pem"), &tcb.issuer_chain).unwrap();
     std::fs::write(dir.join("pck_crl.der"), &crl.crl_data).unwrap();
     // The Root CA CRL from the same service (the client has no call for it).
-    let root = {
-        use std::io::Read;
-        let host = server.url().strip_prefix("http://").unwrap().to_string();
-        let mut s = std::net::TcpStream::connect(&host).unwrap();
-        write!(
-            s,
-            "GET /sgx/certification/v4/rootcacrl HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        hex::decode(text.split_once("\r\n\r\n").unwrap().1.trim()).unwrap()
-    };
+    let (_, hex_der) = http_get(&format!("{}/sgx/certification/v4/rootcacrl", server.url()));
+    let root = hex::decode(String::from_utf8(hex_der).unwrap().trim()).unwrap();
     std::fs::write(dir.join("root_ca_crl.der"), root).unwrap();
     let verify = |dir: &str| {
         let out = coco_env(
