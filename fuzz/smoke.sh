@@ -4,10 +4,11 @@
 #
 # The targets are built with libFuzzer's coverage instrumentation (the flags cargo-fuzz passes
 # for `--sanitizer none`, all accepted by the stable compiler, so neither nightly nor
-# RUSTC_BOOTSTRAP nor cargo-fuzz itself is needed) at opt-level 1 without debug info: about
-# two minutes to build on two cores. No sanitizer: the targets and everything they reach are
-# safe Rust (AWS-LC's C is not instrumented either way); a panic, an overflow (checks are on),
-# an out-of-memory or a timeout is a failure. Long runs stay with cargo-fuzz (fuzz/README.md).
+# RUSTC_BOOTSTRAP nor cargo-fuzz itself is needed) at opt-level 0 without debug info: about
+# two minutes to build on two cores (opt-level 1 took four; the targets then run 10-25x
+# slower, still thousands of runs over the seed corpus in a smoke run). No sanitizer: the
+# targets and everything they reach are safe Rust (AWS-LC's C is not instrumented either
+# way); a panic, an overflow (checks are on), an out-of-memory or a timeout is a failure. Long runs stay with cargo-fuzz (fuzz/README.md).
 # Two targets run at a time; the inputs they find go to a scratch directory, not corpus/.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,7 +32,7 @@ flags=(
 # Not linted (scripts/test.sh lints the workspace while building it).
 env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
     CARGO_TARGET_DIR="$target_dir" RUSTFLAGS="${flags[*]}" CARGO_PROFILE_RELEASE_DEBUG=0 \
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo build --quiet --release --locked --target "$triple" --bins
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 cargo build --quiet --release --locked --target "$triple" --bins
 bin="$target_dir/$triple/release"
 ./seed.sh
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' Cargo.toml | grep -v '^coco-fuzz$')

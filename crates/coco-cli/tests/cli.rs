@@ -994,6 +994,32 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
     // Signed, without its signer's key: refused.
     let out = appraise(&["--reference", "legacy-signed.cbor", "--legacy-corim"]);
     assert_ne!(out.status.code(), Some(0));
+    // The strict default policy (no --policy) wants the GPU chain checked for revocation:
+    // without OCSP answers (`--collateral DIR` with ocsp/) the same GPU is not affirmed.
+    let out = coco(
+        &[
+            "appraise",
+            "--evidence",
+            &evidence,
+            "--certs",
+            chain.to_str().unwrap(),
+            "--nonce",
+            nonce.trim(),
+            "--reference",
+            "r.cbor",
+            "--json",
+        ],
+        t.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings: Vec<&str> = ear["submods"]["gpu0"]["coco_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["claim"].as_str().unwrap())
+        .collect();
+    assert_eq!(findings, ["revocation_checked"], "{ear}");
     // Another VBIOS's RIM as reference: contraindicated, naming the measurements.
     let other = vectors().join("nvidia/rims/vbios/g520_0200_885_9600740001_PROD.swidtag");
     let out = coco(
