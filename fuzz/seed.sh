@@ -123,7 +123,7 @@ coco="${CARGO_TARGET_DIR:-../target}/debug/coco"
 "$coco" demo --dir "$work/demo" --shards 1 --shard-mib 1 >/dev/null
 for n in 0 1 5000 70000; do
     head -c "$n" /dev/urandom > "$work/p$n"
-    "$coco" seal --key "$work/key" --chunk-size 64K "$work/p$n" "corpus/sealed_open/p$n" 2>/dev/null
+    "$coco" seal --force --key "$work/key" --chunk-size 64K "$work/p$n" "corpus/sealed_open/p$n" 2>/dev/null
     cp "corpus/sealed_open/p$n" "corpus/sealed_header/p$n"
 done
 cp "$work/demo/model.sealed/coco-manifest.json" corpus/manifest/signed.json

@@ -49,4 +49,4 @@ step ./scripts/test-c.sh
 step ./scripts/test-py.sh
 # Every fuzz target for a short run over its seed corpus (instrumented build on the stable
 # toolchain, two targets at a time; see fuzz/README.md).
-step ./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-10}"
+step ./fuzz/smoke.sh "${FUZZ_SMOKE_SECS:-6}"
