@@ -236,16 +236,14 @@ fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
     if !chains.is_empty() {
         let client = OcspClient::new(&a.ocsp, &tls)?;
         for chain in &chains {
+            let root = &chain[chain.len() - 1];
             for i in ocsp_range(chain.len()) {
                 let name = format!("{}.der", chain[i].serial_hex());
                 if responses.iter().any(|(n, _)| *n == name) {
                     continue;
                 }
-                let r = client.fetch_chain(chain, i..i + 1, at)?;
-                responses.extend(
-                    r.into_iter()
-                        .map(|r| (name.clone(), r.response.der().to_vec())),
-                );
+                let r = client.fetch(&chain[i], &chain[i + 1], root, at)?;
+                responses.push((name, r.response.der().to_vec()));
             }
         }
     }
