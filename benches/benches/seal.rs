@@ -8,7 +8,9 @@
 //!   decryption of the same plaintext, X25519 recipient).
 //! - `seal/<chunk>`: `primitive_1t` (bare in-place encrypt) vs `coco_1t` (`Sealer::seal`: from a
 //!   reader into a seekable sink, pipelined) and `coco_slice_1t` (`Sealer::seal_slice`: from
-//!   memory, no copy of the input), and the same on all threads (`_nt`).
+//!   memory, no copy of the input) and `coco_into_1t` (`Sealer::seal_into`: from memory
+//!   into memory, each chunk encrypted straight to its place, nothing copied), and the same on
+//!   all threads (`_nt`).
 //! - `read_at`: one 4 KiB `read_at` at a random offset vs decrypting one whole 1 MiB chunk.
 
 use std::hint::black_box;
@@ -219,6 +221,13 @@ fn bench_seal(c: &mut Criterion) {
                 b.iter(|| {
                     sink.set_position(0);
                     sealer.seal_slice(&data, &mut sink).unwrap();
+                })
+            });
+            let mut sealed = vec![0u8; sealer.sealed_len(LEN as u64).unwrap() as usize];
+            g.bench_function(name.replace("coco", "coco_into"), |b| {
+                b.iter(|| {
+                    sealer.seal_into(&data, &mut sealed).unwrap();
+                    black_box(&sealed);
                 })
             });
         }

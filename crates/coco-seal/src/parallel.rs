@@ -43,6 +43,14 @@ impl Workers {
         Ok(Self(Some(pool)))
     }
 
+    /// Runs `f` on the calling thread with a scope whose spawned tasks run on these workers.
+    pub(crate) fn in_place_scope<'s, T>(&self, f: impl FnOnce(&rayon::Scope<'s>) -> T) -> T {
+        match &self.0 {
+            Some(pool) => pool.in_place_scope(f),
+            None => rayon::in_place_scope(f),
+        }
+    }
+
     pub(crate) fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.0 {
             Some(pool) => pool.install(f),

@@ -12,15 +12,15 @@ use zeroize::Zeroizing;
 
 use crate::chunk::{ChunkCipher, TAG};
 use crate::error::{Result, SealError};
-use crate::header::{DEFAULT_CHUNK_LOG2, Header, Metadata};
+use crate::header::{DEFAULT_CHUNK_LOG2, Header, Layout, Metadata};
 use crate::key::Dek;
 use crate::output::AtomicFile;
 use crate::parallel::{Counter, Progress, Workers};
 
-/// Most plaintext held in memory per batch while sealing.
-const MAX_BATCH_BYTES: u64 = 64 << 20;
-/// Least plaintext per batch (when chunks are small).
-const MIN_BATCH_BYTES: u64 = 4 << 20;
+/// Least plaintext a worker encrypts at a time (when chunks are small).
+const UNIT_BYTES: u64 = 1 << 20;
+/// Most plaintext held in memory by the sealing pipeline (unless three chunks are larger).
+const PIPELINE_BYTES: u64 = 256 << 20;
 
 /// How to seal a file.
 #[derive(Clone)]
@@ -103,10 +103,10 @@ pub struct SealSummary {
 pub struct Sealer<'k> {
     dek: &'k Dek,
     opts: SealOptions,
-    /// The batch buffers of the last call that succeeded (they hold ciphertext only), reused
+    /// The unit buffers of the last call that succeeded (they hold ciphertext only), reused
     /// by the next: sealing many files with one sealer allocates (and faults in) its buffers
     /// once.
-    spare: Mutex<Vec<Batch>>,
+    spare: Mutex<Vec<Unit>>,
 }
 
 impl<'k> Sealer<'k> {
@@ -127,9 +127,10 @@ impl<'k> Sealer<'k> {
     /// Seals exactly `plaintext_len` bytes from `input` into `out`, which must be empty and
     /// seekable. Fails if `input` holds fewer or more bytes.
     ///
-    /// Pipelined: while batch k is encrypted (on [`SealOptions::threads`] threads), the calling
-    /// thread writes batch k-1 and reads (and hashes) batch k+1. `input` and `out` are only
-    /// used on the calling thread.
+    /// Pipelined: the calling thread reads (and hashes) the input in units of at least 1 MiB
+    /// and hands each to one of [`SealOptions::threads`] workers as soon as it is read; while
+    /// the workers encrypt, it writes the units they finished, in order. `input` and `out` are
+    /// only used on the calling thread.
     pub fn seal<R: Read, W: Write + Seek>(
         &self,
         input: R,
@@ -140,8 +141,9 @@ impl<'k> Sealer<'k> {
     }
 
     /// Seals `plaintext`, already in memory, into `out` (empty and seekable). As
-    /// [`Self::seal`] without the copy of the input into the batch: each chunk is encrypted
-    /// straight from `plaintext` into the batch written next.
+    /// [`Self::seal`] without the copy of the input into a unit: each chunk is encrypted
+    /// straight from `plaintext` into the unit written next. To seal into memory without the
+    /// copy into `out` either, see [`Self::seal_into`].
     pub fn seal_slice<W: Write + Seek>(&self, plaintext: &[u8], out: W) -> Result<SealSummary> {
         self.seal_from::<&[u8], W>(Input::Slice(plaintext), plaintext.len() as u64, out)
     }
@@ -152,28 +154,12 @@ impl<'k> Sealer<'k> {
         plaintext_len: u64,
         mut out: W,
     ) -> Result<SealSummary> {
-        let salt = match self.opts.salt {
-            Some(s) => s,
-            None => {
-                let mut s = [0u8; 32];
-                getrandom::fill(&mut s).map_err(|e| io::Error::other(format!("getrandom: {e}")))?;
-                s
-            }
-        };
-        let mut header = Header::new(
-            self.opts.chunk_log2,
-            plaintext_len,
-            salt,
-            self.dek.key_check(),
-            self.opts.key_id.clone(),
-            self.opts.metadata.clone(),
-        )?;
-        let prefix = header.encode_prefix();
-        let digest: [u8; 32] = Sha256::digest(&prefix).into();
-        let (file_key, commitment) = self.dek.derive_file_keys(&salt, &digest);
-        header.commitment = commitment;
-        let header_bytes = header.encode();
-        let layout = header.layout()?;
+        let Start {
+            header,
+            header_bytes,
+            layout,
+            cipher,
+        } = self.start(plaintext_len)?;
         let n = header.n_chunks();
         let chunk = header.chunk_size();
 
@@ -181,55 +167,41 @@ impl<'k> Sealer<'k> {
         out.write_all(&header_bytes)?;
         write_zeros(&mut out, layout.data_offset - layout.header_len)?;
 
-        let cipher = ChunkCipher::new(&file_key, n);
         let mut tags = vec![[0u8; TAG]; n as usize];
         let mut hasher = self.opts.hash_plaintext.then(Sha256::new);
         let counter = Counter::new(self.opts.progress.as_ref());
         let threads = crate::parallel::resolve_threads(self.opts.threads);
-        // Batches of at least MIN_BATCH_BYTES amortise the hand-off to the pool; at most
-        // MAX_BATCH_BYTES bounds memory (two batches are held: one encrypting, one in I/O).
-        let batch_chunks = ((threads as u64) * 2)
-            .max(MIN_BATCH_BYTES / chunk)
-            .clamp(1, (MAX_BATCH_BYTES / chunk).max(1));
-        let batch_bytes = batch_chunks * chunk;
+        // A unit is what one worker encrypts at a time: whole chunks, at least UNIT_BYTES to
+        // amortise the hand-off. `depth` units are held at once: one encrypting per thread
+        // and as many again read ahead or waiting to be written, at most PIPELINE_BYTES.
+        let unit_chunks = (UNIT_BYTES / chunk).max(1);
+        let unit_bytes = unit_chunks * chunk;
+        let depth = (2 * threads + 2).clamp(3, (PIPELINE_BYTES / unit_bytes).max(3) as usize);
         let workers = Workers::new(self.opts.threads)?;
-        // In memory: encrypted straight from there (no copy into the batch).
+        // In memory: encrypted straight from there (no copy into the unit).
         let slice = match &input {
             Input::Slice(s) => Some(*s),
             Input::Reader(_) => None,
         };
-        let encrypt = |b: &mut Batch| {
-            let first = b.first;
-            let c = chunk as usize;
-            // Chunk j of the batch: in place, or from memory straight into the batch.
-            let seal_one = |(j, out): (usize, &mut [u8])| {
-                let index = first + j as u64;
-                match slice {
+        // Encrypts a unit chunk by chunk: in place, or from memory straight into the unit.
+        let encrypt = |b: &mut Unit| {
+            b.tags.clear();
+            for (j, out) in b.buf[..b.len].chunks_mut(chunk as usize).enumerate() {
+                let index = b.first + j as u64;
+                b.tags.push(match slice {
                     None => cipher.seal(index, out),
                     Some(all) => {
                         let at = (index * chunk) as usize;
                         cipher.seal_from(index, &all[at..at + out.len()], out)
                     }
-                }
-            };
-            let data = &mut b.buf[..b.len];
-            b.tags.clear();
-            if threads == 1 {
-                b.tags.extend(data.chunks_mut(c).enumerate().map(seal_one));
-            } else {
-                workers.install(|| {
-                    data.par_chunks_mut(c)
-                        .enumerate()
-                        .map(seal_one)
-                        .collect_into_vec(&mut b.tags)
                 });
             }
         };
-        // Reads the next batch (and hashes it) on the calling thread.
-        let mut fill = |b: &mut Batch, first: u64| -> Result<u64> {
+        // Reads the next unit (and hashes it) on the calling thread.
+        let mut fill = |b: &mut Unit, first: u64| -> Result<u64> {
             let start = first * chunk;
             b.first = first;
-            b.len = batch_bytes.min(plaintext_len - start) as usize;
+            b.len = unit_bytes.min(plaintext_len - start) as usize;
             let plain = match &mut input {
                 Input::Reader(r) => {
                     read_exact_or(r, &mut b.buf[..b.len], start, plaintext_len)?;
@@ -242,8 +214,8 @@ impl<'k> Sealer<'k> {
             }
             Ok(first + (b.len as u64).div_ceil(chunk))
         };
-        // Writes an encrypted batch and keeps its tags, on the calling thread.
-        let mut drain = |b: &Batch| -> Result<()> {
+        // Writes an encrypted unit and keeps its tags, on the calling thread.
+        let mut drain = |b: &Unit| -> Result<()> {
             out.write_all(&b.buf[..b.len])?;
             let first = b.first as usize;
             tags[first..first + b.tags.len()].copy_from_slice(&b.tags);
@@ -251,58 +223,58 @@ impl<'k> Sealer<'k> {
             Ok(())
         };
 
-        let cap = batch_bytes.min(plaintext_len) as usize;
+        let cap = unit_bytes.min(plaintext_len) as usize;
         if plaintext_len == 0 {
             // One empty chunk, so that the tag table authenticates the empty file.
             tags[0] = cipher.seal(0, &mut []);
-        } else if plaintext_len <= batch_bytes {
-            let mut only = self.batch(cap);
+        } else if plaintext_len <= unit_bytes {
+            let mut only = self.unit(cap);
             fill(&mut only, 0)?;
             encrypt(&mut only);
             drain(&only)?;
             self.keep(vec![only]);
         } else {
-            // The pipeline: while one thread encrypts batch k (on the pool when there are
-            // several encryption threads), the calling thread writes batch k-1 and reads batch
-            // k+1. Input and output are only ever touched by the calling thread, so neither
-            // needs to be `Send` (a C caller's callbacks run on the caller's thread).
-            let free = std::thread::scope(|scope| -> Result<Vec<Batch>> {
-                let (to_encrypt, encrypt_rx) = mpsc::sync_channel::<Batch>(1);
-                let (encrypted_tx, encrypted) = mpsc::sync_channel::<Batch>(1);
-                let encrypt = &encrypt;
-                scope.spawn(move || {
-                    for mut b in encrypt_rx {
-                        encrypt(&mut b);
-                        if encrypted_tx.send(b).is_err() {
-                            return;
-                        }
-                    }
-                });
-                let lost = || SealError::Io(io::Error::other("the encryption thread stopped"));
-                let mut free = vec![self.batch(cap), self.batch(cap)];
-                let (mut in_flight, mut next) = (false, 0u64);
-                loop {
-                    let mut read = None;
-                    if next < n
+            // The pipeline: the calling thread reads units in order and hands each to a
+            // worker as soon as it is read; workers encrypt units independently (no barrier
+            // between them: a worker that finishes takes the next unit read); the calling
+            // thread writes finished units in order. Input and output are only ever touched
+            // by the calling thread, so neither needs to be `Send` (a C caller's callbacks run
+            // on the caller's thread).
+            let encrypt = &encrypt;
+            let free = workers.in_place_scope(|scope| -> Result<Vec<Unit>> {
+                let (done_tx, done) = mpsc::channel::<Option<Unit>>();
+                let lost = || SealError::Io(io::Error::other("an encryption worker stopped"));
+                let mut free: Vec<Unit> = (0..depth).map(|_| self.unit(cap)).collect();
+                // Finished units waiting for the ones before them, at `seq % depth`.
+                let mut ready: Vec<Option<Unit>> = (0..depth).map(|_| None).collect();
+                let slot = |seq: u64| (seq % depth as u64) as usize;
+                let (mut next, mut read, mut written) = (0u64, 0u64, 0u64);
+                while written < read || next < n {
+                    while next < n
                         && let Some(mut b) = free.pop()
                     {
+                        b.seq = read;
+                        read += 1;
                         next = fill(&mut b, next)?;
-                        read = Some(b);
+                        let done_tx = done_tx.clone();
+                        scope.spawn(move |_| {
+                            // A worker that panicked sends nothing usable: the calling thread
+                            // stops with an error instead of waiting for it forever.
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                encrypt(&mut b);
+                                b
+                            }));
+                            let _ = done_tx.send(r.ok());
+                        });
                     }
-                    if !in_flight {
-                        let Some(b) = read else { break };
-                        to_encrypt.send(b).map_err(|_| lost())?;
-                        in_flight = true;
-                        continue;
+                    let b = done.recv().map_err(|_| lost())?.ok_or_else(lost)?;
+                    let at = slot(b.seq);
+                    ready[at] = Some(b);
+                    while let Some(b) = ready[slot(written)].take() {
+                        drain(&b)?;
+                        free.push(b);
+                        written += 1;
                     }
-                    let done = encrypted.recv().map_err(|_| lost())?;
-                    in_flight = false;
-                    if let Some(b) = read {
-                        to_encrypt.send(b).map_err(|_| lost())?;
-                        in_flight = true;
-                    }
-                    drain(&done)?;
-                    free.push(done);
                 }
                 Ok(free)
             })?;
@@ -328,19 +300,146 @@ impl<'k> Sealer<'k> {
         })
     }
 
-    /// A batch buffer of at least `cap` bytes: a spare one, or a new one.
-    fn batch(&self, cap: usize) -> Batch {
+    /// The length of the sealed file for `plaintext_len` bytes of plaintext with these
+    /// options: how large the output of [`Self::seal_into`] must be.
+    pub fn sealed_len(&self, plaintext_len: u64) -> Result<u64> {
+        Ok(self.header(plaintext_len, [0; 32])?.layout()?.file_len)
+    }
+
+    /// Seals `plaintext` into `out`, which must be exactly [`Self::sealed_len`] bytes long:
+    /// the whole sealed file, in memory. Each chunk is encrypted from `plaintext` straight to
+    /// its place in `out` on [`SealOptions::threads`] threads, nothing is copied: the speed of
+    /// the bare primitive. On error `out` holds no plaintext.
+    ///
+    /// ```
+    /// use coco_seal::{Dek, SealOptions, SealedFile, Sealer};
+    /// let dek = Dek::generate().unwrap();
+    /// let weights = b"weights".repeat(1000);
+    /// let sealer = Sealer::new(&dek, SealOptions::default());
+    /// let mut sealed = vec![0u8; sealer.sealed_len(weights.len() as u64).unwrap() as usize];
+    /// sealer.seal_into(&weights, &mut sealed).unwrap();
+    /// let file = SealedFile::open(sealed, &dek).unwrap();
+    /// assert_eq!(file.plaintext_len(), weights.len() as u64);
+    /// ```
+    pub fn seal_into(&self, plaintext: &[u8], out: &mut [u8]) -> Result<SealSummary> {
+        let Start {
+            header,
+            header_bytes,
+            layout,
+            cipher,
+        } = self.start(plaintext.len() as u64)?;
+        if out.len() as u64 != layout.file_len {
+            return Err(SealError::InvalidArgument(format!(
+                "the output is {} bytes, the sealed file of {} plaintext bytes is {}",
+                out.len(),
+                plaintext.len(),
+                layout.file_len
+            )));
+        }
+        let (head, data) = out.split_at_mut(layout.data_offset as usize);
+        let (header_out, rest) = head.split_at_mut(layout.header_len as usize);
+        header_out.copy_from_slice(&header_bytes);
+        rest.fill(0);
+        let chunk = header.chunk_size() as usize;
+        let counter = Counter::new(self.opts.progress.as_ref());
+        let seal_one = |(i, (plain, sealed)): (usize, (&[u8], &mut [u8]))| {
+            let tag = cipher.seal_from(i as u64, plain, sealed);
+            counter.add(plain.len() as u64);
+            tag
+        };
+        let mut tags: Vec<[u8; TAG]> = Vec::with_capacity(header.n_chunks() as usize);
+        let threads = crate::parallel::resolve_threads(self.opts.threads);
+        let workers = Workers::new(self.opts.threads)?;
+        let hash = self.opts.hash_plaintext;
+        std::thread::scope(|scope| {
+            // The plaintext digest on a thread of its own, while the workers encrypt.
+            let digest =
+                hash.then(|| scope.spawn(|| Sha256Digest(Sha256::digest(plaintext).into())));
+            if plaintext.is_empty() {
+                // One empty chunk, so that the tag table authenticates the empty file.
+                tags.push(cipher.seal(0, &mut []));
+            } else if threads == 1 {
+                tags.extend(
+                    plaintext
+                        .chunks(chunk)
+                        .zip(data.chunks_mut(chunk))
+                        .enumerate()
+                        .map(seal_one),
+                );
+            } else {
+                workers.install(|| {
+                    plaintext
+                        .par_chunks(chunk)
+                        .zip(data.par_chunks_mut(chunk))
+                        .enumerate()
+                        .map(seal_one)
+                        .collect_into_vec(&mut tags)
+                });
+            }
+            let plaintext_sha256 =
+                digest.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            // The tag table starts right after the header.
+            rest[..tags.len() * TAG].copy_from_slice(tags.as_flattened());
+            Ok(SealSummary {
+                header_sha256: Sha256Digest::of(&header_bytes),
+                header,
+                plaintext_sha256,
+                sealed_len: layout.file_len,
+            })
+        })
+    }
+
+    /// A header for `plaintext_len` bytes under `salt` with these options (no commitment).
+    fn header(&self, plaintext_len: u64, salt: [u8; 32]) -> Result<Header> {
+        Header::new(
+            self.opts.chunk_log2,
+            plaintext_len,
+            salt,
+            self.dek.key_check(),
+            self.opts.key_id.clone(),
+            self.opts.metadata.clone(),
+        )
+    }
+
+    /// What every way of sealing begins with: a fresh salt (or the fixed one), the header
+    /// with its commitment, and the file's chunk cipher.
+    fn start(&self, plaintext_len: u64) -> Result<Start> {
+        let salt = match self.opts.salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                getrandom::fill(&mut s).map_err(|e| io::Error::other(format!("getrandom: {e}")))?;
+                s
+            }
+        };
+        let mut header = self.header(plaintext_len, salt)?;
+        let digest: [u8; 32] = Sha256::digest(header.encode_prefix()).into();
+        let (file_key, commitment) = self.dek.derive_file_keys(&salt, &digest);
+        header.commitment = commitment;
+        let header_bytes = header.encode();
+        let layout = header.layout()?;
+        let cipher = ChunkCipher::new(&file_key, header.n_chunks());
+        Ok(Start {
+            header,
+            header_bytes,
+            layout,
+            cipher,
+        })
+    }
+
+    /// A unit buffer of at least `cap` bytes: a spare one, or a new one.
+    fn unit(&self, cap: usize) -> Unit {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         match spare.iter().position(|b| b.buf.len() >= cap) {
             Some(i) => spare.swap_remove(i),
-            None => Batch::new(cap),
+            None => Unit::new(cap),
         }
     }
 
     /// Keeps the buffers of a call that succeeded (ciphertext only) for the next call.
-    fn keep(&self, batches: Vec<Batch>) {
+    fn keep(&self, units: Vec<Unit>) {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        *spare = batches;
+        *spare = units;
     }
 
     /// Seals the file at `input` into `output`. The output appears only when sealing
@@ -355,17 +454,27 @@ impl<'k> Sealer<'k> {
     }
 }
 
+/// A sealed file's header, its layout and its chunk cipher.
+struct Start {
+    header: Header,
+    header_bytes: Vec<u8>,
+    layout: Layout,
+    cipher: ChunkCipher,
+}
+
 /// Where the plaintext comes from.
 enum Input<'a, R> {
-    /// Read into each batch.
+    /// Read into each unit.
     Reader(R),
-    /// In memory: encrypted from here into each batch.
+    /// In memory: encrypted from here into each unit.
     Slice(&'a [u8]),
 }
 
-/// One batch of chunks on its way through the pipeline: plaintext after reading, ciphertext
+/// One unit of chunks on its way through the pipeline: plaintext after reading, ciphertext
 /// after encryption. Zeroed when dropped (it held plaintext).
-struct Batch {
+struct Unit {
+    /// Its place in the file's sequence of units.
+    seq: u64,
     /// Index of its first chunk.
     first: u64,
     buf: Zeroizing<Vec<u8>>,
@@ -374,9 +483,10 @@ struct Batch {
     tags: Vec<[u8; TAG]>,
 }
 
-impl Batch {
+impl Unit {
     fn new(cap: usize) -> Self {
         Self {
+            seq: 0,
             first: 0,
             buf: Zeroizing::new(vec![0u8; cap]),
             len: 0,

@@ -71,9 +71,11 @@ fn streaming_writer_in_any_thread_count_gives_identical_output() {
     assert_eq!(one, many);
 }
 
-/// More plaintext than one batch (4 MiB at 64 KiB chunks): the writer pipelines reading,
-/// encrypting and writing, and must give the same bytes, digest and progress whatever the
-/// thread count, and stop cleanly when the input or the output fails in a later batch.
+/// More plaintext than one unit (1 MiB at 64 KiB chunks): the writer pipelines reading,
+/// encrypting (units finish in any order on several workers) and writing in order, and must
+/// give the same bytes, digest and progress whatever the thread count, and stop cleanly when
+/// the input or the output fails in a later unit. Sealing into memory (`seal_into`) gives the
+/// same bytes.
 #[test]
 fn pipelined_writer_over_many_batches() {
     let dek = key(6);
@@ -128,6 +130,31 @@ fn pipelined_writer_over_many_batches() {
             "seal_slice threads={threads}"
         );
         assert_eq!(s.plaintext_sha256, summary.plaintext_sha256);
+        // Into memory the caller owns: the same bytes, digest and progress.
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen2 = seen.clone();
+        let into = Sealer::new(
+            &dek,
+            SealOptions {
+                threads,
+                salt: Some([8; 32]),
+                hash_plaintext: true,
+                progress: Some(Arc::new(move |n| {
+                    seen2.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+                })),
+                ..opts()
+            },
+        );
+        let mut buf = vec![0xA5u8; into.sealed_len(data.len() as u64).unwrap() as usize];
+        let s = into.seal_into(&data, &mut buf).unwrap();
+        assert!(buf == sealed, "seal_into threads={threads}");
+        assert_eq!(s.plaintext_sha256, summary.plaintext_sha256);
+        assert_eq!(s.sealed_len, summary.sealed_len);
+        assert_eq!(s.header_sha256, summary.header_sha256);
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::Relaxed),
+            data.len() as u64
+        );
         match &first {
             None => first = Some(sealed),
             Some(one) => assert!(*one == sealed, "threads={threads} sealed differently"),
@@ -143,11 +170,21 @@ fn pipelined_writer_over_many_batches() {
         Sealer::new(&dek, fixed.clone())
             .seal_slice(&small, &mut a)
             .unwrap();
-        assert_eq!(
-            a.into_inner(),
-            seal_with(&dek, &small, fixed).0,
-            "len={len}"
-        );
+        let streamed = seal_with(&dek, &small, fixed.clone()).0;
+        assert_eq!(a.into_inner(), streamed, "len={len}");
+        let into = Sealer::new(&dek, fixed);
+        let mut buf = vec![0xA5u8; into.sealed_len(len as u64).unwrap() as usize];
+        into.seal_into(&small, &mut buf).unwrap();
+        assert_eq!(buf, streamed, "seal_into len={len}");
+        // An output of any other length is refused and left as it was.
+        for wrong in [buf.len() - 1, buf.len() + 1, 0] {
+            let mut other = vec![0xA5u8; wrong];
+            assert!(matches!(
+                into.seal_into(&small, &mut other),
+                Err(SealError::InvalidArgument(_))
+            ));
+            assert!(other.iter().all(|&b| b == 0xA5), "len={len} out={wrong}");
+        }
     }
 
     // The input ends in the third batch, or goes on past the declared length.
