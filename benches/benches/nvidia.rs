@@ -15,6 +15,11 @@
 //!   SignedInfo, SHA-384, the chain (three P-384 certificate signatures) and the XML signature.
 //! - `nvidia/rim_c14n`: the document's canonicalization alone.
 //! - `nvidia/rim_compare`: the measurement comparison of a report against both its RIMs.
+//! - `nvidia/ocsp_chain_{cold,cached}`: OCSP for the two CAs of a device chain shaped like
+//!   NVIDIA's (simulated PKI, one P-384 response from a delegated responder under the root, as
+//!   NVIDIA's responder answers): everything verified, or with the responder's link and the
+//!   response's signature remembered in the service's `LinkCache` (a cached answer reused by
+//!   every release until it is refreshed): CertID, window, nonce and status only.
 
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
@@ -144,6 +149,32 @@ fn bench(c: &mut Criterion) {
             assert!(c.success());
         })
     });
+    let pki = coco_evidence::sim::ocsp::SimOcspPki::generate().unwrap();
+    let nonce = [5u8; 32];
+    let answer = coco_evidence::sim::ocsp::SimAnswer::good(&pki.cas(), Some(&nonce)).unwrap();
+    let der = pki
+        .responder
+        .respond(&answer, &[&pki.responder.cert])
+        .unwrap();
+    let responses = [coco_evidence::ocsp::OcspResponse::from_der(&der).unwrap()];
+    let links = coco_evidence::x509::LinkCache::new();
+    let now = std::time::SystemTime::now();
+    for (name, cache) in [
+        ("ocsp_chain_cold", None),
+        ("ocsp_chain_cached", Some(&links)),
+    ] {
+        let mut o = coco_evidence::ocsp::CheckOptions::at(now);
+        o.nonce = Some(&nonce);
+        o.cache = cache;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let got =
+                    coco_evidence::ocsp::check_chain(&pki.chain, 1..3, black_box(&responses), &o)
+                        .unwrap();
+                assert_eq!(got.len(), 2);
+            })
+        });
+    }
     g.finish();
 }
 

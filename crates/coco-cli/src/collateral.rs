@@ -200,6 +200,7 @@ const NVIDIA_FILES: [&str; 2] = ["driver_rim.xml", "vbios_rim.swidtag"];
 /// responses for every GPU's device chain when the chain is known.
 fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
     use coco_evidence::nvidia::{self, verify::ocsp_range};
+    use coco_evidence::ocsp;
     use coco_release::collateral::ocsp::OcspClient;
     use coco_release::collateral::rim::{RimService, rim_ids};
     let bytes = crate::read_file(&a.evidence, None)?;
@@ -237,12 +238,12 @@ fn nvidia(a: &FetchArgs, at: SystemTime) -> CmdResult {
         let client = OcspClient::new(&a.ocsp, &tls)?;
         for chain in &chains {
             let root = &chain[chain.len() - 1];
-            for i in ocsp_range(chain.len()) {
-                let name = format!("{}.der", chain[i].serial_hex());
+            for (cert, issuer) in ocsp::links(chain, ocsp_range(chain.len())) {
+                let name = format!("{}.der", cert.serial_hex());
                 if responses.iter().any(|(n, _)| *n == name) {
                     continue;
                 }
-                let r = client.fetch(&chain[i], &chain[i + 1], root, at)?;
+                let r = client.fetch(cert, issuer, root, at)?;
                 responses.push((name, r.response.der().to_vec()));
             }
         }

@@ -517,7 +517,8 @@ pub struct CheckOptions<'a> {
     pub allow_hold: bool,
     /// How long a response without `nextUpdate` is used after its `thisUpdate` (seconds).
     pub max_age: u64,
-    /// Responder chains already verified.
+    /// Signatures already verified: responder chains, and responses seen before (by the
+    /// SHA-256 of their tbsResponseData and the signer's fingerprint).
     pub cache: Option<&'a LinkCache>,
 }
 
@@ -609,13 +610,28 @@ pub fn check(
     let sig = resp.basic.signature.as_bytes().ok_or_else(|| {
         EvidenceError::signature(format!("OCSP response for {who}"), SignatureCause::Missing)
     })?;
-    crate::x509::verify_signature(
-        &resp.tbs,
-        &resp.basic.signature_algorithm.oid,
-        sig,
-        &signer,
-        format!("OCSP response for {who} by {}", signer.subject_cn()),
-    )?;
+    let verify = || {
+        crate::x509::verify_signature(
+            &resp.tbs,
+            &resp.basic.signature_algorithm.oid,
+            sig,
+            &signer,
+            format!("OCSP response for {who} by {}", signer.subject_cn()),
+        )
+    };
+    match opts.cache {
+        // A response seen before (a service's cached answer, reused on every release until
+        // it is refreshed): its signed bytes by this signer verified then. Everything below
+        // (the certificate named, time, nonce, status) is checked every time.
+        Some(cache) => cache.verify_once(
+            (
+                format!("ocsp-tbs {}", coco_core::Sha256Digest::of(&resp.tbs)),
+                signer.fingerprint(),
+            ),
+            verify,
+        )?,
+        None => verify()?,
+    }
     // 2. The single response for this certificate.
     let single = resp
         .single(cert, issuer)
@@ -671,6 +687,16 @@ pub fn check(
     })
 }
 
+/// The certificates of `chain[range]` (leaf first, root last) with their issuers, the next
+/// certificate of the chain: what OCSP is asked about. A certificate without an issuer in the
+/// chain (the root) has no pair.
+pub fn links(
+    chain: &[Cert],
+    range: std::ops::Range<usize>,
+) -> impl Iterator<Item = (&Cert, &Cert)> {
+    range.filter_map(move |i| Some((chain.get(i)?, chain.get(i + 1)?)))
+}
+
 /// Checks the certificates `chain[range]` (leaf first, root last) against `responses`: each
 /// must be vouched for by one of them ([`check`] with its issuer, the next certificate, and
 /// the chain's root). A certificate no response names is [`OcspProblem::NotCovered`].
@@ -686,10 +712,7 @@ pub fn check_chain(
         })
     })?;
     let mut out = Vec::new();
-    for i in range {
-        let (Some(cert), Some(issuer)) = (chain.get(i), chain.get(i + 1)) else {
-            break;
-        };
+    for (cert, issuer) in links(chain, range) {
         let resp = responses
             .iter()
             .find(|r| r.covers(cert, issuer))

@@ -751,6 +751,22 @@ impl LinkCache {
         }
     }
 
+    /// Runs `verify` once per `key`, a signature over bytes named by their SHA-256 and by the
+    /// signer's fingerprint (an OCSP response's tbsResponseData): remembered when it passes.
+    /// For signers that are themselves trusted.
+    pub(crate) fn verify_once(
+        &self,
+        key: (String, String),
+        verify: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        if self.lock().touch(&key) {
+            return Ok(());
+        }
+        verify()?;
+        self.remember([key]);
+        Ok(())
+    }
+
     /// [`Cert::verify_signed_by`], once per (certificate, issuer) pair. For links whose issuer
     /// is itself trusted (a pinned root, or a certificate the caller verified up to one).
     pub fn verify_signed_by(&self, cert: &Cert, issuer: &Cert) -> Result<()> {

@@ -15,7 +15,7 @@ use coco_evidence::ocsp::{
     ResponseStatus, RevokedInfo,
 };
 use coco_evidence::sim::ocsp::{SimAnswer, SimOcspPki, SimSigner};
-use coco_evidence::x509::Cert;
+use coco_evidence::x509::{Cert, LinkCache};
 use der::asn1::{GeneralizedTime, Null, OctetString};
 use der::{Decode, Encode};
 use x509_cert::ext::pkix::CrlReason;
@@ -225,6 +225,96 @@ fn every_signed_bit_counts() {
         accepted.is_empty(),
         "flipped bytes accepted at {accepted:?}"
     );
+}
+
+/// A service reuses a fetched answer on every release: with a signature cache the response's
+/// signature is verified once (and the responder's chain), while the certificate named, the
+/// time, the nonce and the status are checked every time, and any other signed bytes are
+/// verified afresh.
+#[test]
+fn a_cached_response_is_verified_once_and_still_checked_every_time() {
+    let pki = SimOcspPki::generate().unwrap();
+    const NONCE: &[u8] = &[3u8; 32];
+    let cache = LinkCache::new();
+    let der = both_good(&pki, Some(NONCE));
+    let cached = |nonce: Option<&'static [u8]>, at: SystemTime| {
+        let mut o = CheckOptions::at(at);
+        o.nonce = nonce;
+        o.cache = Some(&cache);
+        o
+    };
+    check_all(&pki, &der, &cached(Some(NONCE), SystemTime::now())).unwrap();
+    // The responder's link to the root and the response's signature (once for both CAs).
+    assert_eq!(cache.len(), 2);
+    check_all(&pki, &der, &cached(Some(NONCE), SystemTime::now())).unwrap();
+    assert_eq!(cache.len(), 2);
+
+    // Past its window, or with another nonce: refused although its signature is remembered.
+    let later = SystemTime::now() + Duration::from_secs(2 * 86400);
+    let e = check_all(&pki, &der, &cached(Some(NONCE), later)).unwrap_err();
+    assert_eq!(e.kind(), "expired", "{e}");
+    let e = check_all(&pki, &der, &cached(Some(&[4u8; 32]), SystemTime::now())).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            EvidenceError::Ocsp {
+                problem: OcspProblem::Nonce { .. },
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Not the chain it was asked about: another PKI's certificates are not covered.
+    let other = SimOcspPki::generate().unwrap();
+    let resp = OcspResponse::from_der(&der).unwrap();
+    let e = ocsp::check_chain(
+        &other.chain,
+        1..3,
+        &[resp],
+        &cached(None, SystemTime::now()),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            EvidenceError::Ocsp {
+                problem: OcspProblem::NotCovered,
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    // With the cache warm, every flipped byte of the signed data is still refused.
+    let resp = OcspResponse::from_der(&der).unwrap();
+    let tbs = resp.basic().tbs_response_data.to_der().unwrap();
+    let start = der
+        .windows(tbs.len())
+        .position(|w| w == tbs.as_slice())
+        .unwrap();
+    let mut accepted = Vec::new();
+    for i in start..start + tbs.len() {
+        let mut bad = der.clone();
+        bad[i] ^= 0x01;
+        if check_all(&pki, &bad, &cached(Some(NONCE), SystemTime::now())).is_ok() {
+            accepted.push(i);
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "flipped bytes accepted at {accepted:?}"
+    );
+    // A response whose signature does not verify leaves nothing behind.
+    let forged = pki
+        .stranger
+        .respond(
+            &SimAnswer::good(&pki.cas(), None).unwrap(),
+            &[&pki.responder.cert],
+        )
+        .unwrap();
+    let e = check_all(&pki, &forged, &cached(None, SystemTime::now())).unwrap_err();
+    assert_eq!(e.kind(), "signature", "{e}");
+    assert_eq!(cache.len(), 2);
 }
 
 #[test]
@@ -490,9 +580,8 @@ fn a_real_gpu_is_revocation_checked_only_under_nvidias_root() {
     let chain = &gpu.chain;
     let fake =
         SimSigner::forged("CN=NVIDIA OCSP Responder", "CN=NVIDIA Device Identity CA").unwrap();
-    let entries: Vec<(&Cert, &Cert)> = nvidia::verify::ocsp_range(chain.len())
-        .map(|i| (&chain[i], &chain[i + 1]))
-        .collect();
+    let entries: Vec<(&Cert, &Cert)> =
+        ocsp::links(chain, nvidia::verify::ocsp_range(chain.len())).collect();
     let der = respond(&fake, &SimAnswer::good(&entries, None).unwrap(), true);
     let responses = [OcspResponse::from_der(&der).unwrap()];
     let with = nvidia::VerifyOptions::at(at)

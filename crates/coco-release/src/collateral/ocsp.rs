@@ -83,8 +83,7 @@ impl OcspClient {
                 reason: "empty".into(),
             })
         })?;
-        range
-            .filter_map(|i| Some((chain.get(i)?, chain.get(i + 1)?)))
+        ocsp::links(chain, range)
             .map(|(cert, issuer)| self.fetch(cert, issuer, root, at))
             .collect()
     }
@@ -208,8 +207,7 @@ impl coco_evidence::ocsp::OcspSource for OcspCache {
         let Some(root) = chain.last() else {
             return Ok(Vec::new());
         };
-        range
-            .filter_map(|i| Some((chain.get(i)?, chain.get(i + 1)?)))
+        ocsp::links(chain, range)
             .map(|(cert, issuer)| self.one(cert, issuer, root, at))
             .collect()
     }
