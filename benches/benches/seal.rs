@@ -11,6 +11,11 @@
 //!   memory, no copy of the input) and `coco_into_1t` (`Sealer::seal_into`: from memory
 //!   into memory, each chunk encrypted straight to its place, nothing copied), and the same on
 //!   all threads (`_nt`).
+//! - `seal_file/1024KiB`: file to file (both in `/dev/shm` where it exists, so that the disk
+//!   does not count; a new output file each time, as sealing a checkpoint writes one):
+//!   `primitive_*` (in memory, as above), `write_only_1t` (the plaintext written to a new file:
+//!   the floor the I/O sets) and `seal_*` (what `seal_file` does, without its final fsync: the
+//!   file read into units, encrypted on the workers, written to the new file).
 //! - `read_at`: one 4 KiB `read_at` at a random offset vs decrypting one whole 1 MiB chunk.
 
 use std::hint::black_box;
@@ -235,6 +240,86 @@ fn bench_seal(c: &mut Criterion) {
     }
 }
 
+fn bench_seal_file(c: &mut Criterion) {
+    let data = plaintext();
+    let dek = Dek::from_bytes([7; 32]);
+    let aead = Aes256GcmSiv::new(&[9u8; 32].into());
+    let n_threads = threads();
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let src = dir.join(format!("coco-bench-{}.plain", std::process::id()));
+    let dst = dir.join(format!("coco-bench-{}.sealed", std::process::id()));
+    std::fs::write(&src, &data).unwrap();
+    let chunk = 1usize << 20;
+    let n = LEN / chunk;
+    let mut g = c.benchmark_group("seal_file/1024KiB");
+    g.throughput(Throughput::Bytes(LEN as u64));
+    g.sample_size(10);
+    let mut buf = data.clone();
+    g.bench_function("primitive_1t", |b| {
+        b.iter(|| {
+            for (i, c) in buf.chunks_mut(chunk).enumerate() {
+                black_box(
+                    aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                        .unwrap(),
+                );
+            }
+        })
+    });
+    // The I/O alone: the plaintext written to a new file, no encryption.
+    g.bench_function("write_only_1t", |b| {
+        b.iter(|| {
+            let mut out = std::fs::File::create(&dst).unwrap();
+            out.write_all(&data).unwrap();
+        })
+    });
+    for t in [1, n_threads] {
+        let sealer = Sealer::new(
+            &dek,
+            SealOptions {
+                threads: t,
+                ..Default::default()
+            },
+        );
+        let name = if t == 1 {
+            "seal_1t".to_string()
+        } else {
+            format!("seal_nt/{t}")
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let input =
+                    std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&src).unwrap());
+                let out = std::fs::File::create(&dst).unwrap();
+                sealer.seal(input, LEN as u64, &out).unwrap();
+            })
+        });
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_threads)
+        .build()
+        .unwrap();
+    g.bench_function(BenchmarkId::new("primitive_nt", n_threads), |b| {
+        b.iter(|| {
+            pool.install(|| {
+                buf.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| {
+                    black_box(
+                        aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                            .unwrap(),
+                    );
+                })
+            })
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_file(&src);
+    let _ = std::fs::remove_file(&dst);
+}
+
 fn bench_read_at(c: &mut Criterion) {
     let data = plaintext();
     let dek = Dek::from_bytes([7; 32]);
@@ -267,5 +352,11 @@ fn bench_read_at(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_unseal, bench_seal, bench_read_at);
+criterion_group!(
+    benches,
+    bench_unseal,
+    bench_seal,
+    bench_seal_file,
+    bench_read_at
+);
 criterion_main!(benches);
