@@ -49,6 +49,26 @@ fn nonce(i: usize, last: bool) -> Nonce {
     Nonce::from(n)
 }
 
+/// The bare primitive: `buf` encrypted in place chunk by chunk, on this thread or on `pool`.
+fn encrypt_in_place(
+    aead: &Aes256GcmSiv,
+    buf: &mut [u8],
+    chunk: usize,
+    pool: Option<&rayon::ThreadPool>,
+) {
+    let n = buf.len().div_ceil(chunk);
+    let one = |(i, c): (usize, &mut [u8])| {
+        black_box(
+            aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
+                .unwrap(),
+        );
+    };
+    match pool {
+        None => buf.chunks_mut(chunk).enumerate().for_each(one),
+        Some(p) => p.install(|| buf.par_chunks_mut(chunk).enumerate().for_each(one)),
+    }
+}
+
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -182,28 +202,11 @@ fn bench_seal(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(LEN as u64));
         g.sample_size(10);
         let mut buf = data.clone();
-        let n = LEN / chunk;
         g.bench_function("primitive_1t", |b| {
-            b.iter(|| {
-                for (i, c) in buf.chunks_mut(chunk).enumerate() {
-                    black_box(
-                        aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
-                            .unwrap(),
-                    );
-                }
-            })
+            b.iter(|| encrypt_in_place(&aead, &mut buf, chunk, None))
         });
         g.bench_function(BenchmarkId::new("primitive_nt", n_threads), |b| {
-            b.iter(|| {
-                pool.install(|| {
-                    buf.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| {
-                        black_box(
-                            aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
-                                .unwrap(),
-                        );
-                    })
-                })
-            })
+            b.iter(|| encrypt_in_place(&aead, &mut buf, chunk, Some(&pool)))
         });
         let mut sink = Cursor::new(Vec::with_capacity(LEN + (1 << 20)));
         for (name, t) in [
@@ -255,20 +258,12 @@ fn bench_seal_file(c: &mut Criterion) {
     let dst = dir.join(format!("coco-bench-{}.sealed", std::process::id()));
     std::fs::write(&src, &data).unwrap();
     let chunk = 1usize << 20;
-    let n = LEN / chunk;
     let mut g = c.benchmark_group("seal_file/1024KiB");
     g.throughput(Throughput::Bytes(LEN as u64));
     g.sample_size(10);
     let mut buf = data.clone();
     g.bench_function("primitive_1t", |b| {
-        b.iter(|| {
-            for (i, c) in buf.chunks_mut(chunk).enumerate() {
-                black_box(
-                    aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
-                        .unwrap(),
-                );
-            }
-        })
+        b.iter(|| encrypt_in_place(&aead, &mut buf, chunk, None))
     });
     // The I/O alone: the plaintext written to a new file, no encryption.
     g.bench_function("write_only_1t", |b| {
@@ -304,16 +299,7 @@ fn bench_seal_file(c: &mut Criterion) {
         .build()
         .unwrap();
     g.bench_function(BenchmarkId::new("primitive_nt", n_threads), |b| {
-        b.iter(|| {
-            pool.install(|| {
-                buf.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| {
-                    black_box(
-                        aead.encrypt_inout_detached(&nonce(i, i + 1 == n), b"", c.into())
-                            .unwrap(),
-                    );
-                })
-            })
-        })
+        b.iter(|| encrypt_in_place(&aead, &mut buf, chunk, Some(&pool)))
     });
     g.finish();
     let _ = std::fs::remove_file(&src);
