@@ -10,7 +10,8 @@
 //!   reader into a seekable sink, pipelined) and `coco_slice_1t` (`Sealer::seal_slice`: from
 //!   memory, no copy of the input) and `coco_into_1t` (`Sealer::seal_into`: from memory
 //!   into memory, each chunk encrypted straight to its place, nothing copied), and the same on
-//!   all threads (`_nt`).
+//!   all threads (`_nt`); at 1 MiB also `coco_hashed_*` (`seal` with the plaintext's SHA-256
+//!   in the same pass, as a model directory is sealed) and `sha256_1t` (SHA-256 alone).
 //! - `seal_file/1024KiB`: file to file (both in `/dev/shm` where it exists, so that the disk
 //!   does not count; a new output file each time, as sealing a checkpoint writes one):
 //!   `primitive_*` (in memory, as above), `write_only_1t` (the plaintext written to a new file:
@@ -237,6 +238,29 @@ fn bench_seal(c: &mut Criterion) {
                     sealer.seal_into(&data, &mut sealed).unwrap();
                     black_box(&sealed);
                 })
+            });
+            if chunk == 1 << 20 {
+                // With the plaintext's SHA-256 in the same pass, as sealing a model directory
+                // does (the calling thread hashes each unit it reads).
+                let hashed = Sealer::new(
+                    &dek,
+                    SealOptions {
+                        hash_plaintext: true,
+                        ..sealer.options().clone()
+                    },
+                );
+                g.bench_function(name.replace("coco", "coco_hashed"), |b| {
+                    b.iter(|| {
+                        sink.set_position(0);
+                        hashed.seal(&data[..], LEN as u64, &mut sink).unwrap();
+                    })
+                });
+            }
+        }
+        if chunk == 1 << 20 {
+            // The digest's own primitive, on one thread (SHA-256 is sequential).
+            g.bench_function("sha256_1t", |b| {
+                b.iter(|| black_box(coco_core::Sha256Digest::of(&data)))
             });
         }
         g.finish();
