@@ -197,23 +197,17 @@ impl<'k> Sealer<'k> {
                 });
             }
         };
-        // Reads the next unit (and hashes it) on the calling thread.
+        // Reads the next unit on the calling thread (from memory there is nothing to read).
         let mut fill = |b: &mut Unit, first: u64| -> Result<u64> {
             let start = first * chunk;
             b.first = first;
             b.len = unit_bytes.min(plaintext_len - start) as usize;
-            let plain = match &mut input {
-                Input::Reader(r) => {
-                    read_exact_or(r, &mut b.buf[..b.len], start, plaintext_len)?;
-                    &b.buf[..b.len]
-                }
-                Input::Slice(s) => &s[start as usize..start as usize + b.len],
-            };
-            if let Some(h) = hasher.as_mut() {
-                h.update(plain);
+            if let Input::Reader(r) = &mut input {
+                read_exact_or(r, &mut b.buf[..b.len], start, plaintext_len)?;
             }
             Ok(first + (b.len as u64).div_ceil(chunk))
         };
+
         // Writes an encrypted unit and keeps its tags, on the calling thread.
         let mut drain = |b: &Unit| -> Result<()> {
             out.write_all(&b.buf[..b.len])?;
@@ -230,53 +224,85 @@ impl<'k> Sealer<'k> {
         } else if plaintext_len <= unit_bytes {
             let mut only = self.unit(cap);
             fill(&mut only, 0)?;
+            if let Some(h) = hasher.as_mut() {
+                h.update(only.plaintext(slice, chunk));
+            }
             encrypt(&mut only);
             drain(&only)?;
             self.keep(vec![only]);
         } else {
             // The pipeline: the calling thread reads units in order and hands each to a
-            // worker as soon as it is read; workers encrypt units independently (no barrier
-            // between them: a worker that finishes takes the next unit read); the calling
-            // thread writes finished units in order. Input and output are only ever touched
-            // by the calling thread, so neither needs to be `Send` (a C caller's callbacks run
-            // on the caller's thread).
+            // worker as soon as it is read (with a digest, through a thread of its own that
+            // hashes the units in order first, so that the calling thread only reads and
+            // writes); workers encrypt units independently (no barrier between them: a worker
+            // that finishes takes the next unit read); the calling thread writes finished
+            // units in order. Input and output are only ever touched by the calling thread, so
+            // neither needs to be `Send` (a C caller's callbacks run on the caller's thread).
             let encrypt = &encrypt;
+            let lost = || SealError::Io(io::Error::other("an encryption worker stopped"));
             let free = workers.in_place_scope(|scope| -> Result<Vec<Unit>> {
                 let (done_tx, done) = mpsc::channel::<Option<Unit>>();
-                let lost = || SealError::Io(io::Error::other("an encryption worker stopped"));
-                let mut free: Vec<Unit> = (0..depth).map(|_| self.unit(cap)).collect();
-                // Finished units waiting for the ones before them, at `seq % depth`.
-                let mut ready: Vec<Option<Unit>> = (0..depth).map(|_| None).collect();
-                let slot = |seq: u64| (seq % depth as u64) as usize;
-                let (mut next, mut read, mut written) = (0u64, 0u64, 0u64);
-                while written < read || next < n {
-                    while next < n
-                        && let Some(mut b) = free.pop()
-                    {
-                        b.seq = read;
-                        read += 1;
-                        next = fill(&mut b, next)?;
-                        let done_tx = done_tx.clone();
-                        scope.spawn(move |_| {
-                            // A worker that panicked sends nothing usable: the calling thread
-                            // stops with an error instead of waiting for it forever.
-                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                encrypt(&mut b);
-                                b
-                            }));
-                            let _ = done_tx.send(r.ok());
-                        });
+                // Hands a read (and hashed) unit to a worker.
+                let start = |mut b: Unit| {
+                    let done_tx = done_tx.clone();
+                    scope.spawn(move |_| {
+                        // A worker that panicked sends nothing usable: the calling thread
+                        // stops with an error instead of waiting for it forever.
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            encrypt(&mut b);
+                            b
+                        }));
+                        let _ = done_tx.send(r.ok());
+                    });
+                };
+                std::thread::scope(|threads| -> Result<Vec<Unit>> {
+                    let (to_hash, hashing) = match hasher.take() {
+                        Some(mut h) => {
+                            let (tx, rx) = mpsc::channel::<Unit>();
+                            let start = &start;
+                            let handle = threads.spawn(move || {
+                                for b in rx {
+                                    h.update(b.plaintext(slice, chunk));
+                                    start(b);
+                                }
+                                h
+                            });
+                            (Some(tx), Some(handle))
+                        }
+                        None => (None, None),
+                    };
+                    let mut free: Vec<Unit> = (0..depth).map(|_| self.unit(cap)).collect();
+                    // Finished units waiting for the ones before them, at `seq % depth`.
+                    let mut ready: Vec<Option<Unit>> = (0..depth).map(|_| None).collect();
+                    let slot = |seq: u64| (seq % depth as u64) as usize;
+                    let (mut next, mut read, mut written) = (0u64, 0u64, 0u64);
+                    while written < read || next < n {
+                        while next < n
+                            && let Some(mut b) = free.pop()
+                        {
+                            b.seq = read;
+                            read += 1;
+                            next = fill(&mut b, next)?;
+                            match &to_hash {
+                                Some(tx) => tx.send(b).map_err(|_| lost())?,
+                                None => start(b),
+                            }
+                        }
+                        let b = done.recv().map_err(|_| lost())?.ok_or_else(lost)?;
+                        let at = slot(b.seq);
+                        ready[at] = Some(b);
+                        while let Some(b) = ready[slot(written)].take() {
+                            drain(&b)?;
+                            free.push(b);
+                            written += 1;
+                        }
                     }
-                    let b = done.recv().map_err(|_| lost())?.ok_or_else(lost)?;
-                    let at = slot(b.seq);
-                    ready[at] = Some(b);
-                    while let Some(b) = ready[slot(written)].take() {
-                        drain(&b)?;
-                        free.push(b);
-                        written += 1;
+                    drop(to_hash);
+                    if let Some(handle) = hashing {
+                        hasher = Some(handle.join().map_err(|_| lost())?);
                     }
-                }
-                Ok(free)
+                    Ok(free)
+                })
             })?;
             self.keep(free);
         }
@@ -484,6 +510,18 @@ struct Unit {
 }
 
 impl Unit {
+    /// Its plaintext until it is encrypted: in the unit, or in `slice` when sealing from
+    /// memory.
+    fn plaintext<'a>(&'a self, slice: Option<&'a [u8]>, chunk: u64) -> &'a [u8] {
+        match slice {
+            Some(all) => {
+                let at = (self.first * chunk) as usize;
+                &all[at..at + self.len]
+            }
+            None => &self.buf[..self.len],
+        }
+    }
+
     fn new(cap: usize) -> Self {
         Self {
             seq: 0,

@@ -187,17 +187,27 @@ fn pipelined_writer_over_many_batches() {
         }
     }
 
-    // The input ends in the third batch, or goes on past the declared length.
+    // The input ends in the third unit, or goes on past the declared length (with the digest
+    // on its own thread as well).
     let s = Sealer::new(&dek, opts());
-    for declared in [data.len() as u64 + 100 * C as u64, data.len() as u64 - 1] {
-        let mut out = std::io::Cursor::new(Vec::new());
-        assert!(matches!(
-            s.seal(&data[..], declared, &mut out),
-            Err(SealError::InvalidArgument(_))
-        ));
+    for hash_plaintext in [false, true] {
+        let s = Sealer::new(
+            &dek,
+            SealOptions {
+                hash_plaintext,
+                ..opts()
+            },
+        );
+        for declared in [data.len() as u64 + 100 * C as u64, data.len() as u64 - 1] {
+            let mut out = std::io::Cursor::new(Vec::new());
+            assert!(matches!(
+                s.seal(&data[..], declared, &mut out),
+                Err(SealError::InvalidArgument(_))
+            ));
+        }
     }
 
-    // The sink fails after 5 MiB (in the second batch): the error comes back.
+    // The sink fails after 5 MiB (in the sixth unit): the error comes back.
     struct FailingSink(std::io::Cursor<Vec<u8>>);
     impl std::io::Write for FailingSink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -215,10 +225,20 @@ fn pipelined_writer_over_many_batches() {
             self.0.seek(pos)
         }
     }
-    let mut sink = FailingSink(std::io::Cursor::new(Vec::new()));
-    match s.seal(&data[..], data.len() as u64, &mut sink) {
-        Err(SealError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
-        other => panic!("expected the sink's error, got {:?}", other.map(|_| ())),
+    for hash_plaintext in [false, true] {
+        let s = Sealer::new(
+            &dek,
+            SealOptions {
+                hash_plaintext,
+                threads: 2,
+                ..opts()
+            },
+        );
+        let mut sink = FailingSink(std::io::Cursor::new(Vec::new()));
+        match s.seal(&data[..], data.len() as u64, &mut sink) {
+            Err(SealError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
+            other => panic!("expected the sink's error, got {:?}", other.map(|_| ())),
+        }
     }
 
     // The same sealer again (it keeps its buffers between calls): small, large, from memory.
