@@ -1,4 +1,5 @@
-//! The streaming writer.
+//! The writer: streaming ([`Sealer::seal`], [`Sealer::seal_slice`]) and into memory
+//! ([`Sealer::seal_into`]).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -127,10 +128,11 @@ impl<'k> Sealer<'k> {
     /// Seals exactly `plaintext_len` bytes from `input` into `out`, which must be empty and
     /// seekable. Fails if `input` holds fewer or more bytes.
     ///
-    /// Pipelined: the calling thread reads (and hashes) the input in units of at least 1 MiB
-    /// and hands each to one of [`SealOptions::threads`] workers as soon as it is read; while
-    /// the workers encrypt, it writes the units they finished, in order. `input` and `out` are
-    /// only used on the calling thread.
+    /// Pipelined: the calling thread reads the input in units of at least 1 MiB and hands each
+    /// to one of [`SealOptions::threads`] workers as soon as it is read (with
+    /// [`SealOptions::hash_plaintext`], through a thread that hashes the units in order first);
+    /// while the workers encrypt, it writes the units they finished, in order. `input` and
+    /// `out` are only used on the calling thread.
     pub fn seal<R: Read, W: Write + Seek>(
         &self,
         input: R,
