@@ -885,23 +885,39 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
     let chain = s.join("cert_chain.pem");
     let evidence = format!("nvidia:{}", s.join("attestation_report.bin").display());
     let nonce = std::fs::read_to_string(s.join("nonce.hex")).unwrap();
-    let out = coco(
-        &[
+    let nonce = nonce.trim();
+    // `coco appraise --json` of this GPU's evidence, with `extra` arguments.
+    let appraise = |extra: &[&str]| {
+        let mut args = vec![
             "appraise",
             "--evidence",
             &evidence,
             "--certs",
             chain.to_str().unwrap(),
-            "--nonce",
-            nonce.trim(),
-            "--reference",
-            "r.cbor",
-            "--policy",
-            "policy.toml",
             "--json",
-        ],
-        t.path(),
-    );
+        ];
+        args.extend_from_slice(extra);
+        coco(&args, t.path())
+    };
+    // The claims of the GPU's findings in a refusal's EAR.
+    let findings = |out: &std::process::Output| -> Vec<String> {
+        assert_eq!(out.status.code(), Some(1));
+        let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ear["submods"]["gpu0"]["coco_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["claim"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let out = appraise(&[
+        "--nonce",
+        nonce,
+        "--reference",
+        "r.cbor",
+        "--policy",
+        "policy.toml",
+    ]);
     ok(&out);
     let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ear["submods"]["gpu0"]["ear_status"], "affirming", "{ear}");
@@ -952,27 +968,18 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
         [&[0xd9, 0x01, 0xf4, 0xd9, 0x01, 0xf6][..], &signed].concat(),
     )
     .unwrap();
-    let appraise = |extra: &[&str]| {
-        let mut args = vec![
-            "appraise",
-            "--evidence",
-            &evidence,
-            "--certs",
-            chain.to_str().unwrap(),
-            "--nonce",
-            nonce.trim(),
-            "--policy",
-            "policy.toml",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        coco(&args, t.path())
-    };
     for (file, key) in [
         ("legacy.cbor", None),
         ("legacy-signed.cbor", Some("nv.pem.pub")),
     ] {
-        let mut extra = vec!["--reference", file];
+        let mut extra = vec![
+            "--nonce",
+            nonce,
+            "--policy",
+            "policy.toml",
+            "--reference",
+            file,
+        ];
         if let Some(k) = key {
             extra.extend(["--corim-key", k]);
         }
@@ -992,34 +999,20 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
         );
     }
     // Signed, without its signer's key: refused.
-    let out = appraise(&["--reference", "legacy-signed.cbor", "--legacy-corim"]);
+    let out = appraise(&[
+        "--nonce",
+        nonce,
+        "--policy",
+        "policy.toml",
+        "--reference",
+        "legacy-signed.cbor",
+        "--legacy-corim",
+    ]);
     assert_ne!(out.status.code(), Some(0));
     // The strict default policy (no --policy) wants the GPU chain checked for revocation:
     // without OCSP answers (`--collateral DIR` with ocsp/) the same GPU is not affirmed.
-    let out = coco(
-        &[
-            "appraise",
-            "--evidence",
-            &evidence,
-            "--certs",
-            chain.to_str().unwrap(),
-            "--nonce",
-            nonce.trim(),
-            "--reference",
-            "r.cbor",
-            "--json",
-        ],
-        t.path(),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let findings: Vec<&str> = ear["submods"]["gpu0"]["coco_findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["claim"].as_str().unwrap())
-        .collect();
-    assert_eq!(findings, ["revocation_checked"], "{ear}");
+    let out = appraise(&["--nonce", nonce, "--reference", "r.cbor"]);
+    assert_eq!(findings(&out), ["revocation_checked"]);
     // Another VBIOS's RIM as reference: contraindicated, naming the measurements.
     let other = vectors().join("nvidia/rims/vbios/g520_0200_885_9600740001_PROD.swidtag");
     let out = coco(
@@ -1036,30 +1029,13 @@ fn corim_from_rims_then_appraise_gpu_evidence() {
         t.path(),
     );
     ok(&out);
-    let out = coco(
-        &[
-            "appraise",
-            "--evidence",
-            &evidence,
-            "--certs",
-            chain.to_str().unwrap(),
-            "--reference",
-            "o.cbor",
-            "--policy",
-            "policy.toml",
-            "--json",
-        ],
-        t.path(),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let ear: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let claims: Vec<&str> = ear["submods"]["gpu0"]["coco_findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["claim"].as_str().unwrap())
-        .collect();
-    assert!(claims.contains(&"vbios-version"), "{claims:?}");
+    let claims = findings(&appraise(&[
+        "--reference",
+        "o.cbor",
+        "--policy",
+        "policy.toml",
+    ]));
+    assert!(claims.iter().any(|c| c == "vbios-version"), "{claims:?}");
     assert!(
         claims.iter().any(|c| c.starts_with("measurement[")),
         "{claims:?}"
