@@ -274,15 +274,15 @@ impl<'k> Sealer<'k> {
                         None => (None, None),
                     };
                     let mut free: Vec<Unit> = (0..depth).map(|_| self.unit(cap)).collect();
-                    // Finished units waiting for the ones before them, at `seq % depth`.
+                    // Finished units waiting for the ones before them, by their place in the
+                    // file's sequence of units (`first / unit_chunks`) modulo `depth`.
                     let mut ready: Vec<Option<Unit>> = (0..depth).map(|_| None).collect();
-                    let slot = |seq: u64| (seq % depth as u64) as usize;
+                    let slot = |unit: u64| (unit % depth as u64) as usize;
                     let (mut next, mut read, mut written) = (0u64, 0u64, 0u64);
                     while written < read || next < n {
                         while next < n
                             && let Some(mut b) = free.pop()
                         {
-                            b.seq = read;
                             read += 1;
                             next = fill(&mut b, next)?;
                             match &to_hash {
@@ -291,7 +291,7 @@ impl<'k> Sealer<'k> {
                             }
                         }
                         let b = done.recv().map_err(|_| lost())?.ok_or_else(lost)?;
-                        let at = slot(b.seq);
+                        let at = slot(b.first / unit_chunks);
                         ready[at] = Some(b);
                         while let Some(b) = ready[slot(written)].take() {
                             drain(&b)?;
@@ -501,8 +501,6 @@ enum Input<'a, R> {
 /// One unit of chunks on its way through the pipeline: plaintext after reading, ciphertext
 /// after encryption. Zeroed when dropped (it held plaintext).
 struct Unit {
-    /// Its place in the file's sequence of units.
-    seq: u64,
     /// Index of its first chunk.
     first: u64,
     buf: Zeroizing<Vec<u8>>,
@@ -526,7 +524,6 @@ impl Unit {
 
     fn new(cap: usize) -> Self {
         Self {
-            seq: 0,
             first: 0,
             buf: Zeroizing::new(vec![0u8; cap]),
             len: 0,
