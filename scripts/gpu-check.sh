@@ -2,7 +2,8 @@
 # The GPU check of the Python loader, for a CUDA machine without network access.
 #
 #   scripts/gpu-check.sh prepare   # here: release abi3 wheel + safetensors/numpy wheels for
-#                                  # CPython 3.12 into target/gpu-wheels (carry that folder)
+#                                  # CPython 3.12, and the coco binary, into target/gpu-wheels
+#                                  # (carry that folder)
 #   scripts/gpu-check.sh run       # there: a venv that sees the system torch, the wheels
 #                                  # installed offline, the CUDA tests, then scripts/bench_gpu.py
 #
@@ -22,6 +23,10 @@ prepare)
     "$venv/bin/python" -m pip download --quiet --only-binary=:all: --python-version 3.12 \
         --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d "$wheels" \
         safetensors numpy pytest
+    # The coco binary the Triton example's test seals and signs with.
+    cargo build --release --locked --quiet -p coco-cli --bin coco
+    cp target/release/coco "$wheels/coco"
+    strip "$wheels/coco" 2>/dev/null || true  # the carried folder is size-limited
     ls -l "$wheels"
     ;;
 run)
@@ -32,7 +37,8 @@ run)
     py=target/gpu-venv/bin/python
     "$py" -m pip install --quiet --no-index --find-links "$wheels" coco safetensors pytest
     "$py" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"; print("torch", torch.__version__)'
-    "$py" -m pytest -q crates/coco-py/tests -k "torch or staged" -p no:cacheprovider
+    COCO_BIN="$PWD/$wheels/coco" "$py" -m pytest -q crates/coco-py/tests -k "torch or staged" \
+        -p no:cacheprovider
     "$py" scripts/bench_gpu.py --sizes "${SIZES:-1,4}" --repeat "${REPEAT:-5}" --dir "${BENCH_DIR:-/dev/shm}"
     # The vLLM plugin, where the machine has vLLM: greedy outputs of the plain and the sealed
     # tiny model must be identical.

@@ -378,16 +378,8 @@ def test_torch_staged_loader_on_cpu_when_available(tmp_path, key):
     assert torch.equal(st.flat[0].view(torch.float32).reshape(100, 500), torch.from_numpy(tensors["a"]))
 
 
-def coco_bin():
-    import pathlib
-
-    p = pathlib.Path(os.environ.get("COCO_BIN", pathlib.Path(__file__).parents[3] / "target" / "debug" / "coco"))
-    assert p.is_file(), f"the coco binary (the key-release service for these tests) is not at {p}; set COCO_BIN"
-    return str(p)
-
-
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
+def service(tmp_path_factory, coco_bin):
     """`coco serve` on a loopback port, trusting one simulated TEE root, with one key."""
     import subprocess
 
@@ -398,14 +390,14 @@ def service(tmp_path_factory):
     (d / "policy.toml").write_text("allow_simulated = true\nrequire_revocation_check = false\n")
 
     def run(*args):
-        subprocess.run([coco_bin(), *args], cwd=d, check=True, capture_output=True)
+        subprocess.run([coco_bin, *args], cwd=d, check=True, capture_output=True)
 
     run("corim", "build", "refs.toml", "--out", "refs.cbor")
     run("keygen", "--out", "dek")
     run("keygen", "--vendor", "--out", "ear.pem")
     run("keygen", "--vendor", "--out", "other.pem")
     proc = subprocess.Popen(
-        [coco_bin(), "serve", "--keys", "store", "--add-key", "model-1=dek",
+        [coco_bin, "serve", "--keys", "store", "--add-key", "model-1=dek",
          "--add-key", "default/model/dek=dek", "--reference", "refs.cbor",
          "--policy", "policy.toml", "--ear-key", "ear.pem", "--sim-root", "sim-root.pem",
          "--listen", "127.0.0.1:0"],

@@ -211,6 +211,12 @@ def test_the_vllm_plugin_is_registered_and_its_config_validated(tmp_path, monkey
     assert parse({"key_file": "/run/coco/dek", "vendor_key": "v.pub", "threads": 4}).threads == 4
     c = parse({"url": "https://kr:8443", "key_id": "default/model/dek", "protocol": "kbs", "ear_keys": ["e.pub"]})
     assert c.protocol == "kbs" and c.ear_keys == ("e.pub",)
+    # Paths relative to a model's directory (Triton's config.pbtxt); absolute ones kept.
+    r = parse({"url": "https://kr", "key_id": "k", "ca": "ca.pem", "vendor_key": "v.pub",
+               "ear_keys": ["e.pub", "/etc/coco/e2.pub"]}).resolve("/models/m")
+    assert (r.ca, r.vendor_key, r.ear_keys, r.url) == (
+        "/models/m/ca.pem", "/models/m/v.pub", ("/models/m/e.pub", "/etc/coco/e2.pub"), "https://kr")
+    assert parse({"key_file": "/run/coco/dek"}).resolve("/models/m").key_file == "/run/coco/dek"
     for bad in [
         {},
         {"key_file": "a", "key_env": "B"},

@@ -155,6 +155,24 @@ class LoaderConfig:
         fields = {k: v for k, v in extra.items() if k != "ear_keys"}
         return cls(ear_keys=tuple(ear_keys), **fields)
 
+    def resolve(self, base: str | os.PathLike[str]) -> "LoaderConfig":
+        """The same configuration with its relative paths (``key_file``, ``vendor_key``,
+        ``ca``, ``ear_keys``) taken relative to ``base`` instead of the working directory: for
+        a configuration kept beside the model it describes (a Triton model's ``config.pbtxt``).
+        """
+        b = os.fspath(base)
+
+        def at(p: str | None) -> str | None:
+            return None if p is None else os.path.join(b, p)
+
+        return dataclasses.replace(
+            self,
+            key_file=at(self.key_file),
+            vendor_key=at(self.vendor_key),
+            ca=at(self.ca),
+            ear_keys=tuple(os.path.join(b, k) for k in self.ear_keys),
+        )
+
     def key(self) -> bytes:
         """The data key: read, or released to this machine (the EAR checked with
         ``ear_keys``)."""
