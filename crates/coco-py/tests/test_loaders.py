@@ -6,6 +6,8 @@ installed."""
 import importlib.metadata
 import json
 import os
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -255,3 +257,76 @@ def test_the_tensorrt_llm_loader_needs_tensorrt_llm():
     except ImportError:
         with pytest.raises(ImportError, match="TensorRT-LLM"):
             ct.register()
+
+
+def stub_modules(monkeypatch, **modules):
+    """Installs stand-in modules (dotted name → attributes), parents included, for an engine
+    that is not installed; returns the registry the stand-in decorator fills."""
+    registry = {}
+    for name, attrs in modules.items():
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            parent = ".".join(parts[:i])
+            if parent not in sys.modules or not hasattr(sys.modules[parent], "__path__"):
+                pkg = types.ModuleType(parent)
+                pkg.__path__ = []
+                monkeypatch.setitem(sys.modules, parent, pkg)
+        m = types.ModuleType(name)
+        for k, v in attrs(registry).items():
+            setattr(m, k, v)
+        monkeypatch.setitem(sys.modules, name, m)
+    return registry
+
+
+def registering(registry):
+    """A stand-in for the engines' ``register_...(name)`` class decorators."""
+    def register(name):
+        def add(cls):
+            registry[name] = cls
+            return cls
+        return add
+    return register
+
+
+def test_the_vllm_loader_registers_and_refuses_a_bad_config_at_construction(monkeypatch):
+    class BaseModelLoader:
+        def __init__(self, load_config):
+            self.load_config = load_config
+
+    registry = stub_modules(
+        monkeypatch,
+        **{"vllm.model_executor.model_loader": lambda r: {
+            "BaseModelLoader": BaseModelLoader, "register_model_loader": registering(r)}},
+    )
+    import coco.vllm
+
+    coco.vllm.register()
+    loader = registry["coco"]
+    assert issubclass(loader, BaseModelLoader)
+    ok = loader(types.SimpleNamespace(model_loader_extra_config={"key_env": "K", "threads": 2}))
+    assert ok.coco.key_env == "K" and ok.coco.threads == 2
+    for bad in [None, {"key_file": "k", "vendor": "v.pub"}, {"url": "https://kr"}]:
+        with pytest.raises(ValueError):
+            loader(types.SimpleNamespace(model_loader_extra_config=bad))
+
+
+def test_the_tensorrt_llm_loader_registers_and_refuses_a_bad_config_at_construction(monkeypatch):
+    class BaseWeightLoader:
+        pass
+
+    registry = stub_modules(
+        monkeypatch,
+        **{"tensorrt_llm._torch.models.checkpoints.base_weight_loader": lambda r: {
+               "BaseWeightLoader": BaseWeightLoader},
+           "tensorrt_llm._torch.models.modeling_utils": lambda r: {
+               "register_checkpoint_weight_loader": registering(r)}},
+    )
+    import coco.tensorrt_llm as ct
+
+    monkeypatch.setattr(ct, "CocoWeightLoader", None)  # register() sets it; restored after
+    cls = ct.register()
+    assert registry[ct.FORMAT] is cls is ct.CocoWeightLoader and issubclass(cls, BaseWeightLoader)
+    assert cls({"key_file": "/run/coco/dek"}).coco.key_file == "/run/coco/dek"
+    for bad in [None, {"key_file": "k", "key_env": "K"}, {"key_file": "k", "sample": True}]:
+        with pytest.raises(ValueError):
+            cls(bad)
