@@ -3,6 +3,7 @@ compared with the ``safetensors`` package itself on the same checkpoint, plain a
 vLLM and TensorRT-LLM integrations' registration and configuration, without either engine
 installed."""
 
+import abc
 import importlib.metadata
 import json
 import os
@@ -278,10 +279,13 @@ def stub_modules(monkeypatch, **modules):
     return registry
 
 
-def registering(registry):
-    """A stand-in for the engines' ``register_...(name)`` class decorators."""
+def registering(registry, base):
+    """A stand-in for the engines' ``register_...(name)`` class decorators; it refuses a class
+    not derived from ``base``, as vLLM's does (TensorRT-LLM's does not check)."""
     def register(name):
         def add(cls):
+            if not issubclass(cls, base):
+                raise ValueError(f"{cls} is not a {base}")
             registry[name] = cls
             return cls
         return add
@@ -289,14 +293,21 @@ def registering(registry):
 
 
 def test_the_vllm_loader_registers_and_refuses_a_bad_config_at_construction(monkeypatch):
-    class BaseModelLoader:
+    class BaseModelLoader(abc.ABC):  # vLLM's, as its base_loader.py declares it
         def __init__(self, load_config):
             self.load_config = load_config
+
+        @abc.abstractmethod
+        def download_model(self, model_config): ...
+
+        @abc.abstractmethod
+        def load_weights(self, model, model_config): ...
 
     registry = stub_modules(
         monkeypatch,
         **{"vllm.model_executor.model_loader": lambda r: {
-            "BaseModelLoader": BaseModelLoader, "register_model_loader": registering(r)}},
+            "BaseModelLoader": BaseModelLoader,
+            "register_model_loader": registering(r, BaseModelLoader)}},
     )
     import coco.vllm
 
@@ -311,15 +322,16 @@ def test_the_vllm_loader_registers_and_refuses_a_bad_config_at_construction(monk
 
 
 def test_the_tensorrt_llm_loader_registers_and_refuses_a_bad_config_at_construction(monkeypatch):
-    class BaseWeightLoader:
-        pass
+    class BaseWeightLoader(abc.ABC):  # TensorRT-LLM's, as base_weight_loader.py declares it
+        @abc.abstractmethod
+        def load_weights(self, checkpoint_dir, mapping): ...
 
     registry = stub_modules(
         monkeypatch,
         **{"tensorrt_llm._torch.models.checkpoints.base_weight_loader": lambda r: {
                "BaseWeightLoader": BaseWeightLoader},
            "tensorrt_llm._torch.models.modeling_utils": lambda r: {
-               "register_checkpoint_weight_loader": registering(r)}},
+               "register_checkpoint_weight_loader": registering(r, BaseWeightLoader)}},
     )
     import coco.tensorrt_llm as ct
 
