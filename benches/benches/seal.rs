@@ -241,7 +241,7 @@ fn bench_seal(c: &mut Criterion) {
             });
             if chunk == 1 << 20 {
                 // With the plaintext's SHA-256 in the same pass, as sealing a model directory
-                // does (the calling thread hashes each unit it reads).
+                // does (a thread of its own hashes the units in order).
                 let hashed = Sealer::new(
                     &dek,
                     SealOptions {

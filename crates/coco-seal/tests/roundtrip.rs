@@ -187,17 +187,21 @@ fn pipelined_writer_over_many_batches() {
         }
     }
 
-    // The input ends in the third unit, or goes on past the declared length (with the digest
-    // on its own thread as well).
-    let s = Sealer::new(&dek, opts());
-    for hash_plaintext in [false, true] {
-        let s = Sealer::new(
+    // Two sealers, without and with the digest (on its own thread), that fail below and are
+    // then used again.
+    let [plain, hashed] = [false, true].map(|hash_plaintext| {
+        Sealer::new(
             &dek,
             SealOptions {
                 hash_plaintext,
+                threads: 2,
                 ..opts()
             },
-        );
+        )
+    });
+
+    // The input ends in the third unit, or goes on past the declared length.
+    for s in [&plain, &hashed] {
         for declared in [data.len() as u64 + 100 * C as u64, data.len() as u64 - 1] {
             let mut out = std::io::Cursor::new(Vec::new());
             assert!(matches!(
@@ -225,15 +229,7 @@ fn pipelined_writer_over_many_batches() {
             self.0.seek(pos)
         }
     }
-    for hash_plaintext in [false, true] {
-        let s = Sealer::new(
-            &dek,
-            SealOptions {
-                hash_plaintext,
-                threads: 2,
-                ..opts()
-            },
-        );
+    for s in [&plain, &hashed] {
         let mut sink = FailingSink(std::io::Cursor::new(Vec::new()));
         match s.seal(&data[..], data.len() as u64, &mut sink) {
             Err(SealError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::StorageFull),
@@ -241,8 +237,12 @@ fn pipelined_writer_over_many_batches() {
         }
     }
 
-    // The same sealer again (it keeps its buffers between calls): small, large, from memory.
-    for len in [C + 3, data.len(), 20 * C] {
+    // The same sealers again, after those failures (each keeps its buffers between calls):
+    // small, large, from memory.
+    for (s, len) in [&plain, &hashed]
+        .into_iter()
+        .flat_map(|s| [C + 3, data.len(), 20 * C].map(|len| (s, len)))
+    {
         let mut out = std::io::Cursor::new(Vec::new());
         s.seal(&data[..len], len as u64, &mut out).unwrap();
         let f = SealedFile::open(out.into_inner(), &dek).unwrap();
