@@ -89,15 +89,19 @@ fn pipelined_writer_over_many_batches() {
             let before = seen2.swap(n, std::sync::atomic::Ordering::Relaxed);
             assert!(n > before, "progress went from {before} to {n}");
         });
+        // The same options for every way of sealing below (progress aside).
+        let fixed = SealOptions {
+            threads,
+            salt: Some([8; 32]),
+            hash_plaintext: true,
+            ..opts()
+        };
         let (sealed, summary) = seal_with(
             &dek,
             &data,
             SealOptions {
-                threads,
-                salt: Some([8; 32]),
-                hash_plaintext: true,
                 progress: Some(progress),
-                ..opts()
+                ..fixed.clone()
             },
         );
         assert_eq!(
@@ -114,17 +118,9 @@ fn pipelined_writer_over_many_batches() {
         assert!(out == data, "threads={threads}");
         // From memory (no copy into the batch): the same bytes and digest.
         let mut from_slice = std::io::Cursor::new(Vec::new());
-        let s = Sealer::new(
-            &dek,
-            SealOptions {
-                threads,
-                salt: Some([8; 32]),
-                hash_plaintext: true,
-                ..opts()
-            },
-        )
-        .seal_slice(&data, &mut from_slice)
-        .unwrap();
+        let s = Sealer::new(&dek, fixed.clone())
+            .seal_slice(&data, &mut from_slice)
+            .unwrap();
         assert!(
             from_slice.into_inner() == sealed,
             "seal_slice threads={threads}"
@@ -136,13 +132,10 @@ fn pipelined_writer_over_many_batches() {
         let into = Sealer::new(
             &dek,
             SealOptions {
-                threads,
-                salt: Some([8; 32]),
-                hash_plaintext: true,
                 progress: Some(Arc::new(move |n| {
                     seen2.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
                 })),
-                ..opts()
+                ..fixed
             },
         );
         let mut buf = vec![0xA5u8; into.sealed_len(data.len() as u64).unwrap() as usize];
